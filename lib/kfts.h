@@ -1,0 +1,215 @@
+/*
+** kfts.h -- the public API of libkfts, the core both kfts programs are thin over.
+**
+** libkfts owns: reading corpus files, recognising their format, splitting them into
+** articles with metadata, the SQLite schema, incremental indexing and searching.
+** It never prints and never exits; errors come back as codes plus an optional
+** caller-owned kfts_error.
+*/
+#ifndef KFTS_H
+#define KFTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define KFTS_API __attribute__((visibility("default")))
+#else
+#define KFTS_API
+#endif
+
+#define KFTS_VERSION "0.1.0"
+
+/* Return codes. */
+#define KFTS_OK 0
+#define KFTS_ERROR (-1)     /* generic failure; see kfts_error.message */
+#define KFTS_ENOMEM (-2)    /* allocation failed */
+#define KFTS_EIO (-3)       /* a file could not be read or written */
+#define KFTS_EINPUT (-4)    /* the input is not something we can index */
+#define KFTS_EDB (-5)       /* SQLite failed */
+#define KFTS_ESCHEMA (-6)   /* the database has a schema this build cannot use */
+#define KFTS_EUSAGE (-7)    /* a bad argument or option value */
+
+/* Detail for a failed call. Caller-owned; pass NULL when not wanted. */
+typedef struct kfts_error {
+  int code;          /* the KFTS_E* code returned */
+  char source[512];  /* file (or "query", "manifest") the error is about, or "" */
+  int line;          /* 1-based line in source, or 0 */
+  int column;        /* 1-based column or query position, or 0 */
+  char message[512]; /* human-readable, no trailing newline */
+} kfts_error;
+
+/* Frees memory returned by any kfts_* function that says so. Accepts NULL. */
+KFTS_API void kfts_free(void *p);
+
+/* Library, SQLite, utf8proc and jansson versions, "kfts 0.1.0 (sqlite 3.40.1, ...)". */
+KFTS_API const char *kfts_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Articles: what a file is split into.                                      */
+
+typedef struct kfts_article {
+  char *title;        /* never NULL */
+  char *summary;      /* or NULL */
+  char *body;         /* text without markup; never NULL */
+  char *url;          /* or NULL */
+  char *date;         /* "YYYY-MM-DD" in the corpus timezone, or NULL */
+  char *date_source;  /* "front matter", "text", "url", "manifest", "inferred", "crawled", or NULL */
+  char *published_at; /* exact UTC instant "YYYY-MM-DDTHH:MM:SS.mmmZ" when known, or NULL */
+  char *source;       /* e.g. "threads", "aitimes", or NULL */
+  char *time_offset;  /* podcast item start "hh:mm:ss", or NULL */
+  char **topics;      /* n_topics strings */
+  size_t n_topics;
+  int importance;     /* 0..10, or -1 when unknown */
+  int line;           /* 1-based line where the article starts */
+} kfts_article;
+
+/* One diagnostic about a file: a problem that cost only part of it. */
+typedef struct kfts_diag {
+  int line;      /* 1-based, or 0 for the whole file */
+  char *message; /* what was wrong and what was done */
+} kfts_diag;
+
+/* A parsed file. */
+typedef struct kfts_doc {
+  char *path;          /* as given */
+  const char *format;  /* "cards", "crawl", "podcast", "newsletter", "text" (static) */
+  kfts_article *articles;
+  size_t n_articles;
+  kfts_diag *diags;    /* warnings: the file still indexed */
+  size_t n_diags;
+} kfts_doc;
+
+/* Per-file settings, normally from the manifest. All fields optional (NULL). */
+typedef struct kfts_file_opts {
+  const char *source;   /* default source */
+  const char *date;     /* default date, "YYYY-MM-DD" */
+  const char *format;   /* force a format (one of the names above) */
+  const char *const *topics; /* extra topics, n_topics of them */
+  size_t n_topics;
+  const char *timezone; /* IANA name or "+09:00"; NULL = Asia/Seoul */
+} kfts_file_opts;
+
+/*
+** Parses TEXT (LEN bytes, the content of the file at PATH) into *OUT.
+** Returns KFTS_OK, or KFTS_EINPUT when the text is not indexable at all (not UTF-8,
+** NUL bytes), with the first bad line in ERR, or KFTS_ENOMEM. The caller frees *OUT
+** with kfts_doc_free().
+*/
+KFTS_API int kfts_parse(kfts_doc **out, const char *path, const char *text, size_t len,
+                        const kfts_file_opts *opts, kfts_error *err);
+
+/*
+** Reads and parses the file at PATH with the defaults of MANIFEST (a kfts.json path), or,
+** when MANIFEST is NULL, of the kfts.json beside the file if there is one. Returns as
+** kfts_parse(), plus KFTS_EIO when the file cannot be read and KFTS_EUSAGE for a bad
+** manifest. Free *OUT with kfts_doc_free().
+*/
+KFTS_API int kfts_parse_path(kfts_doc **out, const char *path, const char *manifest,
+                             kfts_error *err);
+
+/* Frees a document from kfts_parse(). Accepts NULL. */
+KFTS_API void kfts_doc_free(kfts_doc *doc);
+
+/* Serialises an article as one JSON object (no newline). Free with kfts_free(). */
+KFTS_API char *kfts_article_json(const kfts_doc *doc, const kfts_article *a);
+
+/*
+** Decodes an Instagram/Threads post shortcode (e.g. "DTvy4cbil2v") to the post's
+** creation time, milliseconds since the Unix epoch, in *MS_OUT. Returns KFTS_OK,
+** or KFTS_EINPUT when the code is not a plausible 11-character shortcode of a post
+** made between 2016-01-01 and NOW_MS plus a day.
+*/
+KFTS_API int kfts_shortcode_time(int64_t *ms_out, const char *code, size_t code_len,
+                                 int64_t now_ms);
+
+/* ------------------------------------------------------------------------ */
+/* The index.                                                                */
+
+typedef struct kfts_db kfts_db;
+
+#define KFTS_OPEN_READONLY 0x1 /* queries: never writes */
+#define KFTS_OPEN_CREATE 0x2   /* create the database when missing */
+
+/*
+** Opens (and with KFTS_OPEN_CREATE creates or migrates) the index at PATH.
+** Returns KFTS_OK; KFTS_ESCHEMA when the file was written by a newer kfts (or, read-only,
+** needs a rebuild); KFTS_EDB otherwise. Close with kfts_db_close().
+** *REBUILT_OUT (may be NULL) is set to 1 when an older schema was dropped and recreated.
+*/
+KFTS_API int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags,
+                          kfts_error *err);
+KFTS_API void kfts_db_close(kfts_db *db);
+
+/* Called for every per-file event of an index run. LINE 0 = whole file. */
+typedef void (*kfts_report_fn)(void *ctx, const char *path, int line, const char *message);
+
+typedef struct kfts_index_opts {
+  const char *manifest; /* explicit manifest file, or NULL to use ROOT/kfts.json */
+  int full;             /* 1: re-index every file even when unchanged */
+  int follow_symlinks;  /* 1: follow symlinks inside roots */
+  kfts_report_fn report;
+  void *report_ctx;
+  void (*progress)(void *ctx, size_t files_done, size_t bytes_done); /* or NULL */
+} kfts_index_opts;
+
+typedef struct kfts_index_stats {
+  size_t files_seen, files_indexed, files_unchanged, files_removed, files_failed;
+  size_t articles;   /* articles written in this run */
+  size_t warnings;   /* diagnostics reported */
+  double seconds;
+} kfts_index_stats;
+
+/*
+** Indexes the files and directories in PATHS (recursively) into DB. Files that cannot be
+** read or parsed are reported through opts->report and counted in files_failed; the rest
+** still index. Returns KFTS_OK (check stats->files_failed), or KFTS_EDB / KFTS_EUSAGE
+** (bad manifest) when the run could not proceed.
+*/
+KFTS_API int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
+                              const kfts_index_opts *opts, kfts_index_stats *stats,
+                              kfts_error *err);
+
+/* The roots indexed before, for `kfts-index` without arguments. Free with kfts_strv_free. */
+KFTS_API int kfts_db_roots(kfts_db *db, char ***roots_out, size_t *n_out, kfts_error *err);
+KFTS_API void kfts_strv_free(char **v, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Search (first cut: all words, bm25).                                      */
+
+typedef struct kfts_hit {
+  int64_t id;
+  char *title, *url, *date, *date_source, *source, *file;
+  char **topics;
+  size_t n_topics;
+  int importance; /* -1 = none */
+  int line;
+  double score;   /* higher is better */
+} kfts_hit;
+
+typedef struct kfts_result {
+  char *fts_query; /* the FTS5 expression that ran */
+  size_t total;    /* matching articles, before limit */
+  kfts_hit *hits;
+  size_t n_hits;
+} kfts_result;
+
+/*
+** Finds articles containing every one of WORDS, best first. Returns KFTS_OK (check
+** n_hits), KFTS_EUSAGE for an empty query, KFTS_EDB. Free with kfts_result_free().
+*/
+KFTS_API int kfts_search(kfts_result **out, kfts_db *db, const char *const *words,
+                         size_t n_words, size_t limit, kfts_error *err);
+KFTS_API void kfts_result_free(kfts_result *r);
+
+/* The result as the JSON object documented in README. Free with kfts_free(). */
+KFTS_API char *kfts_result_json(const kfts_result *r, const char *query);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KFTS_H */

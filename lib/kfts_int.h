@@ -1,0 +1,188 @@
+/*
+** kfts_int.h -- private declarations shared by the files of libkfts.
+** One section per .c file. Nothing here is exported.
+*/
+#ifndef KFTS_INT_H
+#define KFTS_INT_H
+
+#include "kfts.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define KFTSP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/**************************************************************************
+** util.c: allocation hook, growable buffers, errors, hashing, UTF-8.
+*/
+
+/* All lib/ allocation goes through these, so tests can fail the Nth one. */
+void *kftsp_malloc(size_t n);
+void *kftsp_realloc(void *p, size_t n);
+void kftsp_free(void *p);
+char *kftsp_strndup(const char *s, size_t n);
+char *kftsp_strdup(const char *s); /* NULL in, NULL out */
+char *kftsp_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Test hook: make allocation number N (1-based, counted from now) and all after fail; 0 = off. */
+void kftsp_alloc_fail_after(long n);
+
+/* A growable byte string, always NUL-terminated once anything was appended.
+** Sticky error: after a failed allocation every append is a no-op and oom stays set. */
+typedef struct kftsp_buf {
+  char *p;    /* bytes, NUL-terminated, or NULL while empty */
+  size_t n;   /* used bytes, excluding the NUL */
+  size_t cap; /* allocated bytes */
+  int oom;    /* 1 once an allocation failed */
+} kftsp_buf;
+
+void kftsp_buf_add(kftsp_buf *b, const char *s, size_t n);
+void kftsp_buf_adds(kftsp_buf *b, const char *s);
+void kftsp_buf_addc(kftsp_buf *b, char c);
+void kftsp_buf_printf(kftsp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the string to the caller (kftsp_free), leaving B empty; "" when nothing was added. */
+char *kftsp_buf_take(kftsp_buf *b);
+void kftsp_buf_reset(kftsp_buf *b);
+
+/* Fills ERR (when not NULL) and returns CODE. */
+int kftsp_err(kfts_error *err, int code, const char *source, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* 64-bit FNV-1a, continued from H (start with KFTSP_FNV_INIT). */
+#define KFTSP_FNV_INIT 0xcbf29ce484222325ULL
+uint64_t kftsp_fnv1a(uint64_t h, const void *p, size_t n);
+
+/* Offset of the first byte that is not valid UTF-8 (or is NUL), or LEN when all valid. */
+size_t kftsp_utf8_check(const char *s, size_t len);
+
+/**************************************************************************
+** text.c: lines and Markdown clean-up.
+*/
+
+typedef struct kftsp_line {
+  const char *s; /* start, not NUL-terminated */
+  size_t n;      /* bytes, without the line end */
+} kftsp_line;
+
+/* Splits TEXT on \n, \r\n and lone \r. *OUT is kftsp_free'd by the caller. */
+int kftsp_lines_split(kftsp_line **out, size_t *n_out, const char *text, size_t len);
+
+/* Trims ASCII and Unicode spaces (NBSP, ideographic space) on both sides. */
+void kftsp_trim(const char **s, size_t *n);
+int kftsp_is_blank(const char *s, size_t n);
+int kftsp_has_prefix(const char *s, size_t n, const char *prefix);
+
+/* Appends S with inline Markdown removed: images dropped, [text](url) -> text,
+** ** and __ and `code` marks removed, leading #s and > quote marks removed. */
+void kftsp_md_inline(kftsp_buf *b, const char *s, size_t n);
+
+/* A line that carries nothing to search: an image, a bare URL, a photo caption. */
+int kftsp_is_boilerplate_line(const char *s, size_t n);
+
+/* If the whole (trimmed) line is **bold**, sets *IN and *IN_N to the inside and returns 1. */
+int kftsp_bold_line(const char *s, size_t n, const char **in, size_t *in_n);
+
+/* Collects cleaned lines joined by "\n"; blank and boilerplate lines dropped. */
+typedef struct kftsp_para {
+  kftsp_buf buf; /* the text so far */
+} kftsp_para;
+void kftsp_para_line(kftsp_para *p, const char *s, size_t n);
+char *kftsp_para_take(kftsp_para *p);
+
+/* Host of URL without "www." and "m.", e.g. "threads.net"; *label_out = "threads". */
+int kftsp_url_host(const char *url, size_t n, const char **host, size_t *host_n);
+char *kftsp_source_from_url(const char *url);
+
+/* A short title from running text: first sentence or first MAX_CHARS characters. */
+char *kftsp_title_from_text(const char *s, size_t n, size_t max_chars);
+
+/**************************************************************************
+** timeconv.c: calendar arithmetic and timezones.
+*/
+
+int64_t kftsp_days_from_civil(int y, int m, int d);
+void kftsp_civil_from_days(int64_t z, int *y, int *m, int *d);
+int kftsp_valid_ymd(int y, int m, int d);
+/* "YYYY-MM-DD" into OUT[11]. */
+void kftsp_format_ymd(char out[11], int y, int m, int d);
+
+typedef struct kftsp_tz kftsp_tz;
+/* Loads an IANA zone (from /usr/share/zoneinfo or $TZDIR) or a fixed offset "+09:00",
+** "UTC". Returns KFTS_OK or KFTS_EUSAGE with a message. */
+int kftsp_tz_load(kftsp_tz **out, const char *name, kfts_error *err);
+void kftsp_tz_free(kftsp_tz *tz);
+/* Seconds east of UTC in effect at Unix time T. */
+long kftsp_tz_offset(const kftsp_tz *tz, int64_t t);
+/* "YYYY-MM-DD" of the instant MS (ms since epoch) in TZ, into OUT[11]. */
+void kftsp_tz_date(char out[11], const kftsp_tz *tz, int64_t ms);
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" into OUT[25]. */
+void kftsp_utc_iso(char out[25], int64_t ms);
+int64_t kftsp_now_ms(void);
+
+/**************************************************************************
+** format.c: detection, dispatch and the document builder used by format_*.c.
+*/
+
+typedef struct kftsp_ctx {
+  kfts_doc *doc;
+  const kftsp_line *lines;
+  size_t n_lines;
+  const kfts_file_opts *opts;
+  const kftsp_tz *tz;
+  int64_t now_ms;
+  int rc; /* sticky: first failure, KFTS_OK while all is well */
+} kftsp_ctx;
+
+/* Appends an empty article (importance -1) starting at LINE; NULL on OOM (ctx->rc set). */
+kfts_article *kftsp_article_new(kftsp_ctx *c, int line);
+/* Frees an article's fields and zeroes it. */
+void kftsp_article_clear(kfts_article *a);
+/* Adds a topic (trimmed, deduplicated) to A. */
+void kftsp_article_topic(kftsp_ctx *c, kfts_article *a, const char *s, size_t n);
+/* Records a warning at LINE. */
+void kftsp_diag(kftsp_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Checks allocation results: sets ctx->rc on NULL. Returns P. */
+char *kftsp_ctx_str(kftsp_ctx *c, char *p);
+/* Sets a string field from a paragraph collector or buffer, checking OOM. */
+void kftsp_set(kftsp_ctx *c, char **field, char *value);
+
+/* Parsers, each fills ctx->doc from ctx->lines. */
+void kftsp_parse_cards(kftsp_ctx *c);
+void kftsp_parse_crawl(kftsp_ctx *c);
+void kftsp_parse_podcast(kftsp_ctx *c);
+void kftsp_parse_newsletter(kftsp_ctx *c);
+void kftsp_parse_text(kftsp_ctx *c, size_t from_line);
+
+/* Detectors: 1 when the lines look like that format. */
+int kftsp_looks_cards(const kftsp_line *l, size_t n);
+int kftsp_looks_crawl(const kftsp_line *l, size_t n);
+int kftsp_looks_podcast(const kftsp_line *l, size_t n);
+int kftsp_looks_newsletter(const kftsp_line *l, size_t n);
+
+/* "(hh:mm:ss) rest": returns 1 and the time and rest. */
+int kftsp_timestamp_line(const char *s, size_t n, char time_out[9], const char **rest,
+                         size_t *rest_n);
+/* Parses "250110", "20250110", "2025-01-10", "2025.01.10" into OUT[11]; 1 on success. */
+int kftsp_parse_date(const char *s, size_t n, char out[11]);
+
+/**************************************************************************
+** manifest.c: per-file defaults from kfts.json.
+*/
+
+typedef struct kftsp_manifest kftsp_manifest;
+/* Loads PATH. Returns KFTS_OK, KFTS_EIO (missing), KFTS_EUSAGE (bad JSON or keys). */
+int kftsp_manifest_load(kftsp_manifest **out, const char *path, kfts_error *err);
+void kftsp_manifest_free(kftsp_manifest *m);
+/* Fills OPTS for the file at ABS_PATH (borrowed strings, valid while M lives) and returns a
+** fingerprint of the settings that applied, so a change re-indexes the file. */
+uint64_t kftsp_manifest_apply(const kftsp_manifest *m, const char *abs_path, kfts_file_opts *opts);
+
+/**************************************************************************
+** store.c
+*/
+struct sqlite3;
+/* The open connection (borrowed). */
+struct sqlite3 *kftsp_db_handle(kfts_db *db);
+
+#endif /* KFTS_INT_H */

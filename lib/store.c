@@ -1,0 +1,872 @@
+/*
+** store.c -- the SQLite index: schema and its version, opening, and incremental indexing
+** of files and folders (walk, change detection, per-file replacement, removals).
+** Parsing is format.c's; searching is search.c's.
+**
+** Schema (user_version KFTSP_SCHEMA_VERSION):
+**   meta(key, value)              created_with, timezone, ...
+**   roots(path)                   folders and files indexed before (absolute)
+**   files(id, path, size, mtime_ns, hash, config, format, n_articles, indexed_at)
+**   articles(id, file_id, ord, line, title, summary, body, topics, url, date,
+**            date_source, published_at, source, importance, time_offset)
+**   topics(topic, article_id)     one row per topic, for filters and counts
+**   articles_fts                  FTS5, external content = articles, kept by triggers
+*/
+#include "kfts_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define KFTSP_SCHEMA_VERSION 1
+/* Bump when a parser change should re-index unchanged files. */
+#define KFTSP_PARSER_VERSION "1"
+/* The FTS5 tokenizer: the one place it is chosen. */
+#define KFTSP_TOKENIZE "unicode61 remove_diacritics 2"
+/* Files per transaction (and a byte budget), so a crash loses at most one batch. */
+#define BATCH_FILES 256
+#define BATCH_BYTES (32u << 20)
+#define MAX_FILE_BYTES ((size_t)512 << 20)
+
+struct kfts_db {
+  sqlite3 *h;
+  char *dir; /* absolute folder of the database file; file paths inside it are stored relative */
+  char *abs; /* absolute path of the database file */
+  int readonly;
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+    "CREATE TABLE roots(path TEXT PRIMARY KEY) WITHOUT ROWID;"
+    "CREATE TABLE files("
+    " id INTEGER PRIMARY KEY,"
+    " path TEXT NOT NULL UNIQUE,"
+    " size INTEGER NOT NULL,"
+    " mtime_ns INTEGER NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " config TEXT NOT NULL,"
+    " format TEXT NOT NULL,"
+    " n_articles INTEGER NOT NULL,"
+    " indexed_at TEXT NOT NULL);"
+    "CREATE TABLE articles("
+    " id INTEGER PRIMARY KEY,"
+    " file_id INTEGER NOT NULL REFERENCES files(id),"
+    " ord INTEGER NOT NULL,"
+    " line INTEGER NOT NULL,"
+    " title TEXT NOT NULL,"
+    " summary TEXT,"
+    " body TEXT NOT NULL,"
+    " topics TEXT NOT NULL,"
+    " url TEXT,"
+    " date TEXT,"
+    " date_source TEXT,"
+    " published_at TEXT,"
+    " source TEXT,"
+    " importance INTEGER CHECK (importance BETWEEN 0 AND 10),"
+    " time_offset TEXT);"
+    "CREATE INDEX articles_file ON articles(file_id, ord);"
+    "CREATE INDEX articles_date ON articles(date);"
+    "CREATE INDEX articles_source ON articles(source);"
+    "CREATE TABLE topics("
+    " topic TEXT NOT NULL,"
+    " article_id INTEGER NOT NULL REFERENCES articles(id),"
+    " PRIMARY KEY(topic, article_id)) WITHOUT ROWID;"
+    "CREATE INDEX topics_article ON topics(article_id);"
+    "CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary, body, topics,"
+    " content='articles', content_rowid='id', tokenize='" KFTSP_TOKENIZE "');"
+    "CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN"
+    " INSERT INTO articles_fts(rowid, title, summary, body, topics)"
+    " VALUES (new.id, new.title, new.summary, new.body, new.topics); END;"
+    "CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN"
+    " INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"
+    " VALUES ('delete', old.id, old.title, old.summary, old.body, old.topics);"
+    " DELETE FROM topics WHERE article_id = old.id; END;";
+
+static int db_err(kfts_error *err, sqlite3 *h, const char *what) {
+  return kftsp_err(err, KFTS_EDB, "database", 0, "%s: %s", what, h ? sqlite3_errmsg(h) : "?");
+}
+
+static int exec(sqlite3 *h, const char *sql, kfts_error *err) {
+  char *msg = NULL;
+  if (sqlite3_exec(h, sql, NULL, NULL, &msg) == SQLITE_OK) return KFTS_OK;
+  int rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", msg ? msg : sqlite3_errmsg(h));
+  sqlite3_free(msg);
+  return rc;
+}
+
+static int user_version(sqlite3 *h, int *v) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return 0;
+  int ok = sqlite3_step(st) == SQLITE_ROW;
+  if (ok) *v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return ok;
+}
+
+static int table_count(sqlite3 *h) {
+  sqlite3_stmt *st;
+  int n = -1;
+  if (sqlite3_prepare_v2(h, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return n;
+}
+
+static int create_schema(sqlite3 *h, kfts_error *err) {
+  char sql[256];
+  int rc = exec(h, "BEGIN IMMEDIATE", err);
+  if (rc == KFTS_OK) rc = exec(h, schema_sql, err);
+  snprintf(sql, sizeof sql,
+           "INSERT INTO meta VALUES ('created_with', '%s'), ('tokenizer', '%s');"
+           "PRAGMA user_version = %d;",
+           KFTS_VERSION, KFTSP_TOKENIZE, KFTSP_SCHEMA_VERSION);
+  if (rc == KFTS_OK) rc = exec(h, sql, err);
+  if (rc == KFTS_OK) rc = exec(h, "COMMIT", err);
+  else sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+/* Drops every table of an older schema (the data is re-derived from the files). */
+static int drop_all(sqlite3 *h, kfts_error *err) {
+  int rc = exec(h, "BEGIN IMMEDIATE", err);
+  while (rc == KFTS_OK) {
+    sqlite3_stmt *st;
+    char *name = NULL, *type = NULL;
+    if (sqlite3_prepare_v2(h,
+                           "SELECT name, type FROM sqlite_schema WHERE type IN ('table','view')"
+                           " AND name NOT LIKE 'sqlite_%' ORDER BY (sql LIKE 'CREATE VIRTUAL%') DESC"
+                           " LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+      return db_err(err, h, "reading old schema");
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      name = kftsp_strdup((const char *)sqlite3_column_text(st, 0));
+      type = kftsp_strdup((const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    if (!name) {
+      kftsp_free(type);
+      break;
+    }
+    /* Names come from sqlite_schema, quoted with %w. */
+    char *sql = sqlite3_mprintf("DROP %s IF EXISTS \"%w\"", type && !strcmp(type, "view") ? "VIEW" : "TABLE", name);
+    rc = sql ? exec(h, sql, err) : KFTS_ENOMEM;
+    sqlite3_free(sql);
+    kftsp_free(name);
+    kftsp_free(type);
+  }
+  if (rc == KFTS_OK) rc = exec(h, "PRAGMA user_version = 0; COMMIT", err);
+  else sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, kfts_error *err) {
+  *out = NULL;
+  if (rebuilt_out) *rebuilt_out = 0;
+  int ro = (flags & KFTS_OPEN_READONLY) != 0;
+  struct stat stbuf;
+  if (stat(path, &stbuf) != 0) {
+    if (ro || !(flags & KFTS_OPEN_CREATE))
+      return kftsp_err(err, KFTS_EDB, path, 0, "no index here (%s); run kfts-index first",
+                       strerror(errno));
+  }
+  kfts_db *db = kftsp_malloc(sizeof *db);
+  if (!db) return KFTS_ENOMEM;
+  memset(db, 0, sizeof *db);
+  db->readonly = ro;
+  int oflags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = KFTS_OK;
+  if (sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    rc = kftsp_err(err, KFTS_EDB, path, 0, "cannot open database: %s",
+                   db->h ? sqlite3_errmsg(db->h) : "out of memory");
+    goto done;
+  }
+  sqlite3_busy_timeout(db->h, 10000);
+  sqlite3_extended_result_codes(db->h, 1);
+  int v = 0;
+  if (!user_version(db->h, &v)) {
+    rc = kftsp_err(err, KFTS_EDB, path, 0, "not a kfts database: %s", sqlite3_errmsg(db->h));
+    goto done;
+  }
+  if (v > KFTSP_SCHEMA_VERSION) {
+    rc = kftsp_err(err, KFTS_ESCHEMA, path, 0,
+                   "index has schema version %d, newer than this kfts understands (%d); "
+                   "use a newer kfts or rebuild it with kfts-index --db NEW",
+                   v, KFTSP_SCHEMA_VERSION);
+    goto done;
+  }
+  int tables = table_count(db->h);
+  if (tables < 0) {
+    rc = kftsp_err(err, KFTS_EDB, path, 0, "not a kfts database: %s", sqlite3_errmsg(db->h));
+    goto done;
+  }
+  if (v == 0 && tables > 0) {
+    rc = kftsp_err(err, KFTS_ESCHEMA, path, 0,
+                   "this SQLite database was not made by kfts; refusing to touch it");
+    goto done;
+  }
+  if (v < KFTSP_SCHEMA_VERSION) {
+    if (ro) {
+      rc = kftsp_err(err, KFTS_ESCHEMA, path, 0,
+                     v ? "index has an older schema (%d); run kfts-index to rebuild it"
+                       : "empty database%.0d; run kfts-index first",
+                     v);
+      goto done;
+    }
+    if (!ro) rc = exec(db->h, "PRAGMA journal_mode=WAL", err);
+    if (rc == KFTS_OK && v > 0) {
+      rc = drop_all(db->h, err);
+      if (rebuilt_out) *rebuilt_out = 1;
+    }
+    if (rc == KFTS_OK) rc = create_schema(db->h, err);
+    if (rc) goto done;
+  }
+  if (!ro) rc = exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
+  if (rc) goto done;
+  char abs[4096];
+  if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);
+  db->abs = kftsp_strdup(abs);
+  char *slash = strrchr(abs, '/');
+  if (slash) *slash = 0;
+  db->dir = kftsp_strdup(abs);
+  if (!db->abs || !db->dir) rc = KFTS_ENOMEM;
+done:
+  if (rc) {
+    kfts_db_close(db);
+    return rc;
+  }
+  *out = db;
+  return KFTS_OK;
+}
+
+void kfts_db_close(kfts_db *db) {
+  if (!db) return;
+  sqlite3_close(db->h);
+  kftsp_free(db->dir);
+  kftsp_free(db->abs);
+  kftsp_free(db);
+}
+
+sqlite3 *kftsp_db_handle(kfts_db *db) { return db->h; }
+
+int kfts_db_roots(kfts_db *db, char ***roots_out, size_t *n_out, kfts_error *err) {
+  *roots_out = NULL;
+  *n_out = 0;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db->h, "SELECT path FROM roots ORDER BY path", -1, &st, NULL) != SQLITE_OK)
+    return db_err(err, db->h, "reading roots");
+  char **v = NULL;
+  size_t n = 0;
+  int rc = KFTS_OK;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    char **nv = kftsp_realloc(v, (n + 1) * sizeof *nv);
+    if (!nv || !(nv[n] = kftsp_strdup((const char *)sqlite3_column_text(st, 0)))) {
+      if (nv) v = nv;
+      rc = KFTS_ENOMEM;
+      break;
+    }
+    v = nv;
+    n++;
+  }
+  sqlite3_finalize(st);
+  if (rc) {
+    kfts_strv_free(v, n);
+    return rc;
+  }
+  *roots_out = v;
+  *n_out = n;
+  return KFTS_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Indexing. */
+
+typedef struct file_ent {
+  char *abs; /* absolute path */
+} file_ent;
+
+typedef struct run {
+  kfts_db *db;
+  const kfts_index_opts *opts;
+  kfts_index_stats *st;
+  kfts_error *err;
+  file_ent *files;
+  size_t n_files, cap_files;
+  sqlite3_stmt *q_file, *ins_file, *upd_mtime, *del_articles, *del_file, *ins_article,
+      *ins_topic, *exists_id;
+  size_t batch_files, batch_bytes;
+  size_t done_files, done_bytes; /* for progress */
+  int in_txn;
+} run;
+
+static void report(run *r, const char *path, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void report(run *r, const char *path, int line, const char *fmt, ...) {
+  if (!r->opts || !r->opts->report) return;
+  char msg[700];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  r->opts->report(r->opts->report_ctx, path, line, msg);
+}
+
+static int add_file(run *r, const char *abs) {
+  if (r->n_files == r->cap_files) {
+    size_t cap = r->cap_files ? r->cap_files * 2 : 64;
+    file_ent *v = kftsp_realloc(r->files, cap * sizeof *v);
+    if (!v) return KFTS_ENOMEM;
+    r->files = v;
+    r->cap_files = cap;
+  }
+  char *p = kftsp_strdup(abs);
+  if (!p) return KFTS_ENOMEM;
+  r->files[r->n_files].abs = p;
+  r->n_files++;
+  return KFTS_OK;
+}
+
+/* Files the walk leaves alone: hidden ones, manifests, the database and its companions. */
+static int skip_name(run *r, const char *abs, const char *name) {
+  if (name[0] == '.') return 1;
+  if (!strcmp(name, "kfts.json")) return 1;
+  size_t dl = strlen(r->db->abs);
+  if (!strncmp(abs, r->db->abs, dl) &&
+      (!abs[dl] || !strcmp(abs + dl, "-wal") || !strcmp(abs + dl, "-shm") ||
+       !strcmp(abs + dl, "-journal")))
+    return 1;
+  return 0;
+}
+
+static int walk(run *r, const char *dir, int depth) {
+  if (depth > 64) {
+    report(r, dir, 0, "folders nested too deep; not descended");
+    r->st->files_failed++;
+    return KFTS_OK;
+  }
+  DIR *d = opendir(dir);
+  if (!d) {
+    report(r, dir, 0, "cannot read folder: %s", strerror(errno));
+    r->st->files_failed++;
+    return KFTS_OK;
+  }
+  int rc = KFTS_OK;
+  struct dirent *e;
+  while (rc == KFTS_OK && (e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    char *p = kftsp_printf("%s/%s", dir, e->d_name);
+    if (!p) {
+      rc = KFTS_ENOMEM;
+      break;
+    }
+    struct stat sb;
+    if (skip_name(r, p, e->d_name)) {
+      /* skipped */
+    } else if (lstat(p, &sb) != 0) {
+      report(r, p, 0, "cannot stat: %s", strerror(errno));
+      r->st->files_failed++;
+    } else if (S_ISLNK(sb.st_mode)) {
+      /* Symlinks are not followed unless asked, and then only to what stays a file or
+      ** folder; a loop ends at the depth limit. */
+      if (r->opts && r->opts->follow_symlinks && stat(p, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) rc = walk(r, p, depth + 1);
+        else if (S_ISREG(sb.st_mode)) rc = add_file(r, p);
+      }
+    } else if (S_ISDIR(sb.st_mode)) {
+      rc = walk(r, p, depth + 1);
+    } else if (S_ISREG(sb.st_mode)) {
+      rc = add_file(r, p);
+    }
+    kftsp_free(p);
+  }
+  closedir(d);
+  return rc;
+}
+
+static int cmp_files(const void *a, const void *b) {
+  return strcmp(((const file_ent *)a)->abs, ((const file_ent *)b)->abs);
+}
+
+/* The stored form of a path: relative to the database's folder when inside it. */
+static const char *file_key(run *r, const char *abs) {
+  size_t dl = strlen(r->db->dir);
+  if (!strncmp(abs, r->db->dir, dl) && abs[dl] == '/') return abs + dl + 1;
+  return abs;
+}
+
+static int prepare(run *r) {
+  static const struct {
+    size_t off;
+    const char *sql;
+  } stmts[] = {
+      {offsetof(run, q_file), "SELECT id, size, mtime_ns, hash, config FROM files WHERE path = ?1"},
+      {offsetof(run, ins_file),
+       "INSERT INTO files(path, size, mtime_ns, hash, config, format, n_articles, indexed_at)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
+       " ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
+       " hash=excluded.hash, config=excluded.config, format=excluded.format,"
+       " n_articles=excluded.n_articles, indexed_at=excluded.indexed_at RETURNING id"},
+      {offsetof(run, upd_mtime), "UPDATE files SET mtime_ns = ?2, size = ?3 WHERE id = ?1"},
+      {offsetof(run, del_articles), "DELETE FROM articles WHERE file_id = ?1"},
+      {offsetof(run, del_file), "DELETE FROM files WHERE id = ?1"},
+      {offsetof(run, ins_article),
+       "INSERT INTO articles(id, file_id, ord, line, title, summary, body, topics, url, date,"
+       " date_source, published_at, source, importance, time_offset)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
+      {offsetof(run, ins_topic), "INSERT OR IGNORE INTO topics(topic, article_id) VALUES (?1, ?2)"},
+      {offsetof(run, exists_id), "SELECT 1 FROM articles WHERE id = ?1"},
+  };
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(stmts); i++) {
+    sqlite3_stmt **slot = (sqlite3_stmt **)((char *)r + stmts[i].off);
+    if (sqlite3_prepare_v3(r->db->h, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) !=
+        SQLITE_OK)
+      return db_err(r->err, r->db->h, "preparing statements");
+  }
+  return KFTS_OK;
+}
+
+static void finalize_all(run *r) {
+  sqlite3_finalize(r->q_file);
+  sqlite3_finalize(r->ins_file);
+  sqlite3_finalize(r->upd_mtime);
+  sqlite3_finalize(r->del_articles);
+  sqlite3_finalize(r->del_file);
+  sqlite3_finalize(r->ins_article);
+  sqlite3_finalize(r->ins_topic);
+  sqlite3_finalize(r->exists_id);
+}
+
+static int begin(run *r) {
+  if (r->in_txn) return KFTS_OK;
+  int rc = exec(r->db->h, "BEGIN IMMEDIATE", r->err);
+  if (rc == KFTS_OK) r->in_txn = 1;
+  return rc;
+}
+
+static int commit(run *r) {
+  if (!r->in_txn) return KFTS_OK;
+  r->in_txn = 0;
+  r->batch_files = r->batch_bytes = 0;
+  return exec(r->db->h, "COMMIT", r->err);
+}
+
+static int step_done(run *r, sqlite3_stmt *st, const char *what) {
+  int src = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (src == SQLITE_DONE || src == SQLITE_ROW) return KFTS_OK;
+  return db_err(r->err, r->db->h, what);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s) {
+  if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
+}
+
+/*
+** Article ids: 53 bits (exact in JSON numbers) of a hash of the stored path, the title and
+** how many articles before it in the file share that title. They survive re-runs, edits
+** elsewhere in the file and rebuilds; a collision moves to the next free id.
+*/
+static int64_t article_id(const char *key, const char *title, int occurrence) {
+  uint64_t h = kftsp_fnv1a(KFTSP_FNV_INIT, key, strlen(key) + 1);
+  h = kftsp_fnv1a(h, title, strlen(title) + 1);
+  h = kftsp_fnv1a(h, &occurrence, sizeof occurrence);
+  h ^= h >> 29; /* FNV's low bits mix poorly; fold the high ones in */
+  int64_t id = (int64_t)(h & ((1ULL << 53) - 1));
+  return id ? id : 1;
+}
+
+static int write_doc(run *r, int64_t file_id, const char *key, const kfts_doc *doc) {
+  int rc = KFTS_OK;
+  for (size_t i = 0; i < doc->n_articles && rc == KFTS_OK; i++) {
+    const kfts_article *a = &doc->articles[i];
+    int occ = 0;
+    for (size_t j = 0; j < i; j++) occ += !strcmp(doc->articles[j].title, a->title);
+    int64_t id = article_id(key, a->title, occ);
+    for (int probe = 0; probe < 64; probe++) {
+      sqlite3_bind_int64(r->exists_id, 1, id);
+      int taken = sqlite3_step(r->exists_id) == SQLITE_ROW;
+      sqlite3_reset(r->exists_id);
+      if (!taken) break;
+      id = id % ((1LL << 53) - 1) + 1;
+    }
+    kftsp_buf topics = {0};
+    for (size_t t = 0; t < a->n_topics; t++) {
+      if (t) kftsp_buf_addc(&topics, '\n');
+      kftsp_buf_adds(&topics, a->topics[t]);
+    }
+    if (topics.oom) return KFTS_ENOMEM;
+    sqlite3_stmt *st = r->ins_article;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, file_id);
+    sqlite3_bind_int64(st, 3, (int64_t)i);
+    sqlite3_bind_int(st, 4, a->line);
+    bind_text(st, 5, a->title);
+    bind_text(st, 6, a->summary);
+    bind_text(st, 7, a->body);
+    bind_text(st, 8, topics.p ? topics.p : "");
+    bind_text(st, 9, a->url);
+    bind_text(st, 10, a->date);
+    bind_text(st, 11, a->date_source);
+    bind_text(st, 12, a->published_at);
+    bind_text(st, 13, a->source);
+    if (a->importance >= 0) sqlite3_bind_int(st, 14, a->importance);
+    else sqlite3_bind_null(st, 14);
+    bind_text(st, 15, a->time_offset);
+    rc = step_done(r, st, "writing an article");
+    sqlite3_clear_bindings(st);
+    kftsp_buf_reset(&topics);
+    for (size_t t = 0; t < a->n_topics && rc == KFTS_OK; t++) {
+      bind_text(r->ins_topic, 1, a->topics[t]);
+      sqlite3_bind_int64(r->ins_topic, 2, id);
+      rc = step_done(r, r->ins_topic, "writing a topic");
+    }
+  }
+  return rc;
+}
+
+static char *read_file(const char *path, size_t *len_out, int *errno_out) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    *errno_out = errno;
+    return NULL;
+  }
+  kftsp_buf b = {0};
+  char chunk[65536];
+  size_t k;
+  while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (b.n + k > MAX_FILE_BYTES) {
+      *errno_out = EFBIG;
+      fclose(f);
+      kftsp_buf_reset(&b);
+      return NULL;
+    }
+    kftsp_buf_add(&b, chunk, k);
+  }
+  int bad = ferror(f);
+  *errno_out = bad ? errno : b.oom ? ENOMEM : 0;
+  fclose(f);
+  if (bad || b.oom) {
+    kftsp_buf_reset(&b);
+    return NULL;
+  }
+  *len_out = b.n;
+  return kftsp_buf_take(&b);
+}
+
+static int remove_file_row(run *r, int64_t file_id) {
+  sqlite3_bind_int64(r->del_articles, 1, file_id);
+  int rc = step_done(r, r->del_articles, "removing articles");
+  if (rc == KFTS_OK) {
+    sqlite3_bind_int64(r->del_file, 1, file_id);
+    rc = step_done(r, r->del_file, "removing a file");
+  }
+  return rc;
+}
+
+/* Indexes one file inside the open transaction. Returns a KFTS_E* only for failures that
+** stop the run (database, memory); bad input is reported and counted. */
+static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
+  kfts_index_stats *st = r->st;
+  const char *key = file_key(r, abs);
+  st->files_seen++;
+  struct stat sb;
+  if (stat(abs, &sb) != 0) {
+    report(r, key, 0, "cannot stat: %s", strerror(errno));
+    st->files_failed++;
+    return KFTS_OK;
+  }
+  kfts_file_opts fo;
+  uint64_t cfg_h = kftsp_manifest_apply(mf, abs, &fo);
+  cfg_h = kftsp_fnv1a(cfg_h, KFTSP_PARSER_VERSION, sizeof KFTSP_PARSER_VERSION);
+  char cfg[17];
+  snprintf(cfg, sizeof cfg, "%016llx", (unsigned long long)cfg_h);
+  int64_t mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+
+  int64_t file_id = 0;
+  int known = 0, same_stat = 0;
+  char old_hash[17] = "";
+  int same_cfg = 0;
+  sqlite3_bind_text(r->q_file, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step(r->q_file) == SQLITE_ROW) {
+    known = 1;
+    file_id = sqlite3_column_int64(r->q_file, 0);
+    same_stat = sqlite3_column_int64(r->q_file, 1) == (int64_t)sb.st_size &&
+                sqlite3_column_int64(r->q_file, 2) == mtime_ns;
+    snprintf(old_hash, sizeof old_hash, "%s", (const char *)sqlite3_column_text(r->q_file, 3));
+    same_cfg = !strcmp((const char *)sqlite3_column_text(r->q_file, 4), cfg);
+  }
+  sqlite3_reset(r->q_file);
+  int full = r->opts && r->opts->full;
+  if (known && same_stat && same_cfg && !full) {
+    st->files_unchanged++;
+    return KFTS_OK;
+  }
+  size_t len = 0;
+  int e = 0;
+  char *text = read_file(abs, &len, &e);
+  if (!text) {
+    if (e == ENOMEM) return KFTS_ENOMEM;
+    report(r, key, 0, "cannot read: %s; file skipped", e == EFBIG ? "larger than 512 MB" : strerror(e));
+    st->files_failed++;
+    return KFTS_OK;
+  }
+  char hash[17];
+  snprintf(hash, sizeof hash, "%016llx", (unsigned long long)kftsp_fnv1a(KFTSP_FNV_INIT, text, len));
+  int rc = KFTS_OK;
+  if (known && same_cfg && !full && !strcmp(hash, old_hash)) {
+    /* Touched, not changed. */
+    sqlite3_bind_int64(r->upd_mtime, 1, file_id);
+    sqlite3_bind_int64(r->upd_mtime, 2, mtime_ns);
+    sqlite3_bind_int64(r->upd_mtime, 3, (int64_t)len);
+    rc = step_done(r, r->upd_mtime, "updating a file");
+    st->files_unchanged++;
+    kftsp_free(text);
+    return rc;
+  }
+  kfts_doc *doc = NULL;
+  kfts_error perr = {0};
+  rc = kfts_parse(&doc, key, text, len, &fo, &perr);
+  kftsp_free(text);
+  if (rc == KFTS_EINPUT || rc == KFTS_EUSAGE) {
+    report(r, key, perr.line, "%s", perr.message);
+    st->files_failed++;
+    return KFTS_OK;
+  }
+  if (rc) return kftsp_err(r->err, rc, key, 0, "%s", perr.message);
+  for (size_t i = 0; i < doc->n_diags; i++) report(r, key, doc->diags[i].line, "%s", doc->diags[i].message);
+  st->warnings += doc->n_diags;
+
+  /* Replace the file's articles atomically inside the batch. */
+  rc = exec(r->db->h, "SAVEPOINT file", r->err);
+  if (rc == KFTS_OK && known) {
+    sqlite3_bind_int64(r->del_articles, 1, file_id);
+    rc = step_done(r, r->del_articles, "removing old articles");
+  }
+  if (rc == KFTS_OK) {
+    sqlite3_stmt *s = r->ins_file;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)len);
+    sqlite3_bind_int64(s, 3, mtime_ns);
+    sqlite3_bind_text(s, 4, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, cfg, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, doc->format, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, (int64_t)doc->n_articles);
+    if (sqlite3_step(s) == SQLITE_ROW) file_id = sqlite3_column_int64(s, 0);
+    else rc = db_err(r->err, r->db->h, "writing a file");
+    sqlite3_reset(s);
+  }
+  if (rc == KFTS_OK) rc = write_doc(r, file_id, key, doc);
+  if (rc == KFTS_OK) {
+    rc = exec(r->db->h, "RELEASE file", r->err);
+    st->files_indexed++;
+    st->articles += doc->n_articles;
+  } else {
+    sqlite3_exec(r->db->h, "ROLLBACK TO file; RELEASE file", NULL, NULL, NULL);
+  }
+  r->batch_files++;
+  r->batch_bytes += len;
+  r->done_bytes += len;
+  kfts_doc_free(doc);
+  return rc;
+}
+
+int kfts_parse_path(kfts_doc **out, const char *path, const char *manifest, kfts_error *err) {
+  *out = NULL;
+  char abs[4096];
+  struct stat sb;
+  if (!realpath(path, abs) || stat(abs, &sb) != 0)
+    return kftsp_err(err, KFTS_EIO, path, 0, "cannot open: %s", strerror(errno));
+  if (!S_ISREG(sb.st_mode)) return kftsp_err(err, KFTS_EIO, path, 0, "not a regular file");
+  kftsp_manifest *mf = NULL;
+  int rc = KFTS_OK;
+  if (manifest) {
+    rc = kftsp_manifest_load(&mf, manifest, err);
+  } else {
+    char *dir = kftsp_strdup(abs);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash) *slash = 0;
+    char *mpath = dir ? kftsp_printf("%s/kfts.json", dir) : NULL;
+    struct stat ms;
+    if (!mpath) rc = KFTS_ENOMEM;
+    else if (stat(mpath, &ms) == 0) rc = kftsp_manifest_load(&mf, mpath, err);
+    kftsp_free(mpath);
+    kftsp_free(dir);
+  }
+  if (rc) return rc;
+  size_t len = 0;
+  int e = 0;
+  char *text = read_file(abs, &len, &e);
+  if (!text) {
+    kftsp_manifest_free(mf);
+    return kftsp_err(err, e == ENOMEM ? KFTS_ENOMEM : KFTS_EIO, path, 0, "cannot read: %s",
+                     e == EFBIG ? "larger than 512 MB" : strerror(e));
+  }
+  kfts_file_opts fo;
+  kftsp_manifest_apply(mf, abs, &fo);
+  rc = kfts_parse(out, path, text, len, &fo, err);
+  kftsp_free(text);
+  kftsp_manifest_free(mf);
+  return rc;
+}
+
+/* Removes rows of files under ROOT (absolute folder) that this run did not see. */
+static int remove_missing(run *r, const char *root) {
+  sqlite3_stmt *q;
+  if (sqlite3_prepare_v2(r->db->h, "SELECT id, path FROM files", -1, &q, NULL) != SQLITE_OK)
+    return db_err(r->err, r->db->h, "listing files");
+  size_t rl = strlen(root);
+  int64_t *gone = NULL;
+  size_t n_gone = 0;
+  int rc = KFTS_OK;
+  while (rc == KFTS_OK && sqlite3_step(q) == SQLITE_ROW) {
+    const char *p = (const char *)sqlite3_column_text(q, 1);
+    char *abs = p[0] == '/' ? kftsp_strdup(p) : kftsp_printf("%s/%s", r->db->dir, p);
+    if (!abs) {
+      rc = KFTS_ENOMEM;
+      break;
+    }
+    int under = !strncmp(abs, root, rl) && abs[rl] == '/';
+    int seen = 0;
+    if (under) {
+      file_ent k = {abs};
+      seen = bsearch(&k, r->files, r->n_files, sizeof *r->files, cmp_files) != NULL;
+    }
+    kftsp_free(abs);
+    if (under && !seen) {
+      int64_t *v = kftsp_realloc(gone, (n_gone + 1) * sizeof *v);
+      if (!v) rc = KFTS_ENOMEM;
+      else (gone = v)[n_gone++] = sqlite3_column_int64(q, 0);
+    }
+  }
+  sqlite3_finalize(q);
+  for (size_t i = 0; i < n_gone && rc == KFTS_OK; i++) {
+    rc = remove_file_row(r, gone[i]);
+    if (rc == KFTS_OK) r->st->files_removed++;
+  }
+  kftsp_free(gone);
+  return rc;
+}
+
+int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
+                     const kfts_index_opts *opts, kfts_index_stats *stats, kfts_error *err) {
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  memset(stats, 0, sizeof *stats);
+  if (db->readonly) return kftsp_err(err, KFTS_EUSAGE, "database", 0, "opened read-only");
+  run r = {0};
+  r.db = db;
+  r.opts = opts;
+  r.st = stats;
+  r.err = err;
+  char **roots = kftsp_malloc((n_paths + 1) * sizeof *roots);
+  kftsp_manifest **mfs = kftsp_malloc((n_paths + 1) * sizeof *mfs);
+  kftsp_manifest *explicit_mf = NULL;
+  int rc = roots && mfs ? KFTS_OK : KFTS_ENOMEM;
+  if (rc == KFTS_OK) {
+    memset(roots, 0, (n_paths + 1) * sizeof *roots);
+    memset(mfs, 0, (n_paths + 1) * sizeof *mfs);
+  }
+  if (rc == KFTS_OK && opts && opts->manifest)
+    rc = kftsp_manifest_load(&explicit_mf, opts->manifest, err);
+  if (rc == KFTS_OK) rc = prepare(&r);
+
+  /* Resolve roots and find their files. Each root keeps its own manifest. */
+  size_t *first_of = kftsp_malloc((n_paths + 1) * sizeof *first_of);
+  if (!first_of && rc == KFTS_OK) rc = KFTS_ENOMEM;
+  for (size_t i = 0; i < n_paths && rc == KFTS_OK; i++) {
+    first_of[i] = r.n_files;
+    char abs[4096];
+    struct stat sb;
+    if (!realpath(paths[i], abs) || stat(abs, &sb) != 0) {
+      report(&r, paths[i], 0, "cannot open: %s", strerror(errno));
+      stats->files_failed++;
+      continue;
+    }
+    if (!(roots[i] = kftsp_strdup(abs))) {
+      rc = KFTS_ENOMEM;
+      break;
+    }
+    char *mdir = kftsp_strdup(abs);
+    if (!mdir) {
+      rc = KFTS_ENOMEM;
+      break;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+      char *slash = strrchr(mdir, '/');
+      if (slash) *slash = 0;
+    }
+    if (!explicit_mf) {
+      char *mpath = kftsp_printf("%s/kfts.json", mdir);
+      struct stat ms;
+      if (!mpath) rc = KFTS_ENOMEM;
+      else if (stat(mpath, &ms) == 0) rc = kftsp_manifest_load(&mfs[i], mpath, err);
+      kftsp_free(mpath);
+    }
+    kftsp_free(mdir);
+    if (rc) break;
+    if (S_ISDIR(sb.st_mode)) rc = walk(&r, abs, 0);
+    else if (S_ISREG(sb.st_mode)) rc = add_file(&r, abs);
+    else {
+      report(&r, paths[i], 0, "not a regular file or folder; skipped");
+      stats->files_failed++;
+    }
+  }
+  if (first_of) first_of[n_paths] = r.n_files;
+
+  /* Index root by root (each with its manifest), files in path order. */
+  for (size_t i = 0; i < n_paths && rc == KFTS_OK; i++) {
+    size_t a = first_of[i], b = first_of[i + 1];
+    qsort(r.files + a, b - a, sizeof *r.files, cmp_files);
+    const kftsp_manifest *mf = explicit_mf ? explicit_mf : mfs[i];
+    for (size_t k = a; k < b && rc == KFTS_OK; k++) {
+      if (k > a && !strcmp(r.files[k].abs, r.files[k - 1].abs)) continue;
+      rc = begin(&r);
+      if (rc == KFTS_OK) rc = index_file(&r, r.files[k].abs, mf);
+      if (rc == KFTS_OK && (r.batch_files >= BATCH_FILES || r.batch_bytes >= BATCH_BYTES))
+        rc = commit(&r);
+      if (opts && opts->progress) opts->progress(opts->report_ctx, ++r.done_files, r.done_bytes);
+    }
+  }
+  /* Removals and roots, after all files are seen. */
+  if (rc == KFTS_OK) qsort(r.files, r.n_files, sizeof *r.files, cmp_files);
+  if (rc == KFTS_OK) rc = begin(&r);
+  for (size_t i = 0; i < n_paths && rc == KFTS_OK; i++) {
+    struct stat sb;
+    if (!roots[i] || stat(roots[i], &sb) != 0) continue;
+    if (S_ISDIR(sb.st_mode)) rc = remove_missing(&r, roots[i]);
+    if (rc == KFTS_OK) {
+      sqlite3_stmt *s;
+      if (sqlite3_prepare_v2(db->h, "INSERT OR IGNORE INTO roots(path) VALUES (?1)", -1, &s, NULL) !=
+          SQLITE_OK)
+        rc = db_err(err, db->h, "recording roots");
+      else {
+        sqlite3_bind_text(s, 1, roots[i], -1, SQLITE_STATIC);
+        rc = step_done(&r, s, "recording roots");
+        sqlite3_finalize(s);
+      }
+    }
+  }
+  if (rc == KFTS_OK) rc = commit(&r);
+  if (rc == KFTS_OK && opts && opts->full)
+    rc = exec(db->h, "INSERT INTO articles_fts(articles_fts) VALUES ('optimize')", err);
+  if (rc != KFTS_OK && r.in_txn) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+  if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");
+
+  finalize_all(&r);
+  for (size_t i = 0; i < r.n_files; i++) kftsp_free(r.files[i].abs);
+  kftsp_free(r.files);
+  for (size_t i = 0; roots && i < n_paths; i++) kftsp_free(roots[i]);
+  for (size_t i = 0; mfs && i < n_paths; i++) kftsp_manifest_free(mfs[i]);
+  kftsp_free(roots);
+  kftsp_free(mfs);
+  kftsp_free(first_of);
+  kftsp_manifest_free(explicit_mf);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  return rc;
+}

@@ -1,0 +1,185 @@
+/*
+** util.c -- allocation hook, growable buffers, error filling, hashing and UTF-8 checks.
+** Everything else in lib/ builds on these; nothing here knows about articles or SQLite.
+*/
+#include "kfts_int.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+static long alloc_fail_countdown; /* 0 = off; else allocations left before failing */
+static int alloc_failing;
+
+void kftsp_alloc_fail_after(long n) {
+  alloc_fail_countdown = n;
+  alloc_failing = 0;
+}
+
+static int alloc_should_fail(void) {
+  if (alloc_failing) return 1;
+  if (alloc_fail_countdown > 0 && --alloc_fail_countdown == 0) {
+    alloc_failing = 1;
+    return 1;
+  }
+  return 0;
+}
+
+void *kftsp_malloc(size_t n) {
+  if (alloc_should_fail()) return NULL;
+  return malloc(n ? n : 1);
+}
+
+void *kftsp_realloc(void *p, size_t n) {
+  if (alloc_should_fail()) return NULL;
+  return realloc(p, n ? n : 1);
+}
+
+void kftsp_free(void *p) { free(p); }
+
+void kfts_free(void *p) { free(p); }
+
+char *kftsp_strndup(const char *s, size_t n) {
+  char *r = kftsp_malloc(n + 1);
+  if (r) {
+    memcpy(r, s, n);
+    r[n] = 0;
+  }
+  return r;
+}
+
+char *kftsp_strdup(const char *s) { return s ? kftsp_strndup(s, strlen(s)) : NULL; }
+
+char *kftsp_printf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0) return NULL;
+  char *r = kftsp_malloc((size_t)n + 1);
+  if (!r) return NULL;
+  va_start(ap, fmt);
+  vsnprintf(r, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+static int buf_reserve(kftsp_buf *b, size_t extra) {
+  if (b->oom) return 0;
+  if (b->n + extra + 1 <= b->cap) return 1;
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < b->n + extra + 1) cap *= 2;
+  char *p = kftsp_realloc(b->p, cap);
+  if (!p) {
+    b->oom = 1;
+    return 0;
+  }
+  b->p = p;
+  b->cap = cap;
+  return 1;
+}
+
+void kftsp_buf_add(kftsp_buf *b, const char *s, size_t n) {
+  if (!buf_reserve(b, n)) return;
+  if (n) memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = 0;
+}
+
+void kftsp_buf_adds(kftsp_buf *b, const char *s) { kftsp_buf_add(b, s, strlen(s)); }
+
+void kftsp_buf_addc(kftsp_buf *b, char c) { kftsp_buf_add(b, &c, 1); }
+
+void kftsp_buf_printf(kftsp_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || !buf_reserve(b, (size_t)n)) return;
+  va_start(ap, fmt);
+  vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->n += (size_t)n;
+}
+
+char *kftsp_buf_take(kftsp_buf *b) {
+  if (b->oom) {
+    kftsp_buf_reset(b);
+    return NULL;
+  }
+  char *p = b->p ? b->p : kftsp_strndup("", 0);
+  b->p = NULL;
+  b->n = b->cap = 0;
+  return p;
+}
+
+void kftsp_buf_reset(kftsp_buf *b) {
+  kftsp_free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+int kftsp_err(kfts_error *err, int code, const char *source, int line, const char *fmt, ...) {
+  if (!err) return code;
+  err->code = code;
+  err->line = line;
+  err->column = 0;
+  snprintf(err->source, sizeof err->source, "%s", source ? source : "");
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->message, sizeof err->message, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+uint64_t kftsp_fnv1a(uint64_t h, const void *p, size_t n) {
+  const unsigned char *s = p;
+  for (size_t i = 0; i < n; i++) {
+    h ^= s[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+size_t kftsp_utf8_check(const char *str, size_t len) {
+  const unsigned char *s = (const unsigned char *)str;
+  size_t i = 0;
+  while (i < len) {
+    unsigned c = s[i];
+    if (c == 0) return i;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t need;
+    unsigned min;
+    if (c >= 0xC2 && c <= 0xDF) need = 1, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF) need = 2, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) need = 3, min = 0x10000;
+    else return i;
+    unsigned cp = c & (0x3F >> need);
+    for (size_t k = 1; k <= need; k++) {
+      if (i + k >= len || (s[i + k] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    /* Overlong forms, surrogates and values past U+10FFFF are invalid (RFC 3629). */
+    if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
+    i += need + 1;
+  }
+  return len;
+}
+
+const char *kfts_version_string(void) {
+  static char v[160];
+  if (!v[0])
+    snprintf(v, sizeof v, "kfts %s (sqlite %s, utf8proc %s, jansson %s)", KFTS_VERSION,
+             sqlite3_libversion(), utf8proc_version(), jansson_version_str());
+  return v;
+}
+
+void kfts_strv_free(char **v, size_t n) {
+  if (!v) return;
+  for (size_t i = 0; i < n; i++) kftsp_free(v[i]);
+  kftsp_free(v);
+}
