@@ -171,19 +171,21 @@ static uint64_t mix(uint64_t h, const char *s) {
   return s ? kftsp_fnv1a(h, s, strlen(s) + 1) : kftsp_fnv1a(h, "", 1);
 }
 
-uint64_t kftsp_manifest_apply(const kftsp_manifest *m, const char *abs_path, kfts_file_opts *o) {
-  memset(o, 0, sizeof *o);
-  if (!m) return KFTSP_FNV_INIT;
+static int glob_matches(const kftsp_manifest *m, const char *glob, const char *abs_path) {
   size_t dl = strlen(m->dir);
   const char *rel = abs_path;
   if (!strncmp(abs_path, m->dir, dl) && abs_path[dl] == '/') rel = abs_path + dl + 1;
   const char *base = strrchr(abs_path, '/');
   base = base ? base + 1 : abs_path;
-  for (size_t i = 0; i < m->n; i++) {
+  if (fnmatch(glob, rel, FNM_PATHNAME) == 0) return 1;
+  return !strchr(glob, '/') && fnmatch(glob, base, 0) == 0;
+}
+
+uint64_t kftsp_manifest_apply(const kftsp_manifest *m, const char *abs_path, kfts_file_opts *o) {
+  memset(o, 0, sizeof *o);
+  for (size_t i = 0; m && i < m->n; i++) {
     const entry *e = &m->e[i];
-    if (e->glob && fnmatch(e->glob, rel, FNM_PATHNAME) != 0 &&
-        (strchr(e->glob, '/') || fnmatch(e->glob, base, 0) != 0))
-      continue;
+    if (e->glob && !glob_matches(m, e->glob, abs_path)) continue;
     if (e->source) o->source = e->source;
     if (e->date) o->date = e->date;
     if (e->format) o->format = e->format;
@@ -192,7 +194,8 @@ uint64_t kftsp_manifest_apply(const kftsp_manifest *m, const char *abs_path, kft
       o->n_topics = e->n_topics;
     }
   }
-  o->timezone = m->timezone;
+  if (m) o->timezone = m->timezone;
+  /* The same settings give the same fingerprint with or without a manifest. */
   uint64_t h = KFTSP_FNV_INIT;
   h = mix(h, o->source);
   h = mix(h, o->date);

@@ -217,8 +217,8 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
                      v);
       goto done;
     }
-    if (!ro) rc = exec(db->h, "PRAGMA journal_mode=WAL", err);
-    if (rc == KFTS_OK && v > 0) {
+    rc = exec(db->h, "PRAGMA journal_mode=WAL", err);
+    if (rc == KFTS_OK && v != 0) {
       rc = drop_all(db->h, err);
       if (rebuilt_out) *rebuilt_out = 1;
     }

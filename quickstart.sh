@@ -1,0 +1,62 @@
+#!/bin/sh
+# quickstart.sh -- the two commands of README.md's Quick start, for a fresh Debian machine.
+#   sh quickstart.sh demo   install dependencies, build, index corpus/, search it
+#   sh quickstart.sh test   install dependencies, build, run the whole test suite:
+#                           -Werror build + ctest, an ASan+UBSan build + ctest, and the
+#                           unit tests under valgrind's memcheck
+#   sh quickstart.sh deps   only install the dependencies
+set -eu
+cd "$(dirname "$0")"
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+deps() {
+  pkgs="build-essential cmake pkg-config libsqlite3-dev libutf8proc-dev libjansson-dev
+        libcmocka-dev python3 tzdata valgrind sqlite3"
+  missing=""
+  for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  echo "quickstart: installing$missing" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+build() { # DIR [cmake options...]
+  dir=$1
+  shift
+  cmake -S . -B "$dir" -DKFTS_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+case "${1:-demo}" in
+demo)
+  deps
+  build build
+  ./build/kfts-index corpus
+  echo
+  ./build/kfts-query 데이터센터
+  ;;
+test)
+  deps
+  build build
+  ctest --test-dir build --output-on-failure -j"$jobs"
+  build build-asan -DKFTS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
+  for t in build/tests/test_*; do
+    echo "valgrind: $t"
+    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+      --show-leak-kinds=definite,indirect "$t" >/dev/null
+  done
+  echo "valgrind: all unit tests clean"
+  ;;
+deps) deps ;;
+*)
+  echo "usage: sh quickstart.sh demo|test|deps" >&2
+  exit 2
+  ;;
+esac

@@ -1,0 +1,291 @@
+/* test_store.c -- the index: schema versions, incremental runs, stable ids, removals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "kfts_int.h"
+
+typedef struct fixture {
+  char dir[256];    /* temp folder */
+  char corpus[300]; /* dir/corpus */
+  char db[300];     /* dir/kfts.db */
+} fixture;
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static int setup(void **state) {
+  fixture *fx = calloc(1, sizeof *fx);
+  snprintf(fx->dir, sizeof fx->dir, "/tmp/kfts_test_store_XXXXXX");
+  if (!mkdtemp(fx->dir)) return -1;
+  snprintf(fx->corpus, sizeof fx->corpus, "%s/corpus", fx->dir);
+  snprintf(fx->db, sizeof fx->db, "%s/kfts.db", fx->dir);
+  mkdir(fx->corpus, 0755);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cp '%s'/*.txt '%s'/", KFTS_CORPUS_DIR, fx->corpus);
+  if (system(cmd) != 0) return -1;
+  *state = fx;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *fx = *state;
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
+  int rc = system(cmd);
+  free(fx);
+  return rc == 0 ? 0 : -1;
+}
+
+static int n_reports;
+static void count_report(void *ctx, const char *path, int line, const char *msg) {
+  (void)ctx, (void)path, (void)line, (void)msg;
+  n_reports++;
+}
+
+static kfts_index_stats run_index(fixture *fx, int full) {
+  kfts_db *db = NULL;
+  kfts_error err = {0};
+  int rc = kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_CREATE, &err);
+  if (rc) fail_msg("open: %s", err.message);
+  const char *paths[] = {fx->corpus};
+  kfts_index_opts o = {.full = full, .report = count_report};
+  kfts_index_stats st;
+  rc = kfts_index_paths(db, paths, 1, &o, &st, &err);
+  if (rc) fail_msg("index: %s", err.message);
+  kfts_db_close(db);
+  return st;
+}
+
+static sqlite3 *raw(fixture *fx) {
+  sqlite3 *h = NULL;
+  assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
+  return h;
+}
+
+static int64_t scalar(sqlite3 *h, const char *sql) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* Sum of all article ids, a cheap fingerprint of the id set. */
+static int64_t id_sum(fixture *fx, const char *where) {
+  sqlite3 *h = raw(fx);
+  char sql[300];
+  snprintf(sql, sizeof sql, "SELECT coalesce(sum(a.id %% 1000003), 0) FROM articles a %s", where);
+  int64_t v = scalar(h, sql);
+  sqlite3_close(h);
+  return v;
+}
+
+static void store__first_run_indexes_everything(void **state) {
+  fixture *fx = *state;
+  kfts_index_stats st = run_index(fx, 0);
+  assert_int_equal(st.files_seen, 5);
+  assert_int_equal(st.files_indexed, 5);
+  assert_int_equal(st.files_failed, 0);
+  assert_int_equal(st.articles, 10 + 28 + 10 + 36 + 6);
+  sqlite3 *h = raw(fx);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 90);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 1);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE topic = '데이터센터'"), 1);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE importance IS NOT NULL"), 10);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 1);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM files WHERE path LIKE 'corpus/%'"), 5);
+  /* FTS5's own consistency check against the content table. */
+  assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(h);
+}
+
+static void store__unchanged_touched_edited_deleted(void **state) {
+  fixture *fx = *state;
+  run_index(fx, 0);
+  int64_t ids_before = id_sum(fx, "");
+  int64_t crawl_ids = id_sum(fx, "JOIN files f ON f.id = a.file_id WHERE f.path LIKE '%002_%'");
+
+  kfts_index_stats st = run_index(fx, 0);
+  assert_int_equal(st.files_unchanged, 5);
+  assert_int_equal(st.files_indexed, 0);
+  assert_int_equal(id_sum(fx, ""), ids_before);
+
+  /* Touched: new mtime, same bytes. Read, hashed, not re-indexed. */
+  char p[512];
+  snprintf(p, sizeof p, "%s/002_3a5d261447ef4f8e.txt", fx->corpus);
+  struct timespec ts[2] = {{.tv_sec = 1700000000}, {.tv_sec = 1700000000}};
+  assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+  st = run_index(fx, 0);
+  assert_int_equal(st.files_unchanged, 5);
+  assert_int_equal(st.files_indexed, 0);
+
+  /* Edited: one card file gains a card at the end; the other cards keep their ids. */
+  snprintf(p, sizeof p, "%s/000_249548529e868bab.txt", fx->corpus);
+  int64_t card_ids = id_sum(fx, "WHERE importance IS NOT NULL");
+  FILE *f = fopen(p, "ab");
+  fputs("\n---\n## 제목:\n**새 카드**\n\n**요약**: 추가된 카드\n\n**중요도**: 4점\n", f);
+  fclose(f);
+  st = run_index(fx, 0);
+  assert_int_equal(st.files_indexed, 1);
+  assert_int_equal(st.files_unchanged, 4);
+  assert_int_equal(st.articles, 11);
+  sqlite3 *h = raw(fx);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 91);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '카드'"), 1);
+  sqlite3_close(h);
+  assert_int_equal(id_sum(fx, "WHERE importance IS NOT NULL AND importance <> 4"), card_ids);
+
+  /* Deleted: its articles, topics and FTS rows go. */
+  assert_int_equal(unlink(p), 0);
+  st = run_index(fx, 0);
+  assert_int_equal(st.files_removed, 1);
+  h = raw(fx);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 80);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM files"), 4);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM topics t WHERE NOT EXISTS "
+                             "(SELECT 1 FROM articles a WHERE a.id = t.article_id)"),
+                   0);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 0);
+  assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(h);
+  assert_int_equal(id_sum(fx, "JOIN files f ON f.id = a.file_id WHERE f.path LIKE '%002_%'"), crawl_ids);
+}
+
+static void store__full_rebuild_keeps_ids(void **state) {
+  fixture *fx = *state;
+  run_index(fx, 0);
+  int64_t before = id_sum(fx, "");
+  kfts_index_stats st = run_index(fx, 1);
+  assert_int_equal(st.files_indexed, 5);
+  assert_int_equal(id_sum(fx, ""), before);
+  /* A fresh database gives the same ids. */
+  unlink(fx->db);
+  run_index(fx, 0);
+  assert_int_equal(id_sum(fx, ""), before);
+}
+
+static void store__bad_files_cost_only_themselves(void **state) {
+  fixture *fx = *state;
+  char p[512];
+  snprintf(p, sizeof p, "%s/bad.txt", fx->corpus);
+  write_file(p, "good line\n\xff\xfe bad bytes\n");
+  n_reports = 0;
+  kfts_index_stats st = run_index(fx, 0);
+  assert_int_equal(st.files_failed, 1);
+  assert_int_equal(st.files_indexed, 5);
+  assert_int_equal(n_reports, 1);
+  /* A manifest gives defaults; a changed manifest re-indexes what it covers. */
+  snprintf(p, sizeof p, "%s/kfts.json", fx->corpus);
+  write_file(p, "{\"files\": {\"003_*.txt\": {\"source\": \"letter\", \"date\": \"2025-11-05\"}}}");
+  st = run_index(fx, 0);
+  assert_int_equal(st.files_indexed, 1);
+  sqlite3 *h = raw(fx);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE source = 'letter' AND date = '2025-11-05'"
+                             " AND date_source = 'manifest'"),
+                   36);
+  sqlite3_close(h);
+  /* A broken manifest stops the run with a clear error. */
+  write_file(p, "{\"files\": {\"003_*.txt\": {\"sauce\": 1}}}");
+  kfts_db *db = NULL;
+  kfts_error err = {0};
+  assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_CREATE, &err), KFTS_OK);
+  const char *paths[] = {fx->corpus};
+  kfts_index_opts o = {0};
+  kfts_index_stats st2;
+  assert_int_equal(kfts_index_paths(db, paths, 1, &o, &st2, &err), KFTS_EUSAGE);
+  assert_non_null(strstr(err.message, "sauce"));
+  kfts_db_close(db);
+}
+
+static void store__schema_versions(void **state) {
+  fixture *fx = *state;
+  run_index(fx, 0);
+  sqlite3 *h = raw(fx);
+  assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  kfts_db *db = NULL;
+  kfts_error err = {0};
+  assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_CREATE, &err), KFTS_ESCHEMA);
+  assert_non_null(strstr(err.message, "newer"));
+  /* An older version is rebuilt by the indexer, refused by readers. */
+  h = raw(fx);
+  assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 0", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  /* user_version 0 with tables: not ours, refused. */
+  assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_CREATE, &err), KFTS_ESCHEMA);
+  /* Schema versions below the current one (there is no older release yet; -1 stands in). */
+  h = raw(fx);
+  assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = -1", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  int rebuilt = 0;
+  assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_READONLY, &err), KFTS_ESCHEMA);
+  assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_CREATE, &err), KFTS_OK);
+  assert_int_equal(rebuilt, 1);
+  kfts_db_close(db);
+  kfts_index_stats st = run_index(fx, 0);
+  assert_int_equal(st.files_indexed, 5);
+  /* Missing database, read-only: a clear error, no file created. */
+  unlink(fx->db);
+  assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err), KFTS_EDB);
+  assert_non_null(strstr(err.message, "kfts-index"));
+  assert_int_equal(access(fx->db, F_OK), -1);
+}
+
+static void store__search_first_cut(void **state) {
+  fixture *fx = *state;
+  run_index(fx, 0);
+  kfts_db *db = NULL;
+  kfts_error err = {0};
+  assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err), KFTS_OK);
+  kfts_result *r = NULL;
+  const char *q1[] = {"GPT-5"};
+  assert_int_equal(kfts_search(&r, db, q1, 1, 10, &err), KFTS_OK);
+  assert_true(r->n_hits >= 1);
+  assert_string_equal(r->hits[0].title, "OpenAI의 GPT-5 출시가 가져올 패러다임 변화");
+  assert_string_equal(r->hits[0].file, "corpus/001_1d972a4ae2a071b3.txt");
+  assert_int_equal(r->hits[0].line, 12);
+  char *js = kfts_result_json(r, "GPT-5");
+  assert_non_null(strstr(js, "\"date_source\": \"text\""));
+  kfts_free(js);
+  kfts_result_free(r);
+  /* Quotes and FTS5 syntax in words are searched literally, never parsed. */
+  const char *q2[] = {"\"unbalanced", "AND", "NEAR(", "*"};
+  assert_int_equal(kfts_search(&r, db, q2, 4, 10, &err), KFTS_OK);
+  assert_int_equal(r->n_hits, 0);
+  kfts_result_free(r);
+  const char *q3[] = {"*", "-"};
+  assert_int_equal(kfts_search(&r, db, q3, 2, 10, &err), KFTS_EUSAGE);
+  kfts_db_close(db);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(store__first_run_indexes_everything, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__unchanged_touched_edited_deleted, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__full_rebuild_keeps_ids, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__bad_files_cost_only_themselves, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__schema_versions, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__search_first_cut, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
