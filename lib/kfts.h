@@ -128,6 +128,33 @@ KFTS_API int kfts_shortcode_time(int64_t *ms_out, const char *code, size_t code_
                                  int64_t now_ms);
 
 /* ------------------------------------------------------------------------ */
+/* The tokenizer.                                                            */
+
+struct sqlite3;
+
+/*
+** Registers the "kfts" FTS5 tokenizer on DB, so that tables declared with
+** tokenize='kfts' (or 'porter kfts') can be read and written. Returns KFTS_OK or
+** KFTS_EDB (FTS5 missing or too old).
+*/
+KFTS_API int kfts_register(struct sqlite3 *db, kfts_error *err);
+
+/* One token, as kfts_tokens() reports it. */
+typedef struct kfts_token {
+  const char *text; /* normalised token text, not NUL-terminated; borrowed for the call */
+  int len;          /* bytes */
+  int start, end;   /* byte range in the input */
+  int colocated;    /* 1: same position as the token before */
+} kfts_token;
+
+/*
+** Tokenizes TEXT as the index does (QUERY = 0) or as a MATCH query does (QUERY = 1), calling
+** CB for each token; CB returns 0 to go on. Returns KFTS_OK or KFTS_ENOMEM.
+*/
+KFTS_API int kfts_tokens(const char *text, size_t len, int query,
+                         int (*cb)(void *ctx, const kfts_token *tok), void *ctx);
+
+/* ------------------------------------------------------------------------ */
 /* The index.                                                                */
 
 typedef struct kfts_db kfts_db;

@@ -179,6 +179,41 @@ void kftsp_manifest_free(kftsp_manifest *m);
 uint64_t kftsp_manifest_apply(const kftsp_manifest *m, const char *abs_path, kfts_file_opts *opts);
 
 /**************************************************************************
+** tokenize.c: the kfts FTS5 tokenizer.
+*/
+#include <sqlite3.h>
+
+typedef struct kftsp_tokenizer kftsp_tokenizer;
+/* ARGS are FTS5 tokenizer arguments (key value ...). On SQLITE_ERROR *ERRMSG (kftsp_free)
+** says why. */
+int kftsp_tokenizer_new(kftsp_tokenizer **out, const char **args, int n_args, char **errmsg);
+void kftsp_tokenizer_free(kftsp_tokenizer *t);
+/* Tokenizes TEXT (LEN bytes, or NUL-terminated when LEN < 0) with FTS5 FLAGS, calling
+** XTOKEN as FTS5 would; stops at and returns the first non-OK code XTOKEN returns. */
+int kftsp_tokenize(kftsp_tokenizer *t, void *ctx, int flags, const char *text, int len,
+                   int (*xToken)(void *, int, const char *, int, int, int));
+/* Registers "kfts" with FTS5. Returns an SQLite code. */
+int kftsp_register_tokenizer(fts5_api *api);
+
+/**************************************************************************
+** korean.c: query-side help for Korean words.
+*/
+/* Length of WORD without a trailing particle ("데이터센터의" -> "데이터센터"); N when none
+** is dropped (fewer than two syllables would remain, or no particle). */
+size_t kftsp_strip_particle(const char *word, size_t n);
+/* 1 when WORD is exactly one Hangul syllable. */
+int kftsp_is_one_syllable(const char *word, size_t n);
+
+/**************************************************************************
+** search.c
+*/
+/* Appends WORD as a quoted FTS5 string (particle dropped, '*' after one syllable). */
+void kftsp_fts_word(kftsp_buf *b, const char *word, size_t n);
+/* The FTS5 expression of the space-separated words in WORDS joined by OP (" AND ", " OR ");
+** "" when none has a token; NULL on OOM. kftsp_free. */
+char *kftsp_fts_words(const char *const *words, size_t n_words, const char *op);
+
+/**************************************************************************
 ** store.c
 */
 struct sqlite3;

@@ -1,7 +1,8 @@
 /*
 ** search.c -- the first cut of search: every word must match, ranked by bm25 with field
-** weights. User words reach FTS5 only as quoted strings and the expression reaches SQLite
-** only as a bound parameter. The query language proper is a later issue.
+** weights. User words reach FTS5 only as quoted strings (a trailing Korean particle
+** dropped, a one-syllable word as a prefix) and the expression reaches SQLite only as a
+** bound parameter. The query language proper is a later issue.
 */
 #include "kfts_int.h"
 
@@ -16,31 +17,41 @@
 #define W_TOPICS "2.0"
 #define BM25 "bm25(articles_fts, " W_TITLE ", " W_SUMMARY ", " W_BODY ", " W_TOPICS ")"
 
-/* A word is worth searching when it holds a letter or digit (any script). */
-static int has_alnum(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) return 1;
-  }
-  return 0;
+static int count_token(void *ctx, const kfts_token *t) {
+  (void)t;
+  (*(int *)ctx)++;
+  return 1; /* one is enough */
 }
 
-/* Builds `"w1" AND "w2" ...` with every '"' doubled (FTS5 string syntax). */
-static char *build_expr(const char *const *words, size_t n_words) {
+/* A word is worth searching when the tokenizer finds a token in it (emoji and punctuation
+** alone are not indexed). */
+static int has_tokens(const char *s, size_t n) {
+  int k = 0;
+  return kfts_tokens(s, n, 1, count_token, &k) == KFTS_OK && k > 0;
+}
+
+void kftsp_fts_word(kftsp_buf *b, const char *p, size_t k) {
+  size_t keep = kftsp_strip_particle(p, k);
+  kftsp_buf_addc(b, '"');
+  for (size_t j = 0; j < keep; j++) {
+    if (p[j] == '"') kftsp_buf_addc(b, '"');
+    kftsp_buf_addc(b, p[j]);
+  }
+  kftsp_buf_addc(b, '"');
+  /* One syllable: the unigram, or any bigram it starts ("책" finds "책을", "책이"). */
+  if (kftsp_is_one_syllable(p, keep)) kftsp_buf_addc(b, '*');
+}
+
+char *kftsp_fts_words(const char *const *words, size_t n_words, const char *op) {
   kftsp_buf b = {0};
   for (size_t i = 0; i < n_words; i++) {
     const char *p = words[i];
     while (*p) { /* an argument may hold several space-separated words */
       while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
       size_t k = strcspn(p, " \t\n\r");
-      if (k && has_alnum(p, k)) {
-        if (b.n) kftsp_buf_adds(&b, " AND ");
-        kftsp_buf_addc(&b, '"');
-        for (size_t j = 0; j < k; j++) {
-          if (p[j] == '"') kftsp_buf_addc(&b, '"');
-          kftsp_buf_addc(&b, p[j]);
-        }
-        kftsp_buf_addc(&b, '"');
+      if (k && has_tokens(p, k)) {
+        if (b.n) kftsp_buf_adds(&b, op);
+        kftsp_fts_word(&b, p, k);
       }
       p += k;
     }
@@ -84,7 +95,7 @@ int kfts_search(kfts_result **out, kfts_db *db, const char *const *words, size_t
                 size_t limit, kfts_error *err) {
   *out = NULL;
   sqlite3 *h = kftsp_db_handle(db);
-  char *expr = build_expr(words, n_words);
+  char *expr = kftsp_fts_words(words, n_words, " AND ");
   if (!expr) return KFTS_ENOMEM;
   if (!*expr) {
     kftsp_free(expr);

@@ -3,7 +3,7 @@
 ** of files and folders (walk, change detection, per-file replacement, removals).
 ** Parsing is format.c's; searching is search.c's.
 **
-** Schema (user_version KFTSP_SCHEMA_VERSION):
+** Schema (user_version KFTSP_SCHEMA_VERSION; 1 used unicode61, 2 the kfts tokenizer):
 **   meta(key, value)              created_with, timezone, ...
 **   roots(path)                   folders and files indexed before (absolute)
 **   files(id, path, size, mtime_ns, hash, config, format, n_articles, indexed_at)
@@ -22,11 +22,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define KFTSP_SCHEMA_VERSION 1
+#define KFTSP_SCHEMA_VERSION 2
 /* Bump when a parser change should re-index unchanged files. */
 #define KFTSP_PARSER_VERSION "1"
 /* The FTS5 tokenizer: the one place it is chosen. */
-#define KFTSP_TOKENIZE "unicode61 remove_diacritics 2"
+#define KFTSP_TOKENIZE "porter kfts"
 /* Files per transaction (and a byte budget), so a crash loses at most one batch. */
 #define BATCH_FILES 256
 #define BATCH_BYTES (32u << 20)
@@ -164,6 +164,22 @@ static int drop_all(sqlite3 *h, kfts_error *err) {
   return rc;
 }
 
+int kfts_register(sqlite3 *db, kfts_error *err) {
+  fts5_api *api = NULL;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    rc = sqlite3_finalize(st);
+  }
+  if (rc == SQLITE_OK) rc = kftsp_register_tokenizer(api);
+  if (rc != SQLITE_OK)
+    return kftsp_err(err, KFTS_EDB, "database", 0, "cannot register the kfts tokenizer: FTS5 %s",
+                     api ? "is too old" : "is not compiled into this SQLite");
+  return KFTS_OK;
+}
+
 int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, kfts_error *err) {
   *out = NULL;
   if (rebuilt_out) *rebuilt_out = 0;
@@ -187,6 +203,7 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
   }
   sqlite3_busy_timeout(db->h, 10000);
   sqlite3_extended_result_codes(db->h, 1);
+  if ((rc = kfts_register(db->h, err)) != KFTS_OK) goto done;
   int v = 0;
   if (!user_version(db->h, &v)) {
     rc = kftsp_err(err, KFTS_EDB, path, 0, "not a kfts database: %s", sqlite3_errmsg(db->h));

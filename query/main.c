@@ -21,6 +21,8 @@ static const char usage_text[] =
     "  --db FILE      the database (default: $KFTS_DB, else ./kfts.db)\n"
     "  -n, --limit N  show at most N hits (default 10)\n"
     "  --json         print {\"query\",\"total\",\"hits\":[...]} (see README.md)\n"
+    "  --tokens       print how the words are tokenized (document side; with --query-side,\n"
+    "                 as a query), one token a line: text, byte range, '+' when colocated\n"
     "  -h, --help     this help\n"
     "  --version      versions of kfts and the libraries in use\n"
     "\n"
@@ -34,17 +36,24 @@ static int finish(int status) {
   return status;
 }
 
+static int print_token(void *ctx, const kfts_token *t) {
+  (void)ctx;
+  printf("%s%.*s\t%d\t%d\n", t->colocated ? "+" : "", t->len, t->text, t->start, t->end);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  enum { OPT_DB = 256, OPT_JSON, OPT_VERSION };
+  enum { OPT_DB = 256, OPT_JSON, OPT_VERSION, OPT_TOKENS, OPT_QUERY_SIDE };
   static const struct option longopts[] = {
       {"db", required_argument, NULL, OPT_DB},   {"limit", required_argument, NULL, 'n'},
       {"json", no_argument, NULL, OPT_JSON},     {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
+      {"version", no_argument, NULL, OPT_VERSION}, {"tokens", no_argument, NULL, OPT_TOKENS},
+      {"query-side", no_argument, NULL, OPT_QUERY_SIDE}, {NULL, 0, NULL, 0},
   };
   const char *db_path = getenv("KFTS_DB");
   if (!db_path || !*db_path) db_path = "kfts.db";
   size_t limit = 10;
-  int json = 0, ch;
+  int json = 0, tokens = 0, query_side = 0, ch;
   while ((ch = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
     switch (ch) {
     case OPT_DB: db_path = optarg; break;
@@ -60,6 +69,8 @@ int main(int argc, char **argv) {
       break;
     }
     case OPT_JSON: json = 1; break;
+    case OPT_TOKENS: tokens = 1; break;
+    case OPT_QUERY_SIDE: query_side = 1; break;
     case 'h': fputs(usage_text, stdout); return finish(0);
     case OPT_VERSION: printf("kfts-query: %s\n", kfts_version_string()); return finish(0);
     default: fputs("Try 'kfts-query --help'.\n", stderr); return 2;
@@ -68,6 +79,14 @@ int main(int argc, char **argv) {
   if (optind == argc) {
     fputs("kfts-query: no query given; try 'kfts-query --help'\n", stderr);
     return 2;
+  }
+  if (tokens) {
+    for (int i = optind; i < argc; i++)
+      if (kfts_tokens(argv[i], strlen(argv[i]), query_side, print_token, NULL)) {
+        fputs("kfts-query: out of memory\n", stderr);
+        return 2;
+      }
+    return finish(0);
   }
   kfts_error err = {0};
   kfts_db *db = NULL;

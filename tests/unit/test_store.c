@@ -74,6 +74,7 @@ static kfts_index_stats run_index(fixture *fx, int full) {
 static sqlite3 *raw(fixture *fx) {
   sqlite3 *h = NULL;
   assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
+  assert_int_equal(kfts_register(h, NULL), KFTS_OK);
   return h;
 }
 
@@ -105,10 +106,10 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(st.articles, 10 + 28 + 10 + 36 + 6);
   sqlite3 *h = raw(fx);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 90);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 1);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 4);
   assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE topic = '데이터센터'"), 1);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE importance IS NOT NULL"), 10);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 1);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 2);
   assert_int_equal(scalar(h, "SELECT count(*) FROM files WHERE path LIKE 'corpus/%'"), 5);
   /* FTS5's own consistency check against the content table. */
   assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
@@ -141,7 +142,7 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   snprintf(p, sizeof p, "%s/000_249548529e868bab.txt", fx->corpus);
   int64_t card_ids = id_sum(fx, "WHERE importance IS NOT NULL");
   FILE *f = fopen(p, "ab");
-  fputs("\n---\n## 제목:\n**새 카드**\n\n**요약**: 추가된 카드\n\n**중요도**: 4점\n", f);
+  fputs("\n---\n## 제목:\n**새 카드**\n\n**요약**: 증분시험 카드\n\n**중요도**: 4점\n", f);
   fclose(f);
   st = run_index(fx, 0);
   assert_int_equal(st.files_indexed, 1);
@@ -149,7 +150,7 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   assert_int_equal(st.articles, 11);
   sqlite3 *h = raw(fx);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 91);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '카드'"), 1);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '증분시험'"), 1);
   sqlite3_close(h);
   assert_int_equal(id_sum(fx, "WHERE importance IS NOT NULL AND importance <> 4"), card_ids);
 
@@ -163,7 +164,7 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM topics t WHERE NOT EXISTS "
                              "(SELECT 1 FROM articles a WHERE a.id = t.article_id)"),
                    0);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 0);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 2);
   assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
