@@ -38,8 +38,13 @@ size_t kftsp_strip_particle(const char *word, size_t n) {
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(particles); i++) {
     size_t pl = strlen(particles[i]);
     if (pl >= n || memcmp(word + n - pl, particles[i], pl) != 0) continue;
-    if (run < pl / 3 + 2) continue; /* keep at least two syllables of the noun */
-    return n - pl;
+    size_t rest = n - pl;
+    unsigned char before = (unsigned char)word[rest - 1];
+    int alnum = (before >= 'a' && before <= 'z') || (before >= 'A' && before <= 'Z') ||
+                (before >= '0' && before <= '9');
+    int latin_stem = run == pl / 3 && alnum; /* "오픈AI가", "GPT-5는" */
+    if (!latin_stem && run < pl / 3 + 2) continue; /* keep at least two syllables of a noun */
+    return rest;
   }
   return n;
 }

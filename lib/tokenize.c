@@ -169,6 +169,13 @@ static int normalise(kftsp_tokenizer *t, const char *text, int len, size_t *n_ou
       rc = push(t, &n, '-', start, i);
       continue;
     }
+    /* Invisible format characters: a zero-width space separates like a space; soft
+    ** hyphens, joiners and BOMs are ignored, so the text around them stays one word. */
+    if (c == 0x200B) {
+      rc = push(t, &n, ' ', start, i);
+      continue;
+    }
+    if (c == 0x00AD || c == 0x200C || c == 0x200D || c == 0x2060 || c == 0xFEFF) continue;
     /* NFKC + case fold of one character: its compatibility decomposition, folded. */
     utf8proc_int32_t d[32];
     utf8proc_ssize_t nd = utf8proc_decompose_char(c, d, 32, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD, NULL);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh CASE_DIR BIN_DIR CORPUS_DIR -- runs one golden CLI case.
 # The case's `cmd` runs under sh in a fresh temporary folder with the built programs first
-# on PATH and $CORPUS naming the project's corpus/. Its stdout, stderr and exit status are
+# on PATH, $KFTS_BUILD naming their folder (kfts.so is there) and $CORPUS naming the
+# project's corpus/. Its stdout, stderr and exit status are
 # compared with expected.out, expected.err (when present) and expected.status.
 set -u
 case_dir=$1
@@ -10,7 +11,8 @@ CORPUS=$3
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 2
-export LC_ALL=C.UTF-8 TZ=UTC CORPUS PATH="$bin_dir:$PATH"
+KFTS_BUILD=$bin_dir
+export LC_ALL=C.UTF-8 TZ=UTC CORPUS KFTS_BUILD PATH="$bin_dir:$PATH"
 unset KFTS_DB
 sh "$case_dir/cmd" >out 2>err
 echo $? >status
