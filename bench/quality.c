@@ -145,9 +145,22 @@ static void quote(kftsp_buf *b, const char *s, size_t n) {
   kftsp_buf_addc(b, '"');
 }
 
-enum engine { E_KFTS, E_UNICODE61, E_TRIGRAM, E_COUNT };
-static const char *const engine_names[] = {"kfts", "unicode61", "trigram"};
-static const char *const engine_tok[] = {"porter kfts", "unicode61", "trigram"};
+/* kfts: the planned natural query (rank.c); kfts-or: the plain OR of each word's bigram
+** phrase, ranked by FTS5's bm25 (the design before planning, kept for comparison). */
+enum engine { E_KFTS, E_KFTS_OR, E_UNICODE61, E_TRIGRAM, E_COUNT };
+static const char *const engine_names[] = {"kfts", "kfts-or", "unicode61", "trigram"};
+static const char *const engine_tok[] = {"porter kfts", "porter kfts", "unicode61", "trigram"};
+static kftsp_ranker_cfg rank_cfg = {
+    .fts = "p",
+    .text_sql = "SELECT title, text FROM p WHERE rowid = ?1",
+    .id_range_sql = "SELECT min(rowid), max(rowid) FROM p",
+    .n_cols = 2,
+    .weights = {1.0, 1.0},
+    .candidates = 200,
+    .bag_weight = 1.0,
+    .max_df_fraction = 0.1,
+    .phrase_df = 1,
+};
 
 /* The MATCH expression of a question for an engine; "" when it has nothing to search. */
 static char *build_query(enum engine e, const char *q) {
@@ -157,7 +170,7 @@ static char *build_query(enum engine e, const char *q) {
   for (size_t i = 0; i < n; i++) {
     const char *w = words[i];
     size_t len = strlen(w);
-    if (e == E_KFTS) {
+    if (e == E_KFTS || e == E_KFTS_OR) {
       const char *one[] = {w};
       char *x = kftsp_fts_words(one, 1, " OR ");
       if (x && *x) {
@@ -228,14 +241,32 @@ static result run_engine(enum engine e, passage *ps, size_t n_ps, question *qs, 
   if (sqlite3_prepare_v2(db, "SELECT rowid FROM p WHERE p MATCH ?1 ORDER BY bm25(p) LIMIT 100", -1, &q,
                          NULL) != SQLITE_OK)
     die("%s", sqlite3_errmsg(db));
+  kftsp_ranker *ranker = NULL;
+  kfts_error kerr;
+  if (e == E_KFTS && kftsp_ranker_open(&ranker, db, &rank_cfg, &kerr)) die("ranker: %s", kerr.message);
   double *lat = malloc(n_qs * sizeof *lat);
   size_t judged = 0, timed = 0;
   for (size_t i = 0; i < n_qs; i++) {
     if (qs[i].rel < 0) continue;
     judged++;
     double s0 = now_s();
-    char *expr = build_query(e, qs[i].text);
     long rank = 0, k = 0;
+    if (ranker) {
+      char words[64][256];
+      size_t nw = split_words(qs[i].text, words, 64);
+      const char *wp[64];
+      for (size_t j = 0; j < nw; j++) wp[j] = words[j];
+      kftsp_rank_hit *hits = NULL;
+      size_t nh = 0;
+      int rc = kftsp_ranker_search(ranker, wp, nw, 100, &hits, &nh, NULL);
+      if (rc != SQLITE_OK) fprintf(stderr, "quality: kfts: %s: %s\n", qs[i].text, sqlite3_errmsg(db));
+      for (size_t j = 0; j < nh && !rank; j++)
+        if (hits[j].id == qs[i].rel + 1) rank = (long)j + 1;
+      kftsp_free(hits);
+      lat[timed++] = (now_s() - s0) * 1000.0;
+      goto scored;
+    }
+    char *expr = build_query(e, qs[i].text);
     if (*expr) {
       sqlite3_bind_text(q, 1, expr, -1, SQLITE_STATIC);
       int rc;
@@ -248,6 +279,7 @@ static result run_engine(enum engine e, passage *ps, size_t n_ps, question *qs, 
     }
     lat[timed++] = (now_s() - s0) * 1000.0;
     free(expr);
+  scored:
     if (rank && rank <= 10) {
       r.mrr10 += 1.0 / (double)rank;
       r.ndcg10 += 1.0 / log2((double)rank + 1.0);
@@ -256,6 +288,7 @@ static result run_engine(enum engine e, passage *ps, size_t n_ps, question *qs, 
     if (rank) r.recall100 += 1;
   }
   sqlite3_finalize(q);
+  kftsp_ranker_close(ranker);
   sqlite3_close(db);
   unlink(path);
   if (judged) {
@@ -282,6 +315,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--qrels") && i + 1 < argc) qrels = argv[++i];
     else if (!strcmp(argv[i], "--engine") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "--json")) json = 1;
+    else if (!strcmp(argv[i], "--candidates") && i + 1 < argc) rank_cfg.candidates = (size_t)atol(argv[++i]);
+    else if (!strcmp(argv[i], "--bag-weight") && i + 1 < argc) rank_cfg.bag_weight = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--title-weight") && i + 1 < argc) rank_cfg.weights[0] = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--phrase-df") && i + 1 < argc) rank_cfg.phrase_df = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--max-df") && i + 1 < argc) rank_cfg.max_df_fraction = atof(argv[++i]);
     else {
       fprintf(stderr, "usage: quality --corpus FILE --queries FILE --qrels FILE [--engine NAME] [--json]\n");
       return 2;

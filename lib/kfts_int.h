@@ -214,6 +214,37 @@ void kftsp_fts_word(kftsp_buf *b, const char *word, size_t n);
 char *kftsp_fts_words(const char *const *words, size_t n_words, const char *op);
 
 /**************************************************************************
+** rank.c: planned natural-language retrieval (candidates, then BM25F scoring).
+*/
+#define KFTSP_RANK_MAX_COLS 8
+
+typedef struct kftsp_ranker_cfg {
+  const char *fts;          /* FTS5 table (ours; quoted with %w) */
+  const char *text_sql;     /* SELECT col0, col1, ... for rowid ?1, the FTS columns in order */
+  const char *id_range_sql; /* SELECT min(rowid), max(rowid) */
+  int n_cols;
+  double weights[KFTSP_RANK_MAX_COLS]; /* BM25F column weights */
+  size_t candidates;        /* rows scored per query */
+  double bag_weight;        /* weight of single tokens beside whole words */
+  double max_df_fraction;   /* words whose rarest token is commoner are not used for candidates */
+  int phrase_df;            /* 1: sample each word's phrase df for its idf; 0: rarest token's */
+} kftsp_ranker_cfg;
+
+typedef struct kftsp_rank_hit {
+  int64_t id;   /* rowid */
+  double score; /* higher is better */
+} kftsp_rank_hit;
+
+typedef struct kftsp_ranker kftsp_ranker;
+int kftsp_ranker_open(kftsp_ranker **out, sqlite3 *db, const kftsp_ranker_cfg *cfg, kfts_error *err);
+void kftsp_ranker_close(kftsp_ranker *r);
+/* Best LIMIT rows for the space-separated words in WORDS. *HITS_OUT (kftsp_free) gets
+** *N_OUT hits; *PLAN_OUT (optional, kftsp_free) the candidate MATCH expression that ran.
+** Returns an SQLite code. */
+int kftsp_ranker_search(kftsp_ranker *r, const char *const *words, size_t n_words, size_t limit,
+                        kftsp_rank_hit **hits_out, size_t *n_out, char **plan_out);
+
+/**************************************************************************
 ** store.c
 */
 struct sqlite3;

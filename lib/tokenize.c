@@ -118,6 +118,13 @@ static int decode(const unsigned char *s, int n, int32_t *cp) {
     *cp = s[0];
     return 1;
   }
+  /* Three-byte sequences (all of Hangul and CJK) without a library call; RFC 3629 limits:
+  ** no overlongs (E0 needs A0..BF), no surrogates (ED needs 80..9F). */
+  if ((s[0] & 0xF0) == 0xE0 && n >= 3 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
+      (s[0] != 0xE0 || s[1] >= 0xA0) && (s[0] != 0xED || s[1] < 0xA0)) {
+    *cp = ((int32_t)(s[0] & 0x0F) << 12) | ((int32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+    return 3;
+  }
   utf8proc_int32_t c;
   utf8proc_ssize_t k = utf8proc_iterate(s, n, &c);
   if (k <= 0 || c < 0) return -1;
@@ -214,12 +221,29 @@ static int emit(kftsp_tokenizer *t, void *ctx, xtoken_fn xToken, int tflags, siz
   int rc = tok_reserve(t, MAX_TOKEN + 8);
   if (rc) return rc;
   int n = 0;
+  char *o = t->tok;
   for (size_t i = a; i < b; i++) {
-    utf8proc_uint8_t buf[4];
-    utf8proc_ssize_t k = utf8proc_encode_char(t->u[i].cp, buf);
+    uint32_t c = (uint32_t)t->u[i].cp;
+    int k = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
     if (n + k > MAX_TOKEN) break;
-    memcpy(t->tok + n, buf, (size_t)k);
-    n += (int)k;
+    switch (k) { /* UTF-8 encoding */
+    case 1: o[n] = (char)c; break;
+    case 2:
+      o[n] = (char)(0xC0 | (c >> 6));
+      o[n + 1] = (char)(0x80 | (c & 0x3F));
+      break;
+    case 3:
+      o[n] = (char)(0xE0 | (c >> 12));
+      o[n + 1] = (char)(0x80 | ((c >> 6) & 0x3F));
+      o[n + 2] = (char)(0x80 | (c & 0x3F));
+      break;
+    default:
+      o[n] = (char)(0xF0 | (c >> 18));
+      o[n + 1] = (char)(0x80 | ((c >> 12) & 0x3F));
+      o[n + 2] = (char)(0x80 | ((c >> 6) & 0x3F));
+      o[n + 3] = (char)(0x80 | (c & 0x3F));
+    }
+    n += k;
   }
   return xToken(ctx, tflags, t->tok, n, t->u[a].start, t->u[b - 1].end);
 }
