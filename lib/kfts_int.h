@@ -201,6 +201,8 @@ int kftsp_register_tokenizer(fts5_api *api);
 /* Length of WORD without a trailing particle ("데이터센터의" -> "데이터센터"); N when none
 ** is dropped (fewer than two syllables would remain, or no particle). */
 size_t kftsp_strip_particle(const char *word, size_t n);
+/* 1 when WORD is an interrogative (무엇, 누구, 언제, 어디, 몇, ...) or starts with one. */
+int kftsp_is_question_word(const char *word, size_t n);
 /* 1 when WORD is exactly one Hangul syllable. */
 int kftsp_is_one_syllable(const char *word, size_t n);
 
@@ -228,6 +230,7 @@ typedef struct kftsp_ranker_cfg {
   double bag_weight;        /* weight of single tokens beside whole words */
   double max_df_fraction;   /* words whose rarest token is commoner are not used for candidates */
   int phrase_df;            /* 1: sample each word's phrase df for its idf; 0: rarest token's */
+  int drop_question_words;  /* 1: leave out interrogatives (무엇, 누구, 언제, ...) */
 } kftsp_ranker_cfg;
 
 typedef struct kftsp_rank_hit {

@@ -52,3 +52,18 @@ size_t kftsp_strip_particle(const char *word, size_t n) {
 int kftsp_is_one_syllable(const char *word, size_t n) {
   return n == 3 && is_syllable_at(word, n, 0);
 }
+
+/* Interrogatives and the forms they take in questions. In a natural-language query they
+** say what is asked, not what the answer's text contains; they are rare in documents, so
+** BM25 would weigh them heavily. */
+static const char *const question_stems[] = {
+    "무엇", "누구", "누가", "언제", "어디", "어느", "어떻게", "어떤", "어떠한", "무슨", "얼마", "몇", "왜",
+};
+
+int kftsp_is_question_word(const char *word, size_t n) {
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(question_stems); i++) {
+    size_t k = strlen(question_stems[i]);
+    if (n >= k && memcmp(word, question_stems[i], k) == 0) return 1;
+  }
+  return 0;
+}

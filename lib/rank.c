@@ -247,6 +247,10 @@ static int analyse(kftsp_ranker *r, const char *const *words, size_t n_words) {
       while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
       size_t k = strcspn(p, " \t\n\r");
       if (!k) break;
+      if (r->cfg.drop_question_words && kftsp_is_question_word(p, k)) {
+        p += k;
+        continue;
+      }
       size_t keep = kftsp_strip_particle(p, k);
       char *word = kftsp_strndup(p, keep);
       if (!word) return SQLITE_NOMEM;
