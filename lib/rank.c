@@ -56,6 +56,9 @@ struct kftsp_ranker {
   kftsp_ranker_cfg cfg;
   fts5_tokenizer tok;      /* porter wrapped around kfts, as the table tokenizes */
   Fts5Tokenizer *tok_inst;
+  kftsp_tokenizer *raw;    /* kfts alone: enough when no query token has ASCII letters,
+                           ** since porter rewrites only those */
+  int need_stem;           /* this query has a token with ASCII letters */
   double n_rows;
   double avg[KFTSP_RANK_MAX_COLS];
   int64_t min_id, max_id;
@@ -146,6 +149,7 @@ int kftsp_ranker_open(kftsp_ranker **out, sqlite3 *db, const kftsp_ranker_cfg *c
   if (!api || api->xFindTokenizer(api, "porter", &tctx, &r->tok) != SQLITE_OK ||
       r->tok.xCreate(tctx, inner, 1, &r->tok_inst) != SQLITE_OK)
     rc = kftsp_err(err, KFTS_EDB, "database", 0, "cannot create the 'porter kfts' tokenizer");
+  if (rc == KFTS_OK && kftsp_tokenizer_new(&r->raw, NULL, 0, NULL) != SQLITE_OK) rc = KFTS_ENOMEM;
   if (rc == KFTS_OK) rc = load_stats(r, err);
   char *sql = NULL;
   if (rc == KFTS_OK) {
@@ -157,10 +161,8 @@ int kftsp_ranker_open(kftsp_ranker **out, sqlite3 *db, const kftsp_ranker_cfg *c
   }
   if (rc == KFTS_OK) {
     kftsp_buf b = {0};
-    kftsp_buf_printf(&b, "SELECT rowid FROM \"%s\" WHERE \"%s\" MATCH ?1 ORDER BY bm25(\"%s\"", cfg->fts,
-                     cfg->fts, cfg->fts);
-    for (int c = 0; c < cfg->n_cols; c++) kftsp_buf_printf(&b, ", %.3f", cfg->weights[c]);
-    kftsp_buf_adds(&b, ") LIMIT ?2");
+    kftsp_buf_printf(&b, "SELECT rowid FROM \"%s\" WHERE \"%s\" MATCH ?1 ORDER BY kfts_rank(\"%s\", ?3)"
+                     " LIMIT ?2", cfg->fts, cfg->fts, cfg->fts);
     if (b.oom || sqlite3_prepare_v3(db, b.p, -1, SQLITE_PREPARE_PERSISTENT, &r->cand_stmt, NULL) != SQLITE_OK)
       rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(db));
     kftsp_buf_reset(&b);
@@ -189,6 +191,7 @@ void kftsp_ranker_close(kftsp_ranker *r) {
   if (!r) return;
   clear_query(r);
   if (r->tok_inst) r->tok.xDelete(r->tok_inst);
+  kftsp_tokenizer_free(r->raw);
   sqlite3_finalize(r->df_stmt);
   sqlite3_finalize(r->cand_stmt);
   sqlite3_finalize(r->text_stmt);
@@ -281,7 +284,12 @@ static unsigned slot_of(const char *s, int n) {
 static void build_slots(kftsp_ranker *r) {
   memset(r->slot, 0, sizeof r->slot);
   r->any_prefix = 0;
+  r->need_stem = 0;
   for (int i = 0; i < r->n_t; i++) {
+    for (int j = 0; j < r->t[i].len; j++) {
+      char ch = r->t[i].text[j];
+      r->need_stem |= (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+    }
     if (r->t[i].prefix) {
       r->any_prefix = 1;
       continue;
@@ -402,7 +410,9 @@ static int score_row(kftsp_ranker *r, int64_t rowid, double *score_out) {
     const char *text = (const char *)sqlite3_column_text(r->text_stmt, c);
     int len = sqlite3_column_bytes(r->text_stmt, c);
     r->mask_n = 0;
-    if (text && len) rc = r->tok.xTokenize(r->tok_inst, r, FTS5_TOKENIZE_DOCUMENT, text, len, on_doc_token);
+    if (text && len)
+      rc = r->need_stem ? r->tok.xTokenize(r->tok_inst, r, FTS5_TOKENIZE_DOCUMENT, text, len, on_doc_token)
+                        : kftsp_tokenize(r->raw, r, FTS5_TOKENIZE_DOCUMENT, text, len, on_doc_token);
     if (rc != SQLITE_OK) break;
     size_t np = r->mask_n;
     double norm = r->cfg.weights[c] / (1 - BM25_B + BM25_B * (double)np / r->avg[c]);
@@ -469,6 +479,9 @@ int kftsp_ranker_search(kftsp_ranker *r, const char *const *words, size_t n_word
     if (w->n > 1 && r->cfg.phrase_df && (rc = count_phrase_df(r, w)) != SQLITE_OK) return rc;
   }
   kftsp_buf expr = {0};
+  double par[KFTSP_RANK_MAX_COLS + MAX_TOKENS]; /* kfts_rank(): column weights, phrase idfs */
+  int n_par = r->cfg.n_cols;
+  for (int ci = 0; ci < r->cfg.n_cols; ci++) par[ci] = r->cfg.weights[ci];
   uint64_t used = 0;
   for (int wi = 0; wi < r->n_w; wi++) {
     int rep = r->w[wi].rep;
@@ -478,6 +491,7 @@ int kftsp_ranker_search(kftsp_ranker *r, const char *const *words, size_t n_word
     used |= 1ULL << rep;
     if (expr.n) kftsp_buf_adds(&expr, " OR ");
     quote_surface(&expr, &r->t[rep]);
+    par[n_par++] = r->t[rep].idf;
   }
   if (expr.oom) return SQLITE_NOMEM;
   if (!expr.n) {
@@ -493,6 +507,7 @@ int kftsp_ranker_search(kftsp_ranker *r, const char *const *words, size_t n_word
   size_t nc = 0;
   sqlite3_bind_text(r->cand_stmt, 1, expr.p, (int)expr.n, SQLITE_STATIC);
   sqlite3_bind_int64(r->cand_stmt, 2, (int64_t)k_cand);
+  sqlite3_bind_blob(r->cand_stmt, 3, par, n_par * (int)sizeof(double), SQLITE_STATIC);
   while (nc < k_cand && (rc = sqlite3_step(r->cand_stmt)) == SQLITE_ROW) {
     c[nc].id = sqlite3_column_int64(r->cand_stmt, 0);
     c[nc].order = (int)nc;

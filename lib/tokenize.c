@@ -347,10 +347,50 @@ static int fts_tokenize(Fts5Tokenizer *p, void *pCtx, int flags, const char *pTe
   return kftsp_tokenize((kftsp_tokenizer *)p, pCtx, flags, pText, nText, xToken);
 }
 
+/*
+** kfts_rank(fts, params): BM25 with idfs supplied by the caller, for ORDER BY (lower is
+** better, like bm25()). PARAMS is a blob of doubles: one weight per column, then one idf per
+** phrase of the MATCH expression. FTS5's bm25() counts each phrase's documents by reading
+** its whole doclist on every query; rank.c already knows the counts.
+*/
+static void rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nVal,
+                    sqlite3_value **apVal) {
+  int n_col = api->xColumnCount(fts), n_phrase = api->xPhraseCount(fts);
+  const double *par = nVal == 1 ? sqlite3_value_blob(apVal[0]) : NULL;
+  int n_par = nVal == 1 ? sqlite3_value_bytes(apVal[0]) / (int)sizeof(double) : 0;
+  if (!par || n_par < n_col + n_phrase || n_col > 16) {
+    sqlite3_result_error(ctx, "kfts_rank: expects a blob of column weights and phrase idfs", -1);
+    return;
+  }
+  double avg[16], norm[16];
+  sqlite3_int64 rows = 0, total = 0;
+  api->xRowCount(fts, &rows);
+  for (int c = 0; c < n_col; c++) {
+    int len = 0;
+    api->xColumnTotalSize(fts, c, &total);
+    api->xColumnSize(fts, c, &len);
+    avg[c] = rows > 0 && total > 0 ? (double)total / (double)rows : 1.0;
+    norm[c] = par[c] / (0.25 + 0.75 * (double)len / avg[c]); /* BM25 b = 0.75 */
+  }
+  double score = 0;
+  for (int i = 0; i < n_phrase; i++) {
+    Fts5PhraseIter it;
+    int col = -1, off = 0;
+    double tf = 0;
+    if (api->xPhraseFirst(fts, i, &it, &col, &off) != SQLITE_OK) continue;
+    for (; col >= 0; api->xPhraseNext(fts, &it, &col, &off))
+      if (col < n_col) tf += norm[col];
+    score += par[n_col + i] * tf * 2.2 / (tf + 1.2); /* BM25 k1 = 1.2 */
+  }
+  sqlite3_result_double(ctx, -score);
+}
+
 int kftsp_register_tokenizer(fts5_api *api) {
   static fts5_tokenizer tok = {fts_create, fts_delete, fts_tokenize};
   if (!api || api->iVersion < 2) return SQLITE_ERROR;
-  return api->xCreateTokenizer(api, "kfts", NULL, &tok, NULL);
+  int rc = api->xCreateTokenizer(api, "kfts", NULL, &tok, NULL);
+  if (rc == SQLITE_OK) rc = api->xCreateFunction(api, "kfts_rank", NULL, rank_fn, NULL);
+  return rc;
 }
 
 typedef struct dump_ctx {
