@@ -348,10 +348,12 @@ static int fts_tokenize(Fts5Tokenizer *p, void *pCtx, int flags, const char *pTe
 }
 
 /*
-** kfts_rank(fts, params): BM25 with idfs supplied by the caller, for ORDER BY (lower is
-** better, like bm25()). PARAMS is a blob of doubles: one weight per column, then one idf per
-** phrase of the MATCH expression. FTS5's bm25() counts each phrase's documents by reading
-** its whole doclist on every query; rank.c already knows the counts.
+** kfts_rank(fts, params): a cheap relevance score for choosing candidates, for ORDER BY
+** (lower is better, like bm25()): the sum over phrases of idf times saturated, column-weighted
+** term frequency (BM25 without length normalisation). PARAMS is a blob of doubles: one
+** weight per column, then one idf per phrase of the MATCH expression. FTS5's bm25() counts
+** each phrase's documents by reading its whole doclist on every query, and reads every
+** row's column sizes; rank.c already knows the counts and normalises when it rescores.
 */
 static void rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nVal,
                     sqlite3_value **apVal) {
@@ -362,16 +364,6 @@ static void rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_conte
     sqlite3_result_error(ctx, "kfts_rank: expects a blob of column weights and phrase idfs", -1);
     return;
   }
-  double avg[16], norm[16];
-  sqlite3_int64 rows = 0, total = 0;
-  api->xRowCount(fts, &rows);
-  for (int c = 0; c < n_col; c++) {
-    int len = 0;
-    api->xColumnTotalSize(fts, c, &total);
-    api->xColumnSize(fts, c, &len);
-    avg[c] = rows > 0 && total > 0 ? (double)total / (double)rows : 1.0;
-    norm[c] = par[c] / (0.25 + 0.75 * (double)len / avg[c]); /* BM25 b = 0.75 */
-  }
   double score = 0;
   for (int i = 0; i < n_phrase; i++) {
     Fts5PhraseIter it;
@@ -379,7 +371,7 @@ static void rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_conte
     double tf = 0;
     if (api->xPhraseFirst(fts, i, &it, &col, &off) != SQLITE_OK) continue;
     for (; col >= 0; api->xPhraseNext(fts, &it, &col, &off))
-      if (col < n_col) tf += norm[col];
+      if (col < n_col) tf += par[col];
     score += par[n_col + i] * tf * 2.2 / (tf + 1.2); /* BM25 k1 = 1.2 */
   }
   sqlite3_result_double(ctx, -score);
