@@ -30,7 +30,7 @@
 #define MAX_TOKENS 64   /* distinct query tokens (bits of a position mask) */
 #define MAX_WORDS 48
 #define MAX_CHAIN 24    /* tokens of one word */
-#define DF_SAMPLE 256
+#define DF_SAMPLE 128
 #define BM25_K1 1.2
 #define BM25_B 0.75
 
