@@ -136,15 +136,6 @@ static size_t split_words(const char *q, char words[][256], size_t max) {
   return n;
 }
 
-static void quote(kftsp_buf *b, const char *s, size_t n) {
-  kftsp_buf_addc(b, '"');
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '"') kftsp_buf_addc(b, '"');
-    kftsp_buf_addc(b, s[i]);
-  }
-  kftsp_buf_addc(b, '"');
-}
-
 /* kfts: the planned natural query (rank.c); kfts-or: the plain OR of each word's bigram
 ** phrase, ranked by FTS5's bm25 (the design before planning, kept for comparison). */
 enum engine { E_KFTS, E_KFTS_OR, E_UNICODE61, E_TRIGRAM, E_COUNT };
@@ -181,7 +172,7 @@ static char *build_query(enum engine e, const char *q) {
       kftsp_free(x);
     } else if (e == E_UNICODE61) {
       if (b.n) kftsp_buf_adds(&b, " OR ");
-      quote(&b, w, len);
+      kftsp_fts_quote(&b, w, len);
     } else {
       /* Every run of three characters of the word. */
       size_t offs[256], nc = 0;
@@ -190,7 +181,7 @@ static char *build_query(enum engine e, const char *q) {
       offs[nc] = len;
       for (size_t j = 0; j + 3 <= nc; j++) {
         if (b.n) kftsp_buf_adds(&b, " OR ");
-        quote(&b, w + offs[j], offs[j + 3] - offs[j]);
+        kftsp_fts_quote(&b, w + offs[j], offs[j + 3] - offs[j]);
       }
     }
   }

@@ -209,6 +209,9 @@ int kftsp_is_one_syllable(const char *word, size_t n);
 /**************************************************************************
 ** search.c
 */
+/* Appends S as an FTS5 string: in double quotes, each '"' doubled. User text reaches MATCH
+** only this way. */
+void kftsp_fts_quote(kftsp_buf *b, const char *s, size_t n);
 /* Appends WORD as a quoted FTS5 string (particle dropped, '*' after one syllable). */
 void kftsp_fts_word(kftsp_buf *b, const char *word, size_t n);
 /* The FTS5 expression of the space-separated words in WORDS joined by OP (" AND ", " OR ");
@@ -251,6 +254,8 @@ int kftsp_ranker_search(kftsp_ranker *r, const char *const *words, size_t n_word
 ** store.c
 */
 struct sqlite3;
+/* FTS5's API object of DB, or NULL when FTS5 is missing. */
+fts5_api *kftsp_fts5_api(struct sqlite3 *db);
 /* The open connection (borrowed). */
 struct sqlite3 *kftsp_db_handle(kfts_db *db);
 

@@ -137,13 +137,7 @@ int kftsp_ranker_open(kftsp_ranker **out, sqlite3 *db, const kftsp_ranker_cfg *c
   r->cfg = *cfg;
   int rc = KFTS_OK;
   /* The table's tokenizer, from FTS5 itself: 'porter' wrapped around 'kfts'. */
-  fts5_api *api = NULL;
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-    sqlite3_step(st);
-  }
-  sqlite3_finalize(st);
+  fts5_api *api = kftsp_fts5_api(db);
   void *tctx = NULL;
   const char *inner[] = {"kfts"};
   if (!api || api->xFindTokenizer(api, "porter", &tctx, &r->tok) != SQLITE_OK ||
@@ -301,12 +295,7 @@ static void build_slots(kftsp_ranker *r) {
 }
 
 static void quote_surface(kftsp_buf *b, const qtok *t) {
-  kftsp_buf_addc(b, '"');
-  for (const char *s = t->surface; *s; s++) {
-    if (*s == '"') kftsp_buf_addc(b, '"');
-    kftsp_buf_addc(b, *s);
-  }
-  kftsp_buf_addc(b, '"');
+  kftsp_fts_quote(b, t->surface, strlen(t->surface));
   if (t->prefix) kftsp_buf_addc(b, '*');
 }
 
@@ -349,12 +338,7 @@ static int count_df(kftsp_ranker *r, qtok *t) {
 
 static int count_phrase_df(kftsp_ranker *r, qword *w) {
   kftsp_buf b = {0};
-  kftsp_buf_addc(&b, '"');
-  for (const char *s = w->surface; *s; s++) {
-    if (*s == '"') kftsp_buf_addc(&b, '"');
-    kftsp_buf_addc(&b, *s);
-  }
-  kftsp_buf_addc(&b, '"');
+  kftsp_fts_quote(&b, w->surface, strlen(w->surface));
   if (b.oom) return SQLITE_NOMEM;
   double df = 0;
   int rc = sample_df(r, b.p, b.n, &df);

@@ -30,14 +30,18 @@ static int has_tokens(const char *s, size_t n) {
   return kfts_tokens(s, n, 1, count_token, &k) == KFTS_OK && k > 0;
 }
 
-void kftsp_fts_word(kftsp_buf *b, const char *p, size_t k) {
-  size_t keep = kftsp_strip_particle(p, k);
+void kftsp_fts_quote(kftsp_buf *b, const char *s, size_t n) {
   kftsp_buf_addc(b, '"');
-  for (size_t j = 0; j < keep; j++) {
-    if (p[j] == '"') kftsp_buf_addc(b, '"');
-    kftsp_buf_addc(b, p[j]);
+  for (size_t j = 0; j < n; j++) {
+    if (s[j] == '"') kftsp_buf_addc(b, '"');
+    kftsp_buf_addc(b, s[j]);
   }
   kftsp_buf_addc(b, '"');
+}
+
+void kftsp_fts_word(kftsp_buf *b, const char *p, size_t k) {
+  size_t keep = kftsp_strip_particle(p, k);
+  kftsp_fts_quote(b, p, keep);
   /* One syllable: the unigram, or any bigram it starts ("책" finds "책을", "책이"). */
   if (kftsp_is_one_syllable(p, keep)) kftsp_buf_addc(b, '*');
 }

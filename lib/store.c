@@ -164,16 +164,20 @@ static int drop_all(sqlite3 *h, kfts_error *err) {
   return rc;
 }
 
-int kfts_register(sqlite3 *db, kfts_error *err) {
+fts5_api *kftsp_fts5_api(sqlite3 *db) {
   fts5_api *api = NULL;
   sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL);
-  if (rc == SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
     sqlite3_step(st);
-    rc = sqlite3_finalize(st);
   }
-  if (rc == SQLITE_OK) rc = kftsp_register_tokenizer(api);
+  sqlite3_finalize(st);
+  return api;
+}
+
+int kfts_register(sqlite3 *db, kfts_error *err) {
+  fts5_api *api = kftsp_fts5_api(db);
+  int rc = kftsp_register_tokenizer(api);
   if (rc != SQLITE_OK)
     return kftsp_err(err, KFTS_EDB, "database", 0, "cannot register the kfts tokenizer: FTS5 %s",
                      api ? "is too old" : "is not compiled into this SQLite");
