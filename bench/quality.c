@@ -152,6 +152,7 @@ static kftsp_ranker_cfg rank_cfg = {
     .max_df_fraction = 0.1,
     .phrase_df = 1,
     .drop_question_words = 1,
+    .pair_weight = 1,
 };
 
 /* The MATCH expression of a question for an engine; "" when it has nothing to search. */
@@ -310,6 +311,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--candidates") && i + 1 < argc) rank_cfg.candidates = (size_t)atol(argv[++i]);
     else if (!strcmp(argv[i], "--bag-weight") && i + 1 < argc) rank_cfg.bag_weight = atof(argv[++i]);
     else if (!strcmp(argv[i], "--title-weight") && i + 1 < argc) rank_cfg.weights[0] = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--pair-weight") && i + 1 < argc) rank_cfg.pair_weight = atof(argv[++i]);
     else if (!strcmp(argv[i], "--question-words") && i + 1 < argc) rank_cfg.drop_question_words = !atoi(argv[++i]);
     else if (!strcmp(argv[i], "--phrase-df") && i + 1 < argc) rank_cfg.phrase_df = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--max-df") && i + 1 < argc) rank_cfg.max_df_fraction = atof(argv[++i]);

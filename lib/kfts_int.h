@@ -234,6 +234,7 @@ typedef struct kftsp_ranker_cfg {
   double max_df_fraction;   /* words whose rarest token is commoner are not used for candidates */
   int phrase_df;            /* 1: sample each word's phrase df for its idf; 0: rarest token's */
   int drop_question_words;  /* 1: leave out interrogatives (무엇, 누구, 언제, ...) */
+  double pair_weight;       /* weight of adjacent word pairs as phrases; 0 = off */
 } kftsp_ranker_cfg;
 
 typedef struct kftsp_rank_hit {

@@ -39,6 +39,7 @@ typedef struct qtok {
   char *text;      /* token bytes after 'porter kfts', kftsp_free */
   int len;
   int prefix;      /* one-syllable word: matches any token starting with it */
+  int in_bag;      /* a token of a query word (not only of a word pair): scored on its own */
   double df;
   double idf;
 } qtok;
@@ -49,6 +50,7 @@ typedef struct qword {
   double idf;    /* of the phrase, from its own sampled df */
   int rep;       /* its rarest token */
   char *surface; /* the word as searched (particle dropped), kftsp_free */
+  int pair;      /* 1: two adjacent query words as written, a proximity term */
 } qword;
 
 struct kftsp_ranker {
@@ -200,6 +202,8 @@ typedef struct qctx {
   qword *w;
   const char *word;
   int prefix;
+  int in_bag;
+  int full;  /* a token found no room: the word cannot be matched exactly, so it is dropped */
   int rc;
 } qctx;
 
@@ -213,10 +217,13 @@ static int on_query_token(void *p, int tflags, const char *tok, int n, int start
   qctx *q = p;
   kftsp_ranker *r = q->r;
   if (tflags & FTS5_TOKEN_COLOCATED) return SQLITE_OK;
-  if (q->w->n == MAX_CHAIN) return SQLITE_OK;
+  if (q->w->n == MAX_CHAIN) return SQLITE_OK; /* a very long word: matched by its start */
   int i = find_tok(r, tok, n, q->prefix);
   if (i < 0) {
-    if (r->n_t == MAX_TOKENS) return SQLITE_OK; /* the rest of a very long query is ignored */
+    if (r->n_t == MAX_TOKENS) { /* the rest of a very long query is ignored */
+      q->full = 1;
+      return SQLITE_OK;
+    }
     i = r->n_t;
     qtok *t = &r->t[i];
     memset(t, 0, sizeof *t);
@@ -232,41 +239,65 @@ static int on_query_token(void *p, int tflags, const char *tok, int n, int start
     t->prefix = q->prefix;
     r->n_t++;
   }
+  r->t[i].in_bag |= q->in_bag;
   q->w->tok[q->w->n++] = i;
+  return SQLITE_OK;
+}
+
+/* Adds a query word (or word pair) WORD of N bytes; it takes ownership of WORD. */
+static int add_word(kftsp_ranker *r, char *word, size_t n, int pair) {
+  qword *w = &r->w[r->n_w];
+  memset(w, 0, sizeof *w);
+  w->pair = pair;
+  qctx q = {r, w, word, !pair && kftsp_is_one_syllable(word, n), !pair, 0, SQLITE_OK};
+  int rc = r->tok.xTokenize(r->tok_inst, &q, FTS5_TOKENIZE_QUERY, word, (int)n, on_query_token);
+  if (q.rc || rc != SQLITE_OK || q.full || w->n < 1 + pair) {
+    kftsp_free(word);
+    return q.rc ? q.rc : rc;
+  }
+  w->surface = word;
+  r->n_w++;
   return SQLITE_OK;
 }
 
 static int analyse(kftsp_ranker *r, const char *const *words, size_t n_words) {
   clear_query(r);
-  for (size_t i = 0; i < n_words; i++) {
+  /* Adjacent words as written (particles kept), for the proximity terms. */
+  const char *prev = NULL;
+  size_t prev_n = 0;
+  char *pairs[MAX_WORDS];
+  size_t pair_n[MAX_WORDS];
+  int n_pairs = 0, rc = SQLITE_OK;
+  for (size_t i = 0; i < n_words && rc == SQLITE_OK; i++) {
     const char *p = words[i];
-    while (*p && r->n_w < MAX_WORDS) {
+    while (*p && r->n_w < MAX_WORDS && rc == SQLITE_OK) {
       while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
       size_t k = strcspn(p, " \t\n\r");
       if (!k) break;
       if (r->cfg.drop_question_words && kftsp_is_question_word(p, k)) {
         p += k;
+        prev = NULL;
         continue;
       }
+      if (prev && r->cfg.pair_weight > 0 && n_pairs < MAX_WORDS) {
+        pairs[n_pairs] = kftsp_printf("%.*s %.*s", (int)prev_n, prev, (int)k, p);
+        if (!pairs[n_pairs]) rc = SQLITE_NOMEM;
+        else pair_n[n_pairs] = strlen(pairs[n_pairs]), n_pairs++;
+      }
+      prev = p;
+      prev_n = k;
       size_t keep = kftsp_strip_particle(p, k);
       char *word = kftsp_strndup(p, keep);
-      if (!word) return SQLITE_NOMEM;
-      qword *w = &r->w[r->n_w];
-      memset(w, 0, sizeof *w);
-      qctx q = {r, w, word, kftsp_is_one_syllable(word, keep), SQLITE_OK};
-      int rc = r->tok.xTokenize(r->tok_inst, &q, FTS5_TOKENIZE_QUERY, word, (int)keep, on_query_token);
-      if (q.rc || rc != SQLITE_OK || !w->n) {
-        kftsp_free(word);
-        if (q.rc) return q.rc;
-        if (rc != SQLITE_OK) return rc;
-      } else {
-        w->surface = word;
-        r->n_w++;
-      }
+      if (!word) rc = SQLITE_NOMEM;
+      if (rc == SQLITE_OK) rc = add_word(r, word, keep, 0);
       p += k;
     }
   }
-  return SQLITE_OK;
+  for (int i = 0; i < n_pairs; i++) {
+    if (rc == SQLITE_OK && r->n_w < MAX_WORDS) rc = add_word(r, pairs[i], pair_n[i], 1);
+    else kftsp_free(pairs[i]);
+  }
+  return rc;
 }
 
 /* ---- 2. document frequencies ---- */
@@ -422,9 +453,10 @@ static int score_row(kftsp_ranker *r, int64_t rowid, double *score_out) {
   for (int wi = 0; wi < r->n_w; wi++) {
     const qword *w = &r->w[wi];
     double tfw = w->n == 1 ? tf_tok[w->tok[0]] : tf_word[wi];
-    s += w->idf * bm25_part(tfw);
+    s += (w->pair ? r->cfg.pair_weight : 1.0) * w->idf * bm25_part(tfw);
   }
-  for (int i = 0; i < r->n_t; i++) s += r->cfg.bag_weight * r->t[i].idf * bm25_part(tf_tok[i]);
+  for (int i = 0; i < r->n_t; i++)
+    if (r->t[i].in_bag) s += r->cfg.bag_weight * r->t[i].idf * bm25_part(tf_tok[i]);
   *score_out = s;
   return rc;
 }
@@ -447,7 +479,8 @@ int kftsp_ranker_search(kftsp_ranker *r, const char *const *words, size_t n_word
   *n_out = 0;
   if (plan_out) *plan_out = NULL;
   int rc = analyse(r, words, n_words);
-  for (int i = 0; i < r->n_t && rc == SQLITE_OK; i++) rc = count_df(r, &r->t[i]);
+  for (int i = 0; i < r->n_t && rc == SQLITE_OK; i++)
+    if (r->t[i].in_bag) rc = count_df(r, &r->t[i]);
   if (rc != SQLITE_OK) return rc;
   if (r->n_w == 0) return SQLITE_OK;
 
@@ -455,6 +488,10 @@ int kftsp_ranker_search(kftsp_ranker *r, const char *const *words, size_t n_word
   int best = 0;
   for (int wi = 0; wi < r->n_w; wi++) {
     qword *w = &r->w[wi];
+    if (w->pair) {
+      if ((rc = count_phrase_df(r, w)) != SQLITE_OK) return rc;
+      continue;
+    }
     w->rep = w->tok[0];
     w->idf = r->t[w->tok[0]].idf;
     for (int j = 1; j < w->n; j++)
@@ -469,7 +506,7 @@ int kftsp_ranker_search(kftsp_ranker *r, const char *const *words, size_t n_word
   uint64_t used = 0;
   for (int wi = 0; wi < r->n_w; wi++) {
     int rep = r->w[wi].rep;
-    if ((used >> rep) & 1) continue;
+    if (r->w[wi].pair || ((used >> rep) & 1)) continue;
     if (r->t[rep].df > r->n_rows * r->cfg.max_df_fraction && wi != best) continue;
     if (r->t[rep].df == 0) continue;
     used |= 1ULL << rep;

@@ -173,6 +173,7 @@ static kftsp_ranker *open_ranker(void) {
       .max_df_fraction = 0.1,
       .phrase_df = 1,
       .drop_question_words = 1,
+      .pair_weight = 1,
   };
   kftsp_ranker *r = NULL;
   kfts_error err;
