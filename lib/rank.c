@@ -15,10 +15,13 @@
 **      query is the OR of each informative word's rarest token (df at most a tenth of the
 **      rows; the rarest word when none is), without positions, best K by FTS5's bm25.
 **   4. Scoring, on the K candidates only: their text is re-tokenized and scored with BM25F
-**      (per-column weights and length normalisation, FTS5's column averages) over two
-**      kinds of terms: each word as a phrase (consecutive tokens; idf from its rarest
-**      token's df), and each distinct token on its own ("bag of bigrams", weight
-**      bag_weight), which credits partial matches of compounds and inflected words.
+**      (per-column weights and length normalisation, FTS5's column averages) over three
+**      kinds of terms: each word as a phrase (consecutive tokens; idf from the phrase's
+**      sampled df); each distinct token on its own ("bag of bigrams", weight bag_weight),
+**      which credits partial matches of compounds and inflected words; and each pair of
+**      adjacent query words as written, particles kept, as one phrase (weight pair_weight),
+**      which rewards text where the words stand together -- between Hangul words the bridge
+**      bigram across the space makes this exact. Interrogatives are left out.
 ** Owns no schema; store.c and the benchmark name the table and how to read its text.
 */
 #include "kfts_int.h"
