@@ -23,6 +23,7 @@
 
 typedef struct passage {
   char *id, *title, *text;
+  size_t idx; /* position in the corpus (rowid - 1) */
 } passage;
 
 typedef struct question {
@@ -63,6 +64,7 @@ static passage *load_corpus(const char *path, size_t *n_out) {
     const char *t = json_string_value(json_object_get(o, "title"));
     v[n].title = strdup(t ? t : "");
     v[n].text = strdup(json_string_value(json_object_get(o, "text")));
+    v[n].idx = n;
     n++;
     json_decref(o);
   }
@@ -76,7 +78,7 @@ static question *load_questions(const char *qpath, const char *rpath, passage *p
                                 size_t *n_out) {
   /* Sorted copy of ids for lookups. */
   passage *sorted = malloc(n_ps * sizeof *sorted);
-  for (size_t i = 0; i < n_ps; i++) sorted[i] = ps[i], sorted[i].title = (char *)(uintptr_t)i;
+  memcpy(sorted, ps, n_ps * sizeof *sorted);
   qsort(sorted, n_ps, sizeof *sorted, cmp_pid);
   FILE *f = fopen(qpath, "r");
   if (!f) die("cannot read %s", qpath);
@@ -102,11 +104,11 @@ static question *load_questions(const char *qpath, const char *rpath, passage *p
   while ((len = getline(&line, &lcap, f)) > 0) {
     char qid[128], did[128];
     if (sscanf(line, "%127s %127s", qid, did) != 2) continue;
-    passage key = {did, NULL, NULL};
+    passage key = {did, NULL, NULL, 0};
     passage *hit = bsearch(&key, sorted, n_ps, sizeof *sorted, cmp_pid);
     if (!hit) continue;
     for (size_t i = 0; i < n; i++)
-      if (!strcmp(v[i].qid, qid)) v[i].rel = (long)(uintptr_t)hit->title;
+      if (!strcmp(v[i].qid, qid)) v[i].rel = (long)hit->idx;
   }
   fclose(f);
   free(line);

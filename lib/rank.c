@@ -77,7 +77,6 @@ struct kftsp_ranker {
   int any_prefix; /* some token is a prefix */
   uint64_t *mask; /* per position of the column being scanned */
   size_t mask_cap, mask_n;
-  int colocated_pending;
 };
 
 /* SQLite's varint, as FTS5 stores its averages record. */

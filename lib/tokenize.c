@@ -216,53 +216,60 @@ static int tok_reserve(kftsp_tokenizer *t, size_t need) {
 
 typedef int (*xtoken_fn)(void *, int, const char *, int, int, int);
 
+/* Appends code point C as UTF-8 to the token buffer at *N; 0 when it would pass MAX_TOKEN. */
+static int put_cp(kftsp_tokenizer *t, int *n, int32_t cp) {
+  uint32_t c = (uint32_t)cp;
+  int k = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+  if (*n + k > MAX_TOKEN) return 0;
+  char *o = t->tok + *n;
+  switch (k) {
+  case 1: o[0] = (char)c; break;
+  case 2:
+    o[0] = (char)(0xC0 | (c >> 6));
+    o[1] = (char)(0x80 | (c & 0x3F));
+    break;
+  case 3:
+    o[0] = (char)(0xE0 | (c >> 12));
+    o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (c & 0x3F));
+    break;
+  default:
+    o[0] = (char)(0xF0 | (c >> 18));
+    o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (c & 0x3F));
+  }
+  *n += k;
+  return 1;
+}
+
 /* Emits the units [a, b) as one token. */
 static int emit(kftsp_tokenizer *t, void *ctx, xtoken_fn xToken, int tflags, size_t a, size_t b) {
   int rc = tok_reserve(t, MAX_TOKEN + 8);
   if (rc) return rc;
   int n = 0;
-  char *o = t->tok;
-  for (size_t i = a; i < b; i++) {
-    uint32_t c = (uint32_t)t->u[i].cp;
-    int k = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-    if (n + k > MAX_TOKEN) break;
-    switch (k) { /* UTF-8 encoding */
-    case 1: o[n] = (char)c; break;
-    case 2:
-      o[n] = (char)(0xC0 | (c >> 6));
-      o[n + 1] = (char)(0x80 | (c & 0x3F));
-      break;
-    case 3:
-      o[n] = (char)(0xE0 | (c >> 12));
-      o[n + 1] = (char)(0x80 | ((c >> 6) & 0x3F));
-      o[n + 2] = (char)(0x80 | (c & 0x3F));
-      break;
-    default:
-      o[n] = (char)(0xF0 | (c >> 18));
-      o[n + 1] = (char)(0x80 | ((c >> 12) & 0x3F));
-      o[n + 2] = (char)(0x80 | ((c >> 6) & 0x3F));
-      o[n + 3] = (char)(0x80 | (c & 0x3F));
-    }
-    n += k;
+  for (size_t i = a; i < b && put_cp(t, &n, t->u[i].cp); i++) {
   }
   return xToken(ctx, tflags, t->tok, n, t->u[a].start, t->u[b - 1].end);
+}
+
+/* Emits units I and J (I before J, not necessarily adjacent) as one bigram. */
+static int emit_pair(kftsp_tokenizer *t, void *ctx, xtoken_fn xToken, size_t i, size_t j) {
+  int rc = tok_reserve(t, MAX_TOKEN + 8);
+  if (rc) return rc;
+  int n = 0;
+  put_cp(t, &n, t->u[i].cp);
+  put_cp(t, &n, t->u[j].cp);
+  return xToken(ctx, 0, t->tok, n, t->u[i].start, t->u[j].end);
 }
 
 /* Hangul/CJK run [a, b): bigrams, the final unigram (documents), and a bridge from the
 ** previous run when BRIDGE_FROM is a unit index (else -1). */
 static int emit_run(kftsp_tokenizer *t, void *ctx, xtoken_fn xToken, int query, size_t a, size_t b,
                     long bridge_from) {
-  int rc = SQLITE_OK;
-  if (bridge_from >= 0) {
-    /* Two units that are not adjacent: build the bigram by hand. */
-    unit save = t->u[a - 1];
-    t->u[a - 1] = t->u[bridge_from];
-    rc = emit(t, ctx, xToken, 0, a - 1, a + 1);
-    t->u[a - 1] = save;
-    if (rc) return rc;
-  }
+  int rc = bridge_from >= 0 ? emit_pair(t, ctx, xToken, (size_t)bridge_from, a) : SQLITE_OK;
   size_t n = b - a;
-  for (size_t i = a; i + 1 < b && rc == SQLITE_OK; i++) rc = emit(t, ctx, xToken, 0, i, i + 2);
+  for (size_t i = a; i + 1 < b && rc == SQLITE_OK; i++) rc = emit_pair(t, ctx, xToken, i, i + 1);
   if (rc) return rc;
   if (n == 1) return emit(t, ctx, xToken, 0, a, b);
   if (!query) return emit(t, ctx, xToken, FTS5_TOKEN_COLOCATED, b - 1, b);
