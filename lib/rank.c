@@ -10,7 +10,8 @@
 **   2. Document frequencies: each distinct token is counted with a capped rowid-ordered
 **      scan (at most DF_SAMPLE rows); past the cap, df is extrapolated from the rowid span
 **      the sample covered. kfts article ids are uniform hashes, so the span is a fair
-**      sample. (fts5vocab would walk the whole doclist.)
+**      sample. (fts5vocab would walk the whole doclist.) A one-syllable word is counted
+**      and sought as its exact unigram, never as an FTS5 prefix query (see quote_surface).
 **   3. Candidates: a word can only occur where its rarest token occurs, so the candidate
 **      query is the OR of each informative word's rarest token (df at most a tenth of the
 **      rows; the rarest word when none is), without positions, best K by FTS5's bm25.
@@ -74,7 +75,8 @@ struct kftsp_ranker {
   qword w[MAX_WORDS];
   int n_w;
   int slot[128];  /* open-addressing index of exact tokens: token index + 1, 0 = empty */
-  int any_prefix; /* some token is a prefix */
+  int prefix_tok[MAX_TOKENS]; /* indexes of the prefix tokens */
+  int n_prefix;
   uint64_t *mask; /* per position of the column being scanned */
   size_t mask_cap, mask_n;
 };
@@ -304,13 +306,23 @@ static int analyse(kftsp_ranker *r, const char *const *words, size_t n_words) {
 
 /* ---- 2. document frequencies ---- */
 
+/* Slot of a token: a multiplicative hash of its first and last four bytes and its length
+** (a Hangul bigram is 6 bytes); cheap, as every token of every candidate is looked up. */
 static unsigned slot_of(const char *s, int n) {
-  return (unsigned)kftsp_fnv1a(KFTSP_FNV_INIT, s, (size_t)n) & 127u;
+  uint32_t a = 0, b = 0;
+  if (n >= 4) {
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+  } else {
+    for (int i = 0; i < n; i++) a = a << 8 | (unsigned char)s[i];
+  }
+  uint64_t x = ((uint64_t)a << 32 | b) ^ (uint64_t)n;
+  return (unsigned)((x * 0x9E3779B97F4A7C15ULL) >> 57);
 }
 
 static void build_slots(kftsp_ranker *r) {
   memset(r->slot, 0, sizeof r->slot);
-  r->any_prefix = 0;
+  r->n_prefix = 0;
   r->need_stem = 0;
   for (int i = 0; i < r->n_t; i++) {
     for (int j = 0; j < r->t[i].len; j++) {
@@ -318,7 +330,7 @@ static void build_slots(kftsp_ranker *r) {
       r->need_stem |= (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
     }
     if (r->t[i].prefix) {
-      r->any_prefix = 1;
+      r->prefix_tok[r->n_prefix++] = i;
       continue;
     }
     unsigned h = slot_of(r->t[i].text, r->t[i].len);
@@ -327,9 +339,12 @@ static void build_slots(kftsp_ranker *r) {
   }
 }
 
+/* A one-syllable word is sought in FTS5 as its exact unigram, never as a prefix query: without
+** a prefix index FTS5 merges the doclist of every term starting with the syllable ("이*"
+** is most of the index) before the first row comes back. The unigram stands for the
+** syllable standing alone or ending a word; the prefix itself is matched when scoring. */
 static void quote_surface(kftsp_buf *b, const qtok *t) {
   kftsp_fts_quote(b, t->surface, strlen(t->surface));
-  if (t->prefix) kftsp_buf_addc(b, '*');
 }
 
 /* Rows matching EXPR: exact up to DF_SAMPLE, then extrapolated from the rowid span the
@@ -403,9 +418,9 @@ static int on_doc_token(void *p, int tflags, const char *tok, int n, int start, 
       break;
     }
   }
-  for (int i = 0; r->any_prefix && i < r->n_t; i++) {
-    const qtok *t = &r->t[i];
-    if (t->prefix && n >= t->len && !memcmp(tok, t->text, (size_t)t->len)) *m |= 1ULL << i;
+  for (int k = 0; k < r->n_prefix; k++) {
+    const qtok *t = &r->t[r->prefix_tok[k]];
+    if (n >= t->len && !memcmp(tok, t->text, (size_t)t->len)) *m |= 1ULL << r->prefix_tok[k];
   }
   return SQLITE_OK;
 }

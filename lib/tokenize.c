@@ -95,7 +95,7 @@ static int classify(int32_t c) {
   }
 }
 
-static int push(kftsp_tokenizer *t, size_t *n, int32_t cp, int start, int end) {
+static int push_cls(kftsp_tokenizer *t, size_t *n, int32_t cp, int start, int end, int cls) {
   if (*n == t->u_cap) {
     size_t cap = t->u_cap ? t->u_cap * 2 : 256;
     unit *u = kftsp_realloc(t->u, cap * sizeof *u);
@@ -107,8 +107,12 @@ static int push(kftsp_tokenizer *t, size_t *n, int32_t cp, int start, int end) {
   x->cp = cp;
   x->start = start;
   x->end = end;
-  x->cls = classify(cp);
+  x->cls = cls;
   return SQLITE_OK;
+}
+
+static int push(kftsp_tokenizer *t, size_t *n, int32_t cp, int start, int end) {
+  return push_cls(t, n, cp, start, end, classify(cp));
 }
 
 /* Decodes one code point at S (N bytes left); returns its length, or -1 for an invalid
@@ -149,6 +153,12 @@ static int normalise(kftsp_tokenizer *t, const char *text, int len, size_t *n_ou
     if (c < 0x80) {
       if (c >= 'A' && c <= 'Z') c += 32;
       rc = push(t, &n, c, start, i);
+      continue;
+    }
+    /* Precomposed syllables, nearly all Korean text, unless conjoining jamo (U+11xx,
+    ** UTF-8 E1 84..87) follow: as they are. */
+    if (c >= S_BASE && c < S_BASE + S_COUNT && (i >= len || s[i] != 0xE1)) {
+      rc = push_cls(t, &n, c, start, i, C_HANGUL);
       continue;
     }
     /* Hangul composition (Unicode 3.12): L V [T] and LV T, as NFD input writes them. */
@@ -257,6 +267,17 @@ static int emit(kftsp_tokenizer *t, void *ctx, xtoken_fn xToken, int tflags, siz
 static int emit_pair(kftsp_tokenizer *t, void *ctx, xtoken_fn xToken, size_t i, size_t j) {
   int rc = tok_reserve(t, MAX_TOKEN + 8);
   if (rc) return rc;
+  int32_t a = t->u[i].cp, b = t->u[j].cp;
+  if (a >= 0x800 && a < 0x10000 && b >= 0x800 && b < 0x10000) { /* Hangul, most CJK */
+    unsigned char *o = (unsigned char *)t->tok;
+    o[0] = (unsigned char)(0xE0 | (a >> 12));
+    o[1] = (unsigned char)(0x80 | ((a >> 6) & 0x3F));
+    o[2] = (unsigned char)(0x80 | (a & 0x3F));
+    o[3] = (unsigned char)(0xE0 | (b >> 12));
+    o[4] = (unsigned char)(0x80 | ((b >> 6) & 0x3F));
+    o[5] = (unsigned char)(0x80 | (b & 0x3F));
+    return xToken(ctx, 0, t->tok, 6, t->u[i].start, t->u[j].end);
+  }
   int n = 0;
   put_cp(t, &n, t->u[i].cp);
   put_cp(t, &n, t->u[j].cp);
