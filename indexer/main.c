@@ -29,6 +29,8 @@ static const char usage_text[] =
     "  --follow-symlinks  follow symbolic links inside the indexed folders\n"
     "  --json             print the summary as one JSON object\n"
     "  --dump             print the parsed articles of FILE... as JSON Lines; no database\n"
+    "  --suggest-aliases  after indexing, print the 한글(English) / English(한글) pairs found\n"
+    "                     in the text that are not aliases yet, as an alias file (JSON)\n"
     "  -q, --quiet        print nothing but errors\n"
     "  -h, --help         this help\n"
     "  --version          versions of kfts and the libraries in use\n"
@@ -109,13 +111,14 @@ static int dump(int argc, char **argv, const char *manifest) {
 }
 
 int main(int argc, char **argv) {
-  enum { OPT_DB = 256, OPT_MANIFEST, OPT_FULL, OPT_JSON, OPT_DUMP, OPT_FOLLOW, OPT_VERSION };
+  enum { OPT_DB = 256, OPT_MANIFEST, OPT_FULL, OPT_JSON, OPT_DUMP, OPT_FOLLOW, OPT_VERSION, OPT_SUGGEST };
   static const struct option longopts[] = {
       {"db", required_argument, NULL, OPT_DB},
       {"manifest", required_argument, NULL, OPT_MANIFEST},
       {"full", no_argument, NULL, OPT_FULL},
       {"json", no_argument, NULL, OPT_JSON},
       {"dump", no_argument, NULL, OPT_DUMP},
+      {"suggest-aliases", no_argument, NULL, OPT_SUGGEST},
       {"follow-symlinks", no_argument, NULL, OPT_FOLLOW},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
@@ -125,7 +128,7 @@ int main(int argc, char **argv) {
   const char *db_path = getenv("KFTS_DB");
   if (!db_path || !*db_path) db_path = "kfts.db";
   const char *manifest = NULL;
-  int json = 0, do_dump = 0;
+  int json = 0, do_dump = 0, suggest = 0;
   kfts_index_opts opts = {0};
   ctx c = {0};
   int ch;
@@ -136,6 +139,7 @@ int main(int argc, char **argv) {
     case OPT_FULL: opts.full = 1; break;
     case OPT_JSON: json = 1; break;
     case OPT_DUMP: do_dump = 1; break;
+    case OPT_SUGGEST: suggest = 1; break;
     case OPT_FOLLOW: opts.follow_symlinks = 1; break;
     case 'q': c.quiet = 1; break;
     case 'h': fputs(usage_text, stdout); return finish(0);
@@ -186,7 +190,14 @@ int main(int argc, char **argv) {
   if (rc == KFTS_OK) rc = kfts_index_paths(db, paths, n_paths, &opts, &st, &err);
   if (c.progress_shown) fputs("\r\033[K", stderr);
   kfts_strv_free(roots, n_roots);
+  char *suggestions = NULL;
+  if (rc == KFTS_OK && suggest) rc = kfts_suggest_aliases(db, &suggestions, &err);
   kfts_db_close(db);
+  if (suggestions) {
+    puts(suggestions);
+    kfts_free(suggestions);
+    return finish(st.files_failed || st.warnings ? 1 : 0);
+  }
   if (rc) {
     if (err.source[0] && strcmp(err.source, "database"))
       fprintf(stderr, "kfts-index: %s%s%.0d: %s\n", err.source, err.line ? ":" : "", err.line, err.message);

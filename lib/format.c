@@ -158,6 +158,16 @@ void kftsp_article_clear(kfts_article *a) {
   memset(a, 0, sizeof *a);
 }
 
+/* Removes C0 control characters but tab and newline, in place: they mean nothing in text,
+** and search.c uses two of them to mark snippet highlights. */
+static void drop_controls(char *s) {
+  if (!s) return;
+  char *o = s;
+  for (; *s; s++)
+    if ((unsigned char)*s >= 0x20 || *s == '\t' || *s == '\n') *o++ = *s;
+  *o = 0;
+}
+
 /* Manifest defaults fill what the text did not say; fallback titles; drop empty articles. */
 static void finish(kftsp_ctx *c) {
   const kfts_file_opts *o = c->opts;
@@ -168,6 +178,9 @@ static void finish(kftsp_ctx *c) {
     if (!a->body) a->body = kftsp_ctx_str(c, kftsp_strdup(""));
     if (!a->title) a->title = kftsp_ctx_str(c, kftsp_strdup(""));
     if (c->rc) break;
+    drop_controls(a->title);
+    drop_controls(a->summary);
+    drop_controls(a->body);
     if (!a->title[0]) {
       const char *from = a->summary && a->summary[0] ? a->summary : a->body;
       kftsp_set(c, &a->title, kftsp_title_from_text(from, strlen(from), 80));

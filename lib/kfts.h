@@ -206,7 +206,27 @@ KFTS_API int kfts_db_roots(kfts_db *db, char ***roots_out, size_t *n_out, kfts_e
 KFTS_API void kfts_strv_free(char **v, size_t n);
 
 /* ------------------------------------------------------------------------ */
-/* Search (first cut: all words, bm25).                                      */
+/* Search: the query language of README.md.                                  */
+
+#define KFTS_SORT_RELEVANCE 0
+#define KFTS_SORT_DATE 1
+#define KFTS_SORT_IMPORTANCE 2
+
+typedef struct kfts_search_opts {
+  const char *query;        /* the query, in the query language */
+  size_t limit, offset;     /* the page of hits (limit 10) */
+  int sort;                 /* KFTS_SORT_* */
+  double importance_weight; /* W of the importance factor (0.25); 0 = pure relevance */
+  double recent_half_life;  /* days; 0 = no recency factor */
+  int no_aliases;           /* 1: no alias expansion */
+  const char *aliases_file; /* more aliases (JSON), or NULL */
+  int strict;               /* 1: no relaxed fallback */
+  int count_only;           /* 1: only total */
+  int snippet_tokens;       /* snippet length in tokens (24); 0 = no snippets */
+} kfts_search_opts;
+
+/* Sets the defaults. */
+KFTS_API void kfts_search_opts_init(kfts_search_opts *o);
 
 typedef struct kfts_hit {
   int64_t id;
@@ -215,26 +235,51 @@ typedef struct kfts_hit {
   size_t n_topics;
   int importance; /* -1 = none */
   int line;
-  double score;   /* higher is better */
+  double score;             /* relevance * importance_factor * recency_factor; higher is better */
+  double relevance;         /* -bm25 with field weights */
+  double importance_factor; /* exp(W * (importance - 5) / 5), 1 without importance */
+  double recency_factor;    /* 1 without --recent */
+  int matched;              /* query parts this hit matches (fewer than all when relaxed) */
+  char *snippet;            /* plain text, or NULL */
+  int *highlights;          /* n_highlights pairs [start, end): character offsets in snippet */
+  size_t n_highlights;
 } kfts_hit;
 
 typedef struct kfts_result {
-  char *fts_query; /* the FTS5 expression that ran */
-  size_t total;    /* matching articles, before limit */
+  char *fts_query;  /* the FTS5 expression that ran (relaxed: the OR of the parts), or NULL */
+  char *sql_filter; /* the SQL conditions of the filters, values written in; "" when none */
+  size_t total;     /* matching articles, before limit/offset */
+  int relaxed;      /* 1: no article has every part; hits match some */
+  size_t n_parts;   /* the query's top-level parts */
+  char *note;       /* when nothing matched: why, if known; else NULL */
   kfts_hit *hits;
   size_t n_hits;
 } kfts_result;
 
 /*
-** Finds articles containing every one of WORDS, best first. Returns KFTS_OK (check
-** n_hits), KFTS_EUSAGE for an empty query, KFTS_EDB. Free with kfts_result_free().
+** Runs the search O->query. Returns KFTS_OK (check total and n_hits), KFTS_EUSAGE for a
+** bad query (ERR names the position), KFTS_EIO for an unreadable alias file, KFTS_EDB.
+** Free with kfts_result_free().
 */
-KFTS_API int kfts_search(kfts_result **out, kfts_db *db, const char *const *words,
-                         size_t n_words, size_t limit, kfts_error *err);
+KFTS_API int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err);
 KFTS_API void kfts_result_free(kfts_result *r);
 
-/* The result as the JSON object documented in README. Free with kfts_free(). */
-KFTS_API char *kfts_result_json(const kfts_result *r, const char *query);
+/* 1 when NAME is a hit field of the JSON output (rank, id, title, ...). */
+KFTS_API int kfts_hit_field_known(const char *name);
+
+/* The result as the JSON object documented in README; FIELDS (NULL = all) choose the hit
+** fields; hits are ranked from FIRST_RANK. Free with kfts_free(). */
+KFTS_API char *kfts_result_json(const kfts_result *r, const char *query, const char *const *fields,
+                                size_t n_fields, size_t first_rank);
+
+/* One hit as one JSON line (INDENT 0) or indented object; RELAXED >= 0 adds "relaxed". */
+KFTS_API char *kfts_hit_json(const kfts_hit *x, size_t rank, const char *const *fields, size_t n_fields,
+                             int relaxed, int indent);
+
+/* Alias suggestions mined from the indexed text ("데이터 센터(data center)"), as JSON
+** {"aliases": [[ko, en], ...], "evidence": [...]}, pairs already aliases left out.
+** Free with kfts_free(). */
+KFTS_API int kfts_suggest_aliases(kfts_db *db, char **json_out, kfts_error *err);
 
 #ifdef __cplusplus
 }

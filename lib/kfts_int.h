@@ -174,6 +174,8 @@ typedef struct kftsp_manifest kftsp_manifest;
 /* Loads PATH. Returns KFTS_OK, KFTS_EIO (missing), KFTS_EUSAGE (bad JSON or keys). */
 int kftsp_manifest_load(kftsp_manifest **out, const char *path, kfts_error *err);
 void kftsp_manifest_free(kftsp_manifest *m);
+/* The manifest's "aliases" as JSON text, or NULL. */
+const char *kftsp_manifest_aliases(const kftsp_manifest *m);
 /* Fills OPTS for the file at ABS_PATH (borrowed strings, valid while M lives) and returns a
 ** fingerprint of the settings that applied, so a change re-indexes the file. */
 uint64_t kftsp_manifest_apply(const kftsp_manifest *m, const char *abs_path, kfts_file_opts *opts);
@@ -209,6 +211,10 @@ int kftsp_is_one_syllable(const char *word, size_t n);
 /**************************************************************************
 ** search.c
 */
+/* Registers kfts_boost() and kfts_coverage() (API may be NULL: only the former). */
+int kftsp_search_register(struct sqlite3 *db, fts5_api *api);
+double kftsp_importance_factor(int importance, double w);
+double kftsp_recency_factor(const char *date, const char *newest, double half_life);
 /* Appends S as an FTS5 string: in double quotes, each '"' doubled. User text reaches MATCH
 ** only this way. */
 void kftsp_fts_quote(kftsp_buf *b, const char *s, size_t n);
@@ -217,6 +223,66 @@ void kftsp_fts_word(kftsp_buf *b, const char *word, size_t n);
 /* The FTS5 expression of the space-separated words in WORDS joined by OP (" AND ", " OR ");
 ** "" when none has a token; NULL on OOM. kftsp_free. */
 char *kftsp_fts_words(const char *const *words, size_t n_words, const char *op);
+
+/**************************************************************************
+** aliases.c: alias groups (Anthropic / 앤트로픽) and mining 한글(English) pairs.
+*/
+typedef struct kftsp_aliases kftsp_aliases;
+struct json_t;
+extern const char kftsp_builtin_aliases[]; /* lib/aliases.json, compiled in */
+extern const size_t kftsp_builtin_aliases_len;
+int kftsp_aliases_new(kftsp_aliases **out);
+void kftsp_aliases_free(kftsp_aliases *a);
+int kftsp_aliases_add_builtin(kftsp_aliases *a, kfts_error *err);
+/* TEXT: {"aliases": [[...], ...]} or the bare array; SOURCE names it in errors. */
+int kftsp_aliases_add_json(kftsp_aliases *a, const char *text, size_t len, const char *source,
+                           kfts_error *err);
+int kftsp_aliases_add_value(kftsp_aliases *a, const struct json_t *list, const char *source,
+                            kfts_error *err);
+int kftsp_aliases_add_file(kftsp_aliases *a, const char *path, kfts_error *err);
+/* The other spellings of W (N bytes): up to MAX into OUT (borrowed); 0 when W has none. */
+size_t kftsp_aliases_find(const kftsp_aliases *a, const char *w, size_t n, const char **out, size_t max);
+/* 1 when X and Y are spellings of one name. */
+int kftsp_aliases_same(const kftsp_aliases *a, const char *x, const char *y);
+/* Calls CB for every "한글(English)" / "English(한글)" in S with the Korean and the English
+** side; a non-zero return from CB stops and is returned. */
+typedef int (*kftsp_pair_fn)(void *ctx, const char *ko, size_t ko_n, const char *en, size_t en_n);
+int kftsp_mine_pairs(const char *s, size_t len, kftsp_pair_fn cb, void *ctx);
+
+/**************************************************************************
+** query.c: the query language, compiled to an FTS5 expression and SQL filters.
+*/
+typedef struct kftsp_qparam {
+  char *text; /* or NULL for an integer */
+  int64_t i;
+  int is_int;
+} kftsp_qparam;
+
+typedef struct kftsp_qconj {
+  char *fts;   /* FTS5 expression of one top-level positive part (a word, "phrase", group) */
+  char *text;  /* as typed, for messages */
+  int phrases; /* FTS5 phrases in fts, in order: for kfts_coverage() */
+  int simple;  /* a word or phrase */
+} kftsp_qconj;
+
+#define KFTSP_QUERY_MAX_PARAMS 64
+
+typedef struct kftsp_query {
+  char *fts;     /* all positive parts ANDed, NOT the excluded ones; NULL when no positive part */
+  char *fts_neg; /* the excluded parts ORed, or NULL */
+  char *where;   /* " AND (cond)..." on articles a, parameters ?1..; "" when no filter */
+  kftsp_qconj *conj;
+  size_t n_conj, cap_conj;
+  kftsp_qparam params[KFTSP_QUERY_MAX_PARAMS];
+  size_t n_params;
+  size_t n_filters;
+} kftsp_query;
+
+/* Compiles the query TEXT (LEN bytes). Errors: KFTS_EUSAGE with the position in ERR->column
+** and the message; KFTS_ENOMEM. ALIASES may be NULL. */
+int kftsp_query_compile(kftsp_query **out, const char *text, size_t len, const kftsp_aliases *aliases,
+                        kfts_error *err);
+void kftsp_query_free(kftsp_query *q);
 
 /**************************************************************************
 ** rank.c: planned natural-language retrieval (candidates, then BM25F scoring).
@@ -259,5 +325,7 @@ struct sqlite3;
 fts5_api *kftsp_fts5_api(struct sqlite3 *db);
 /* The open connection (borrowed). */
 struct sqlite3 *kftsp_db_handle(kfts_db *db);
+/* Adds the alias groups the indexer stored from manifests. */
+int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err);
 
 #endif /* KFTS_INT_H */

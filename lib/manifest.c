@@ -3,6 +3,7 @@
 **
 **   { "timezone": "Asia/Seoul",
 **     "source": "...", "date": "YYYY-MM-DD", "format": "...", "topics": [...],
+**     "aliases": [["OpenAI", "오픈AI"], ...],
 **     "files": { "GLOB": { "source", "date", "format", "topics" }, ... } }
 **
 ** Top-level values apply to every file; each matching "files" entry overrides them, in
@@ -13,6 +14,7 @@
 
 #include <fnmatch.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct entry {
@@ -26,6 +28,7 @@ typedef struct entry {
 struct kftsp_manifest {
   char *dir; /* folder holding the manifest, absolute, no trailing '/' */
   char *timezone;
+  char *aliases; /* the "aliases" value as compact JSON, checked, or NULL */
   entry *e;
   size_t n;
 };
@@ -37,7 +40,7 @@ static int load_entry(entry *e, json_t *o, const char *path, const char *where, 
   const char *key;
   json_t *v;
   json_object_foreach(o, key, v) {
-    if (top && (!strcmp(key, "files") || !strcmp(key, "timezone"))) continue;
+    if (top && (!strcmp(key, "files") || !strcmp(key, "timezone") || !strcmp(key, "aliases"))) continue;
     if (!strcmp(key, "source") || !strcmp(key, "date") || !strcmp(key, "format")) {
       if (!json_is_string(v))
         return kftsp_err(err, KFTS_EUSAGE, path, 0, "%s: \"%s\" must be a string", where, key);
@@ -74,7 +77,7 @@ static int load_entry(entry *e, json_t *o, const char *path, const char *where, 
     } else {
       return kftsp_err(err, KFTS_EUSAGE, path, 0,
                        "%s: unknown key \"%s\" (expected source, date, format, topics%s)", where,
-                       key, top ? ", timezone, files" : "");
+                       key, top ? ", timezone, aliases, files" : "");
     }
   }
   return KFTS_OK;
@@ -117,6 +120,14 @@ int kftsp_manifest_load(kftsp_manifest **out, const char *path, kfts_error *err)
     } else if (!(m->timezone = kftsp_strdup(json_string_value(tzv)))) rc = KFTS_ENOMEM;
     kftsp_tz_free(tz);
   }
+  json_t *al = rc ? NULL : json_object_get(root, "aliases");
+  if (al) {
+    kftsp_aliases *check = NULL;
+    rc = kftsp_aliases_new(&check);
+    if (!rc) rc = kftsp_aliases_add_value(check, al, path, err);
+    kftsp_aliases_free(check);
+    if (!rc && !(m->aliases = json_dumps(al, JSON_COMPACT))) rc = KFTS_ENOMEM;
+  }
   const char *glob;
   json_t *v;
   if (rc == KFTS_OK && files) {
@@ -150,8 +161,11 @@ int kftsp_manifest_load(kftsp_manifest **out, const char *path, kfts_error *err)
   return KFTS_OK;
 }
 
+const char *kftsp_manifest_aliases(const kftsp_manifest *m) { return m ? m->aliases : NULL; }
+
 void kftsp_manifest_free(kftsp_manifest *m) {
   if (!m) return;
+  free(m->aliases); /* from json_dumps */
   for (size_t i = 0; i < m->n; i++) {
     entry *e = &m->e[i];
     kftsp_free(e->glob);

@@ -1,34 +1,30 @@
 /*
-** search.c -- the first cut of search: every word must match, ranked by bm25 with field
-** weights. User words reach FTS5 only as quoted strings (a trailing Korean particle
-** dropped, a one-syllable word as a prefix) and the expression reaches SQLite only as a
-** bound parameter. The query language proper is a later issue.
+** search.c -- runs a compiled query (query.c) against the index: counting, ranking by
+** relevance and importance (and optionally recency), the relaxed fallback, snippets with
+** exact highlights, and explaining an empty result.
+**
+** Score of a hit (higher is better):
+**   score = relevance * importance_factor * recency_factor
+**   relevance         = -bm25(articles_fts, title 4, summary 2, body 1, topics 2)
+**   importance_factor = exp(W * (importance - 5) / 5), W = --importance-weight (0.25);
+**                       1 for articles without importance
+**   recency_factor    = 0.5 + 0.5 * 2^(-age / H), H = --recent half-life in days, age in days
+**                       before the newest dated article of the index; 0.75 when undated;
+**                       1 when --recent is not given
+** So with W = 0.25 importance 9 beats importance 5 when its relevance is within a factor
+** e^0.2 = 1.22, and not when the other is more relevant than that.
+** Relaxed (no article has every part): the parts are ORed and hits are ordered by how many
+** parts they match (kfts_coverage()), then by score.
 */
 #include "kfts_int.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* bm25 weights of the FTS5 columns: title, summary, body, topics. */
-#define W_TITLE "4.0"
-#define W_SUMMARY "2.0"
-#define W_BODY "1.0"
-#define W_TOPICS "2.0"
-#define BM25 "bm25(articles_fts, " W_TITLE ", " W_SUMMARY ", " W_BODY ", " W_TOPICS ")"
-
-static int count_token(void *ctx, const kfts_token *t) {
-  (void)t;
-  (*(int *)ctx)++;
-  return 1; /* one is enough */
-}
-
-/* A word is worth searching when the tokenizer finds a token in it (emoji and punctuation
-** alone are not indexed). */
-static int has_tokens(const char *s, size_t n) {
-  int k = 0;
-  return kfts_tokens(s, n, 1, count_token, &k) == KFTS_OK && k > 0;
-}
+#define BM25 "bm25(articles_fts, 4.0, 2.0, 1.0, 2.0)"
 
 void kftsp_fts_quote(kftsp_buf *b, const char *s, size_t n) {
   kftsp_buf_addc(b, '"');
@@ -37,6 +33,12 @@ void kftsp_fts_quote(kftsp_buf *b, const char *s, size_t n) {
     kftsp_buf_addc(b, s[j]);
   }
   kftsp_buf_addc(b, '"');
+}
+
+static int count_token(void *ctx, const kfts_token *t) {
+  (void)t;
+  (*(int *)ctx)++;
+  return 1; /* one is enough */
 }
 
 void kftsp_fts_word(kftsp_buf *b, const char *p, size_t k) {
@@ -53,7 +55,8 @@ char *kftsp_fts_words(const char *const *words, size_t n_words, const char *op) 
     while (*p) { /* an argument may hold several space-separated words */
       while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
       size_t k = strcspn(p, " \t\n\r");
-      if (k && has_tokens(p, k)) {
+      int n_tok = 0;
+      if (k && kfts_tokens(p, k, 1, count_token, &n_tok) == KFTS_OK && n_tok) {
         if (b.n) kftsp_buf_adds(&b, op);
         kftsp_fts_word(&b, p, k);
       }
@@ -65,6 +68,140 @@ char *kftsp_fts_words(const char *const *words, size_t n_words, const char *op) 
     return NULL;
   }
   return b.p ? kftsp_buf_take(&b) : kftsp_strdup("");
+}
+
+void kfts_search_opts_init(kfts_search_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->limit = 10;
+  o->sort = KFTS_SORT_RELEVANCE;
+  o->importance_weight = 0.25;
+  o->snippet_tokens = 24;
+}
+
+/* ---- SQL functions ---- */
+
+static double days_of(const char *date) {
+  int y, m, d;
+  if (!date || sscanf(date, "%4d-%2d-%2d", &y, &m, &d) != 3) return NAN;
+  return (double)kftsp_days_from_civil(y, m, d);
+}
+
+double kftsp_importance_factor(int importance, double w) {
+  return importance < 0 ? 1.0 : exp(w * (importance - 5) / 5.0);
+}
+
+double kftsp_recency_factor(const char *date, const char *newest, double half_life) {
+  if (half_life <= 0) return 1.0;
+  double a = days_of(date), b = days_of(newest);
+  if (isnan(a) || isnan(b)) return 0.75;
+  double age = b - a < 0 ? 0 : b - a;
+  return 0.5 + 0.5 * pow(2.0, -age / half_life);
+}
+
+/* kfts_boost(importance, date, weight, half_life, newest): importance * recency factors. */
+static void boost_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  int imp = sqlite3_value_type(argv[0]) == SQLITE_NULL ? -1 : sqlite3_value_int(argv[0]);
+  const char *date = (const char *)sqlite3_value_text(argv[1]);
+  double w = sqlite3_value_double(argv[2]), h = sqlite3_value_double(argv[3]);
+  const char *newest = (const char *)sqlite3_value_text(argv[4]);
+  sqlite3_result_double(ctx, kftsp_importance_factor(imp, w) * kftsp_recency_factor(date, newest, h));
+}
+
+/* kfts_coverage(fts, blob): how many query parts the row matches; the blob holds, per part,
+** its number of phrases (int32), in the order the parts appear in the expression. */
+static void coverage_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nVal,
+                        sqlite3_value **apVal) {
+  if (nVal != 1 || sqlite3_value_type(apVal[0]) != SQLITE_BLOB) {
+    sqlite3_result_error(ctx, "kfts_coverage: expects a blob of phrase counts", -1);
+    return;
+  }
+  const unsigned char *b = sqlite3_value_blob(apVal[0]);
+  int n_parts = sqlite3_value_bytes(apVal[0]) / 4, n_phrases = api->xPhraseCount(fts), ph = 0, got = 0;
+  for (int i = 0; i < n_parts && ph < n_phrases; i++) {
+    int32_t k;
+    memcpy(&k, b + 4 * i, 4);
+    int hit = 0;
+    for (int j = 0; j < k && ph < n_phrases; j++, ph++) {
+      Fts5PhraseIter it;
+      int col = -1, off = -1;
+      if (!hit && api->xPhraseFirst(fts, ph, &it, &col, &off) == SQLITE_OK && col >= 0) hit = 1;
+    }
+    got += hit;
+  }
+  sqlite3_result_int(ctx, got);
+}
+
+int kftsp_search_register(sqlite3 *db, fts5_api *api) {
+  int rc = sqlite3_create_function(db, "kfts_boost", 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, boost_fn,
+                                   NULL, NULL);
+  if (rc == SQLITE_OK && api) rc = api->xCreateFunction(api, "kfts_coverage", NULL, coverage_fn, NULL);
+  return rc;
+}
+
+/* ---- running ---- */
+
+typedef struct run {
+  sqlite3 *h;
+  const kftsp_query *q;
+  const kfts_search_opts *o;
+  kfts_error *err;
+  char newest[11];
+} run;
+
+static int db_err(run *r) {
+  return kftsp_err(r->err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(r->h));
+}
+
+static void bind_params(run *r, sqlite3_stmt *st) {
+  for (size_t i = 0; i < r->q->n_params; i++) {
+    const kftsp_qparam *p = &r->q->params[i];
+    if (p->is_int) sqlite3_bind_int64(st, (int)i + 1, p->i);
+    else sqlite3_bind_text(st, (int)i + 1, p->text, -1, SQLITE_STATIC);
+  }
+}
+
+/* Parameters after the filters' own. */
+#define P_FTS "?60"
+#define P_NOT "?61"
+#define P_COVER "?62"
+
+/* The FROM/WHERE of a search with MATCH expression FTS (or none) under the filters; FILES:
+** join the files table too. */
+static void from_where(kftsp_buf *b, const run *r, const char *fts, int files) {
+  if (fts) kftsp_buf_adds(b, " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid");
+  else kftsp_buf_adds(b, " FROM articles a");
+  if (files) kftsp_buf_adds(b, " JOIN files f ON f.id = a.file_id");
+  if (fts) kftsp_buf_adds(b, " WHERE articles_fts MATCH " P_FTS);
+  else kftsp_buf_adds(b, " WHERE 1");
+  if (!fts && r->q->fts_neg)
+    kftsp_buf_adds(b, " AND a.id NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH " P_NOT ")");
+  kftsp_buf_adds(b, r->q->where);
+}
+
+static int prepare(run *r, const char *sql, sqlite3_stmt **st, const char *fts) {
+  if (sqlite3_prepare_v2(r->h, sql, -1, st, NULL) != SQLITE_OK) return db_err(r);
+  bind_params(r, *st);
+  int i = sqlite3_bind_parameter_index(*st, P_FTS);
+  if (i) sqlite3_bind_text(*st, i, fts, -1, SQLITE_STATIC);
+  if ((i = sqlite3_bind_parameter_index(*st, P_NOT))) sqlite3_bind_text(*st, i, r->q->fts_neg, -1, SQLITE_STATIC);
+  return KFTS_OK;
+}
+
+/* Rows matching FTS (may be NULL: filters only) under the filters, into *N. */
+static int count_rows(run *r, const char *fts, size_t *n) {
+  kftsp_buf b = {0};
+  kftsp_buf_adds(&b, "SELECT count(*)");
+  from_where(&b, r, fts, 0);
+  if (b.oom) return KFTS_ENOMEM;
+  sqlite3_stmt *st = NULL;
+  int rc = prepare(r, b.p, &st, fts);
+  kftsp_buf_reset(&b);
+  if (rc) return rc;
+  if (sqlite3_step(st) == SQLITE_ROW) *n = (size_t)sqlite3_column_int64(st, 0);
+  else rc = db_err(r);
+  sqlite3_finalize(st);
+  return rc;
 }
 
 static char **split_topics(const char *s, size_t *n_out) {
@@ -95,57 +232,134 @@ static char *col_dup(sqlite3_stmt *st, int i) {
   return t ? kftsp_strdup((const char *)t) : NULL;
 }
 
-int kfts_search(kfts_result **out, kfts_db *db, const char *const *words, size_t n_words,
-                size_t limit, kfts_error *err) {
-  *out = NULL;
-  sqlite3 *h = kftsp_db_handle(db);
-  char *expr = kftsp_fts_words(words, n_words, " AND ");
-  if (!expr) return KFTS_ENOMEM;
-  if (!*expr) {
-    kftsp_free(expr);
-    return kftsp_err(err, KFTS_EUSAGE, "query", 0, "the query has no words to search for");
+/* Snippet markers: control characters the indexer never stores (text.c drops them). */
+#define MARK_OPEN "\x02"
+#define MARK_CLOSE "\x03"
+
+/* Turns a marked snippet into plain text plus [start, end) character offsets. */
+static int unmark(kfts_hit *x, const char *s) {
+  kftsp_buf b = {0};
+  size_t cap = 0, chars = 0;
+  int open_at = -1;
+  for (const char *p = s; *p; p++) {
+    if (*p == MARK_OPEN[0]) {
+      open_at = (int)chars;
+      continue;
+    }
+    if (*p == MARK_CLOSE[0]) {
+      if (open_at < 0) continue;
+      if (x->n_highlights == cap) {
+        cap = cap ? cap * 2 : 8;
+        int *h = kftsp_realloc(x->highlights, cap * 2 * sizeof *h);
+        if (!h) {
+          kftsp_buf_reset(&b);
+          return KFTS_ENOMEM;
+        }
+        x->highlights = h;
+      }
+      x->highlights[2 * x->n_highlights] = open_at;
+      x->highlights[2 * x->n_highlights + 1] = (int)chars;
+      x->n_highlights++;
+      open_at = -1;
+      continue;
+    }
+    kftsp_buf_addc(&b, *p);
+    chars += ((unsigned char)*p & 0xC0) != 0x80;
   }
-  kfts_result *r = kftsp_malloc(sizeof *r);
-  if (!r) {
-    kftsp_free(expr);
-    return KFTS_ENOMEM;
-  }
-  memset(r, 0, sizeof *r);
-  r->fts_query = expr;
+  if (b.oom) return KFTS_ENOMEM;
+  x->snippet = kftsp_buf_take(&b);
+  return x->snippet ? KFTS_OK : KFTS_ENOMEM;
+}
+
+/* The snippet of hit X: from the summary when it holds a match, else the body, else the
+** title; without a MATCH (filters only), the start of the summary or body. */
+static int make_snippet(run *r, kfts_hit *x, const char *fts) {
   int rc = KFTS_OK;
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?1", -1,
-                         &st, NULL) != SQLITE_OK) {
-    rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
-    goto done;
+  if (fts) {
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT snippet(articles_fts, 1, '" MARK_OPEN "', '" MARK_CLOSE "', '…', %d),"
+             " snippet(articles_fts, 2, '" MARK_OPEN "', '" MARK_CLOSE "', '…', %d),"
+             " snippet(articles_fts, 0, '" MARK_OPEN "', '" MARK_CLOSE "', '…', %d)"
+             " FROM articles_fts WHERE articles_fts MATCH ?1 AND rowid = ?2",
+             r->o->snippet_tokens, r->o->snippet_tokens, r->o->snippet_tokens);
+    if (sqlite3_prepare_v2(r->h, sql, -1, &st, NULL) != SQLITE_OK) return db_err(r);
+    sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, x->id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const char *pick = NULL;
+      for (int c = 0; c < 3 && !pick; c++) {
+        const char *s = (const char *)sqlite3_column_text(st, c);
+        if (s && strchr(s, MARK_OPEN[0])) pick = s;
+      }
+      if (!pick) pick = (const char *)sqlite3_column_text(st, sqlite3_column_bytes(st, 0) ? 0 : 1);
+      rc = unmark(x, pick ? pick : "");
+    }
+  } else {
+    if (sqlite3_prepare_v2(r->h,
+                           "SELECT CASE WHEN length(t) > ?2 THEN substr(t, 1, ?2) || '…' ELSE t END"
+                           " FROM (SELECT replace(coalesce(nullif(summary, ''), body), char(10), ' ') AS t"
+                           " FROM articles WHERE id = ?1)",
+                           -1, &st, NULL) != SQLITE_OK)
+      return db_err(r);
+    sqlite3_bind_int64(st, 1, x->id);
+    sqlite3_bind_int(st, 2, r->o->snippet_tokens * 3);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const char *s = (const char *)sqlite3_column_text(st, 0);
+      rc = unmark(x, s ? s : "");
+    }
   }
-  sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) r->total = (size_t)sqlite3_column_int64(st, 0);
-  else rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
   sqlite3_finalize(st);
-  st = NULL;
-  if (rc || r->total == 0) goto done;
-  if (sqlite3_prepare_v2(h,
-                         "SELECT a.id, a.title, a.url, a.date, a.date_source, a.source, a.topics,"
-                         " a.importance, f.path, a.line, -" BM25 " AS score"
-                         " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
-                         " JOIN files f ON f.id = a.file_id"
-                         " WHERE articles_fts MATCH ?1 ORDER BY " BM25 ", a.id LIMIT ?2",
-                         -1, &st, NULL) != SQLITE_OK) {
-    rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
-    goto done;
+  return rc;
+}
+
+/* The page of hits for FTS (NULL: filters only); COVER: the phrase-count blob when relaxed. */
+static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover, size_t n_cover) {
+  const kfts_search_opts *o = r->o;
+  kftsp_buf b = {0};
+  kftsp_buf_printf(&b, "SELECT a.id, a.title, a.url, a.date, a.date_source, a.source, a.topics,"
+                       " a.importance, f.path, a.line, %s, %s",
+                   fts ? "-" BM25 : "0.0", cover ? "kfts_coverage(articles_fts, " P_COVER ")" : "0");
+  from_where(&b, r, fts, 1);
+  kftsp_buf_printf(&b, " ORDER BY %s", cover ? "12 DESC, " : "");
+  const char *score = fts ? "(-" BM25 " * kfts_boost(a.importance, a.date, ?63, ?64, ?65))" : "0";
+  switch (o->sort) {
+  case KFTS_SORT_DATE: kftsp_buf_printf(&b, "a.date IS NULL, a.date DESC, %s DESC", score); break;
+  case KFTS_SORT_IMPORTANCE:
+    kftsp_buf_printf(&b, "a.importance IS NULL, a.importance DESC, %s DESC, a.date DESC", score);
+    break;
+  default:
+    if (fts) kftsp_buf_printf(&b, "%s DESC", score);
+    else kftsp_buf_adds(&b, "a.date IS NULL, a.date DESC"); /* filters alone: newest first */
   }
-  sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, (int64_t)limit);
-  size_t cap = limit < r->total ? limit : r->total;
-  r->hits = kftsp_malloc((cap ? cap : 1) * sizeof *r->hits);
-  if (!r->hits) {
-    rc = KFTS_ENOMEM;
-    goto done;
-  }
+  kftsp_buf_adds(&b, ", a.id LIMIT ?66 OFFSET ?67");
+  if (b.oom) return KFTS_ENOMEM;
+  sqlite3_stmt *st = NULL;
+  int rc = prepare(r, b.p, &st, fts);
+  kftsp_buf_reset(&b);
+  if (rc) return rc;
+  int i;
+  if ((i = sqlite3_bind_parameter_index(st, P_COVER)))
+    sqlite3_bind_blob(st, i, cover, (int)(n_cover * sizeof *cover), SQLITE_STATIC);
+  if ((i = sqlite3_bind_parameter_index(st, "?63"))) sqlite3_bind_double(st, i, o->importance_weight);
+  if ((i = sqlite3_bind_parameter_index(st, "?64"))) sqlite3_bind_double(st, i, o->recent_half_life);
+  if ((i = sqlite3_bind_parameter_index(st, "?65"))) sqlite3_bind_text(st, i, r->newest, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "?66"), (int64_t)o->limit);
+  sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "?67"), (int64_t)o->offset);
+  size_t cap = 0;
   int src;
-  while (r->n_hits < cap && (src = sqlite3_step(st)) == SQLITE_ROW) {
-    kfts_hit *x = &r->hits[r->n_hits++];
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    if (res->n_hits == cap) {
+      cap = cap ? cap * 2 : 16;
+      kfts_hit *h = kftsp_realloc(res->hits, cap * sizeof *h);
+      if (!h) {
+        rc = KFTS_ENOMEM;
+        break;
+      }
+      res->hits = h;
+    }
+    kfts_hit *x = &res->hits[res->n_hits++];
     memset(x, 0, sizeof *x);
     x->id = sqlite3_column_int64(st, 0);
     x->title = col_dup(st, 1);
@@ -157,19 +371,184 @@ int kfts_search(kfts_result **out, kfts_db *db, const char *const *words, size_t
     x->importance = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 7);
     x->file = col_dup(st, 8);
     x->line = sqlite3_column_int(st, 9);
-    x->score = sqlite3_column_double(st, 10);
+    x->relevance = sqlite3_column_double(st, 10);
+    x->matched = cover ? sqlite3_column_int(st, 11) : (int)res->n_parts;
+    x->importance_factor = kftsp_importance_factor(x->importance, o->importance_weight);
+    x->recency_factor = kftsp_recency_factor(x->date, r->newest, o->recent_half_life);
+    x->score = x->relevance * x->importance_factor * x->recency_factor;
     if (!x->title || !x->file) {
       rc = KFTS_ENOMEM;
       break;
     }
   }
-done:
+  if (!rc && src != SQLITE_DONE) rc = db_err(r);
   sqlite3_finalize(st);
+  for (size_t k = 0; !rc && o->snippet_tokens > 0 && k < res->n_hits; k++) rc = make_snippet(r, &res->hits[k], fts);
+  return rc;
+}
+
+/* Why nothing matched, when a reason can be named. */
+static int explain_empty(run *r, kfts_result *res) {
+  const kftsp_query *q = r->q;
+  kftsp_buf b = {0};
+  kftsp_query nofilter = *q; /* the same parts without filters */
+  nofilter.where = (char *)"";
+  nofilter.n_params = 0;
+  run r2 = *r;
+  r2.q = &nofilter;
+  int rc = KFTS_OK, absent = 0;
+  for (size_t i = 0; i < q->n_conj && !rc; i++) {
+    size_t n = 0;
+    if ((rc = count_rows(&r2, q->conj[i].fts, &n))) break;
+    if (n == 0) {
+      kftsp_buf_printf(&b, "%s'%s' occurs in no article", absent++ ? "; " : "", q->conj[i].text);
+    }
+  }
+  if (!rc && !absent && q->n_filters) {
+    size_t n = 0;
+    if (q->fts || q->fts_neg) rc = count_rows(&r2, q->fts, &n);
+    else rc = count_rows(&r2, NULL, &n);
+    if (!rc) {
+      if (q->fts && n)
+        kftsp_buf_printf(&b, "%zu article%s match%s the words, but the filters exclude %s", n, n == 1 ? "" : "s",
+                         n == 1 ? "es" : "", n == 1 ? "it" : "them all");
+      else if (!q->fts)
+        kftsp_buf_adds(&b, "no article passes the filters");
+    }
+  }
+  if (!rc && !b.n && q->fts && q->fts_neg) {
+    kftsp_query pos = nofilter;
+    pos.fts_neg = NULL;
+    r2.q = &pos;
+    size_t n = 0;
+    kftsp_buf all = {0};
+    for (size_t i = 0; i < q->n_conj; i++) kftsp_buf_printf(&all, "%s%s", i ? " AND " : "", q->conj[i].fts);
+    if (all.oom) rc = KFTS_ENOMEM;
+    else rc = count_rows(&r2, all.p, &n);
+    kftsp_buf_reset(&all);
+    if (!rc && n)
+      kftsp_buf_printf(&b, "%zu article%s match%s the words, but the excluded words remove %s", n,
+                       n == 1 ? "" : "s", n == 1 ? "es" : "", n == 1 ? "it" : "them all");
+  }
+  if (!rc && !b.n && q->n_conj > 1 && r->o->strict) kftsp_buf_adds(&b, "no article has all the words");
+  if (b.oom) rc = KFTS_ENOMEM;
+  if (!rc && b.n) res->note = kftsp_buf_take(&b);
+  kftsp_buf_reset(&b);
+  return rc;
+}
+
+static int newest_date(run *r) {
+  sqlite3_stmt *st;
+  r->newest[0] = 0;
+  if (r->o->recent_half_life <= 0) return KFTS_OK;
+  if (sqlite3_prepare_v2(r->h, "SELECT max(date) FROM articles", -1, &st, NULL) != SQLITE_OK) return db_err(r);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    snprintf(r->newest, sizeof r->newest, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return KFTS_OK;
+}
+
+/* The SQL filters with their values written in, for --explain. */
+static char *describe_filters(const kftsp_query *q) {
+  kftsp_buf b = {0};
+  const char *w = q->where;
+  while (*w) {
+    if (*w == '?') {
+      int k = 0;
+      const char *p = w + 1;
+      while (*p >= '0' && *p <= '9') k = k * 10 + (*p++ - '0');
+      if (k >= 1 && (size_t)k <= q->n_params) {
+        const kftsp_qparam *x = &q->params[k - 1];
+        if (x->is_int) kftsp_buf_printf(&b, "%lld", (long long)x->i);
+        else {
+          char *lit = sqlite3_mprintf("%Q", x->text);
+          kftsp_buf_adds(&b, lit ? lit : "?");
+          sqlite3_free(lit);
+        }
+        w = p;
+        continue;
+      }
+    }
+    kftsp_buf_addc(&b, *w++);
+  }
+  if (b.oom) {
+    kftsp_buf_reset(&b);
+    return NULL;
+  }
+  return kftsp_buf_take(&b);
+}
+
+static int load_aliases(kfts_db *db, const kfts_search_opts *o, kftsp_aliases **out, kfts_error *err) {
+  *out = NULL;
+  if (o->no_aliases) return KFTS_OK;
+  kftsp_aliases *a;
+  if (kftsp_aliases_new(&a)) return KFTS_ENOMEM;
+  int rc = kftsp_aliases_add_builtin(a, err);
+  if (!rc) rc = kftsp_db_aliases(db, a, err);
+  if (!rc && o->aliases_file) rc = kftsp_aliases_add_file(a, o->aliases_file, err);
   if (rc) {
-    kfts_result_free(r);
+    kftsp_aliases_free(a);
+    return rc;
+  }
+  *out = a;
+  return KFTS_OK;
+}
+
+int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
+  *out = NULL;
+  const char *text = o->query ? o->query : "";
+  kftsp_aliases *al = NULL;
+  int rc = load_aliases(db, o, &al, err);
+  if (rc) return rc;
+  kftsp_query *q = NULL;
+  rc = kftsp_query_compile(&q, text, strlen(text), al, err);
+  kftsp_aliases_free(al);
+  if (rc) return rc;
+  kfts_result *res = kftsp_malloc(sizeof *res);
+  if (!res) {
+    kftsp_query_free(q);
+    return kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+  }
+  memset(res, 0, sizeof *res);
+  run r = {kftsp_db_handle(db), q, o, err, ""};
+  res->n_parts = q->n_conj;
+  res->fts_query = q->fts ? kftsp_strdup(q->fts) : NULL;
+  res->sql_filter = describe_filters(q);
+  if ((q->fts && !res->fts_query) || !res->sql_filter) rc = KFTS_ENOMEM;
+  if (!rc) rc = newest_date(&r);
+  if (!rc) rc = count_rows(&r, q->fts, &res->total);
+  if (!rc && res->total && !o->count_only) rc = fetch(&r, res, q->fts, NULL, 0);
+  /* Relaxed: no article has every part; rank those with most of them. */
+  if (!rc && !res->total && !o->strict && !o->count_only && q->n_conj > 1) {
+    kftsp_buf any = {0};
+    int32_t *cover = kftsp_malloc(q->n_conj * sizeof *cover);
+    for (size_t i = 0; i < q->n_conj && cover; i++) {
+      if (i) kftsp_buf_adds(&any, " OR ");
+      kftsp_buf_adds(&any, q->conj[i].fts);
+      cover[i] = q->conj[i].phrases;
+    }
+    if (q->fts_neg) kftsp_buf_printf(&any, " NOT (%s)", q->fts_neg);
+    if (!cover || any.oom) rc = KFTS_ENOMEM;
+    size_t n = 0;
+    if (!rc) rc = count_rows(&r, any.p, &n);
+    if (!rc && n) {
+      res->relaxed = 1;
+      res->total = n;
+      kftsp_free(res->fts_query);
+      res->fts_query = kftsp_strdup(any.p);
+      if (!res->fts_query) rc = KFTS_ENOMEM;
+      if (!rc) rc = fetch(&r, res, any.p, cover, q->n_conj);
+    }
+    kftsp_free(cover);
+    kftsp_buf_reset(&any);
+  }
+  if (!rc && !res->total) rc = explain_empty(&r, res);
+  kftsp_query_free(q);
+  if (rc) {
+    kfts_result_free(res);
     return rc == KFTS_ENOMEM ? kftsp_err(err, rc, "", 0, "out of memory") : rc;
   }
-  *out = r;
+  *out = res;
   return KFTS_OK;
 }
 
@@ -183,16 +562,71 @@ void kfts_result_free(kfts_result *r) {
     kftsp_free(x->date_source);
     kftsp_free(x->source);
     kftsp_free(x->file);
+    kftsp_free(x->snippet);
+    kftsp_free(x->highlights);
     kfts_strv_free(x->topics, x->n_topics);
   }
   kftsp_free(r->hits);
   kftsp_free(r->fts_query);
+  kftsp_free(r->sql_filter);
+  kftsp_free(r->note);
   kftsp_free(r);
 }
 
+/* ---- JSON ---- */
+
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
-char *kfts_result_json(const kfts_result *r, const char *query) {
+static const char *const all_fields[] = {"rank", "id", "title", "url", "date", "date_source", "source", "topics",
+                                         "importance", "score", "snippet", "highlights", "file", "line"};
+
+int kfts_hit_field_known(const char *name) {
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(all_fields); i++)
+    if (!strcmp(name, all_fields[i])) return 1;
+  return 0;
+}
+
+static json_t *field_value(const kfts_hit *x, size_t rank, const char *f) {
+  if (!strcmp(f, "rank")) return json_integer((json_int_t)rank);
+  if (!strcmp(f, "id")) return json_integer(x->id);
+  if (!strcmp(f, "title")) return json_string(x->title);
+  if (!strcmp(f, "url")) return str_or_null(x->url);
+  if (!strcmp(f, "date")) return str_or_null(x->date);
+  if (!strcmp(f, "date_source")) return str_or_null(x->date_source);
+  if (!strcmp(f, "source")) return str_or_null(x->source);
+  if (!strcmp(f, "topics")) {
+    json_t *t = json_array();
+    for (size_t i = 0; t && i < x->n_topics; i++) json_array_append_new(t, json_string(x->topics[i]));
+    return t;
+  }
+  if (!strcmp(f, "importance")) return x->importance >= 0 ? json_integer(x->importance) : json_null();
+  if (!strcmp(f, "score")) return json_real(x->score);
+  if (!strcmp(f, "snippet")) return str_or_null(x->snippet);
+  if (!strcmp(f, "highlights")) {
+    json_t *h = json_array();
+    for (size_t i = 0; h && i < x->n_highlights; i++)
+      json_array_append_new(h, json_pack("[ii]", x->highlights[2 * i], x->highlights[2 * i + 1]));
+    return h;
+  }
+  if (!strcmp(f, "file")) return json_string(x->file);
+  if (!strcmp(f, "line")) return json_integer(x->line);
+  return json_null();
+}
+
+char *kfts_hit_json(const kfts_hit *x, size_t rank, const char *const *fields, size_t n_fields, int relaxed,
+                    int indent) {
+  json_t *h = json_object();
+  if (!h) return NULL;
+  if (!fields) fields = all_fields, n_fields = KFTSP_ARRAY_LEN(all_fields);
+  for (size_t i = 0; i < n_fields; i++) json_object_set_new(h, fields[i], field_value(x, rank, fields[i]));
+  if (relaxed >= 0) json_object_set_new(h, "relaxed", json_boolean(relaxed));
+  char *s = json_dumps(h, (indent ? JSON_INDENT(indent) : JSON_COMPACT) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+  json_decref(h);
+  return s;
+}
+
+char *kfts_result_json(const kfts_result *r, const char *query, const char *const *fields, size_t n_fields,
+                       size_t first_rank) {
   json_t *o = json_object();
   json_t *hits = json_array();
   if (!o || !hits) {
@@ -200,28 +634,19 @@ char *kfts_result_json(const kfts_result *r, const char *query) {
     json_decref(hits);
     return NULL;
   }
+  if (!fields) fields = all_fields, n_fields = KFTSP_ARRAY_LEN(all_fields);
   json_object_set_new(o, "query", json_string(query));
   json_object_set_new(o, "total", json_integer((json_int_t)r->total));
+  json_object_set_new(o, "relaxed", json_boolean(r->relaxed));
   for (size_t i = 0; i < r->n_hits; i++) {
-    const kfts_hit *x = &r->hits[i];
     json_t *h = json_object();
-    json_t *topics = json_array();
-    for (size_t t = 0; t < x->n_topics; t++) json_array_append_new(topics, json_string(x->topics[t]));
-    json_object_set_new(h, "id", json_integer(x->id));
-    json_object_set_new(h, "title", json_string(x->title));
-    json_object_set_new(h, "url", str_or_null(x->url));
-    json_object_set_new(h, "date", str_or_null(x->date));
-    json_object_set_new(h, "date_source", str_or_null(x->date_source));
-    json_object_set_new(h, "source", str_or_null(x->source));
-    json_object_set_new(h, "topics", topics);
-    json_object_set_new(h, "importance", x->importance >= 0 ? json_integer(x->importance) : json_null());
-    json_object_set_new(h, "score", json_real(x->score));
-    json_object_set_new(h, "file", json_string(x->file));
-    json_object_set_new(h, "line", json_integer(x->line));
+    for (size_t k = 0; k < n_fields; k++)
+      json_object_set_new(h, fields[k], field_value(&r->hits[i], first_rank + i, fields[k]));
     json_array_append_new(hits, h);
   }
   json_object_set_new(o, "hits", hits);
-  char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  if (r->note) json_object_set_new(o, "note", json_string(r->note));
+  char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
   json_decref(o);
   return s;
 }

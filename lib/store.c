@@ -24,7 +24,7 @@
 
 #define KFTSP_SCHEMA_VERSION 2
 /* Bump when a parser change should re-index unchanged files. */
-#define KFTSP_PARSER_VERSION "1"
+#define KFTSP_PARSER_VERSION "2" /* 2: C0 controls dropped from text */
 /* The FTS5 tokenizer: the one place it is chosen. */
 #define KFTSP_TOKENIZE "porter kfts"
 /* Files per transaction (and a byte budget), so a crash loses at most one batch. */
@@ -175,9 +175,26 @@ fts5_api *kftsp_fts5_api(sqlite3 *db) {
   return api;
 }
 
+int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db->h, "SELECT key, value FROM meta WHERE key >= 'aliases:' AND key < 'aliases;'", -1,
+                         &st, NULL) != SQLITE_OK)
+    return kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(db->h));
+  int rc = KFTS_OK;
+  while (rc == KFTS_OK && sqlite3_step(st) == SQLITE_ROW) {
+    const char *v = (const char *)sqlite3_column_text(st, 1);
+    char where[600];
+    snprintf(where, sizeof where, "kfts.json of %s", (const char *)sqlite3_column_text(st, 0) + 8);
+    if (v) rc = kftsp_aliases_add_json(a, v, strlen(v), where, err);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int kfts_register(sqlite3 *db, kfts_error *err) {
   fts5_api *api = kftsp_fts5_api(db);
   int rc = kftsp_register_tokenizer(api);
+  if (rc == SQLITE_OK) rc = kftsp_search_register(db, api);
   if (rc != SQLITE_OK)
     return kftsp_err(err, KFTS_EDB, "database", 0, "cannot register the kfts tokenizer: FTS5 %s",
                      api ? "is too old" : "is not compiled into this SQLite");
@@ -868,6 +885,22 @@ int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
       else {
         sqlite3_bind_text(s, 1, roots[i], -1, SQLITE_STATIC);
         rc = step_done(&r, s, "recording roots");
+        sqlite3_finalize(s);
+      }
+    }
+    /* The root's manifest aliases, for kfts-query (meta 'aliases:ROOT'). */
+    const char *al = kftsp_manifest_aliases(explicit_mf ? explicit_mf : mfs[i]);
+    if (rc == KFTS_OK) {
+      sqlite3_stmt *s;
+      if (sqlite3_prepare_v2(db->h,
+                             al ? "INSERT OR REPLACE INTO meta(key, value) VALUES ('aliases:' || ?1, ?2)"
+                                : "DELETE FROM meta WHERE key = 'aliases:' || ?1",
+                             -1, &s, NULL) != SQLITE_OK)
+        rc = db_err(err, db->h, "recording aliases");
+      else {
+        sqlite3_bind_text(s, 1, roots[i], -1, SQLITE_STATIC);
+        if (al) sqlite3_bind_text(s, 2, al, -1, SQLITE_STATIC);
+        rc = step_done(&r, s, "recording aliases");
         sqlite3_finalize(s);
       }
     }

@@ -259,23 +259,26 @@ static void store__search_first_cut(void **state) {
   kfts_error err = {0};
   assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err), KFTS_OK);
   kfts_result *r = NULL;
-  const char *q1[] = {"GPT-5"};
-  assert_int_equal(kfts_search(&r, db, q1, 1, 10, &err), KFTS_OK);
+  kfts_search_opts o;
+  kfts_search_opts_init(&o);
+  o.query = "GPT-5";
+  assert_int_equal(kfts_search(&r, db, &o, &err), KFTS_OK);
   assert_true(r->n_hits >= 1);
   assert_string_equal(r->hits[0].title, "OpenAI의 GPT-5 출시가 가져올 패러다임 변화");
   assert_string_equal(r->hits[0].file, "corpus/001_1d972a4ae2a071b3.txt");
   assert_int_equal(r->hits[0].line, 12);
-  char *js = kfts_result_json(r, "GPT-5");
+  char *js = kfts_result_json(r, "GPT-5", NULL, 0, 1);
   assert_non_null(strstr(js, "\"date_source\": \"text\""));
   kfts_free(js);
   kfts_result_free(r);
   /* Quotes and FTS5 syntax in words are searched literally, never parsed. */
-  const char *q2[] = {"\"unbalanced", "AND", "NEAR(", "*"};
-  assert_int_equal(kfts_search(&r, db, q2, 4, 10, &err), KFTS_OK);
+  o.query = "\"unbalanced AND NEAR( *";
+  o.strict = 1;
+  assert_int_equal(kfts_search(&r, db, &o, &err), KFTS_OK);
   assert_int_equal(r->n_hits, 0);
   kfts_result_free(r);
-  const char *q3[] = {"*", "-"};
-  assert_int_equal(kfts_search(&r, db, q3, 2, 10, &err), KFTS_EUSAGE);
+  o.query = "* -";
+  assert_int_equal(kfts_search(&r, db, &o, &err), KFTS_EUSAGE);
   kfts_db_close(db);
 }
 
