@@ -401,7 +401,12 @@ static int explain_empty(run *r, kfts_result *res) {
     size_t n = 0;
     if ((rc = count_rows(&r2, q->conj[i].fts, &n))) break;
     if (n == 0) {
-      kftsp_buf_printf(&b, "%s'%s' occurs in no article", absent++ ? "; " : "", q->conj[i].text);
+      const char *t = q->conj[i].text;
+      size_t k = strlen(t), cut = k > 60 ? 60 : k;
+      while (cut < k && ((unsigned char)t[cut] & 0xC0) == 0x80) cut--; /* a whole character */
+      kftsp_buf_printf(&b, "%s'%.*s%s' occurs in no article", absent++ ? "; " : "", (int)cut, t,
+                       cut < k ? "…" : "");
+      if (absent == 5) break;
     }
   }
   if (!rc && !absent && q->n_filters) {

@@ -450,9 +450,12 @@ int main(int argc, char **argv) {
     }
     print_human(&o, r, q, so.offset);
   }
-  if (!r->total && format != F_JSON && !so.count_only)
-    fprintf(stderr, "kfts-query: no article matches: %s%s%s%s\n", q, r->note ? " (" : "", r->note ? r->note : "",
-            r->note ? ")" : "");
+  if (!r->total && format != F_JSON && !so.count_only) {
+    size_t k = strlen(q), cut = k > 80 ? 80 : k; /* a long query is not echoed whole */
+    while (cut < k && ((unsigned char)q[cut] & 0xC0) == 0x80) cut--;
+    fprintf(stderr, "kfts-query: no article matches: %.*s%s%s%s%s\n", (int)cut, q, cut < k ? "…" : "",
+            r->note ? " (" : "", r->note ? r->note : "", r->note ? ")" : "");
+  }
   free(q);
   kfts_result_free(r);
   return finish(status);
