@@ -267,14 +267,77 @@ KFTS_API void kfts_result_free(kfts_result *r);
 /* 1 when NAME is a hit field of the JSON output (rank, id, title, ...). */
 KFTS_API int kfts_hit_field_known(const char *name);
 
+struct kfts_facets;
 /* The result as the JSON object documented in README; FIELDS (NULL = all) choose the hit
-** fields; hits are ranked from FIRST_RANK. Free with kfts_free(). */
+** fields; hits are ranked from FIRST_RANK; FACETS (or NULL) add "facets". kfts_free(). */
 KFTS_API char *kfts_result_json(const kfts_result *r, const char *query, const char *const *fields,
-                                size_t n_fields, size_t first_rank);
+                                size_t n_fields, size_t first_rank, const struct kfts_facets *facets);
 
 /* One hit as one JSON line (INDENT 0) or indented object; RELAXED >= 0 adds "relaxed". */
 KFTS_API char *kfts_hit_json(const kfts_hit *x, size_t rank, const char *const *fields, size_t n_fields,
                              int relaxed, int indent);
+
+/* ------------------------------------------------------------------------ */
+/* Timelines and facets of a query's matches.                                */
+
+#define KFTS_BY_DAY 0
+#define KFTS_BY_WEEK 1 /* ISO weeks, "2025-W03" */
+#define KFTS_BY_MONTH 2
+#define KFTS_BY_YEAR 3
+
+typedef struct kfts_count {
+  char *value; /* NULL: none (an article without source or date) */
+  size_t count;
+} kfts_count;
+
+typedef struct kfts_bucket {
+  char period[16];        /* "2025-01-10", "2025-W02", "2025-01", "2025" */
+  char start[11], end[11]; /* its first and last day */
+  size_t count;
+  int64_t top_id;          /* its best hit (same score as the ranked list), when count > 0 */
+  char *top_title;
+  char top_date[11];
+  double top_score;
+  char first[11], last[11]; /* dates of its first and last hit */
+  kfts_count *sources;      /* per source ("" for none), with by_source */
+  size_t n_sources;
+} kfts_bucket;
+
+typedef struct kfts_timeline {
+  int by;              /* KFTS_BY_* */
+  kfts_bucket *buckets; /* every period from the first hit's to the last's */
+  size_t n_buckets;
+  size_t peak;          /* index of the fullest bucket (the first of equals) */
+  size_t undated;       /* matching articles without a date */
+  size_t total;         /* matching articles */
+  char first_seen[11];
+} kfts_timeline;
+
+/* "day", "week", "month", "year" -> KFTS_BY_*, else -1; and back. */
+KFTS_API int kfts_timeline_by(const char *name);
+KFTS_API const char *kfts_timeline_by_name(int by);
+
+/*
+** Counts the articles O->query matches (never relaxed) per period; BY is KFTS_BY_* or -1 to
+** choose from the span (up to 45 days: day; 26 weeks: week; 5 years: month; else year).
+** BY_SOURCE: per-source counts in each bucket. Free with kfts_timeline_free().
+*/
+KFTS_API int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *o, int by, int by_source,
+                           kfts_error *err);
+KFTS_API void kfts_timeline_free(kfts_timeline *t);
+/* {"query","by","buckets":[...],"undated","first_seen","peak"} (README); kfts_free(). */
+KFTS_API char *kfts_timeline_json(const kfts_timeline *t, const char *query);
+/* A self-contained SVG bar chart of T; kfts_free(). */
+KFTS_API char *kfts_timeline_svg(const kfts_timeline *t, const char *query);
+
+typedef struct kfts_facets {
+  kfts_count *source, *topic, *year; /* counts, largest first (years in order); topics top 20 */
+  size_t n_source, n_topic, n_year;
+} kfts_facets;
+
+/* Counts of the articles O->query matches per source, topic and year. */
+KFTS_API int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err);
+KFTS_API void kfts_facets_free(kfts_facets *f);
 
 /* Alias suggestions mined from the indexed text ("데이터 센터(data center)"), as JSON
 ** {"aliases": [[ko, en], ...], "evidence": [...]}, pairs already aliases left out.

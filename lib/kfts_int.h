@@ -213,6 +213,13 @@ int kftsp_is_one_syllable(const char *word, size_t n);
 */
 /* Registers kfts_boost() and kfts_coverage() (API may be NULL: only the former). */
 int kftsp_search_register(struct sqlite3 *db, fts5_api *api);
+/* The articles a query matches (no relaxing), for timeline.c. */
+typedef struct kftsp_match kftsp_match;
+int kftsp_match_open(kftsp_match **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err);
+/* Prepares OUTER, in which "%s" stands for a subquery of the matches with columns id, date,
+** source, title, importance, score (higher is better). Errors fill the ERR given to open. */
+int kftsp_match_prepare(kftsp_match *m, const char *outer, struct sqlite3_stmt **st);
+void kftsp_match_close(kftsp_match *m);
 double kftsp_importance_factor(int importance, double w);
 double kftsp_recency_factor(const char *date, const char *newest, double half_life);
 /* Appends S as an FTS5 string: in double quotes, each '"' doubled. User text reaches MATCH
@@ -283,6 +290,12 @@ typedef struct kftsp_query {
 int kftsp_query_compile(kftsp_query **out, const char *text, size_t len, const kftsp_aliases *aliases,
                         kfts_error *err);
 void kftsp_query_free(kftsp_query *q);
+
+/**************************************************************************
+** timeline.c
+*/
+/* {"source": [{"value","count"}...], "topic": [...], "year": [...]} as a jansson value. */
+struct json_t *kftsp_facets_json(const kfts_facets *f);
 
 /**************************************************************************
 ** rank.c: planned natural-language retrieval (candidates, then BM25F scoring).

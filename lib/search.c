@@ -557,6 +557,74 @@ int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_
   return KFTS_OK;
 }
 
+/* ---- the match set, for timelines and facets ---- */
+
+struct kftsp_match {
+  run r;
+  kftsp_query *q;
+};
+
+int kftsp_match_open(kftsp_match **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
+  *out = NULL;
+  const char *text = o->query ? o->query : "";
+  kftsp_aliases *al = NULL;
+  int rc = load_aliases(db, o, &al, err);
+  if (rc) return rc;
+  kftsp_query *q = NULL;
+  rc = kftsp_query_compile(&q, text, strlen(text), al, err);
+  kftsp_aliases_free(al);
+  if (rc) return rc;
+  kftsp_match *m = kftsp_malloc(sizeof *m);
+  if (!m) {
+    kftsp_query_free(q);
+    return kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+  }
+  memset(m, 0, sizeof *m);
+  m->q = q;
+  m->r.h = kftsp_db_handle(db);
+  m->r.q = q;
+  m->r.o = o;
+  m->r.err = err;
+  if ((rc = newest_date(&m->r))) {
+    kftsp_match_close(m);
+    return rc;
+  }
+  *out = m;
+  return KFTS_OK;
+}
+
+void kftsp_match_close(kftsp_match *m) {
+  if (!m) return;
+  kftsp_query_free(m->q);
+  kftsp_free(m);
+}
+
+int kftsp_match_prepare(kftsp_match *m, const char *outer, sqlite3_stmt **st) {
+  run *r = &m->r;
+  const char *fts = r->q->fts;
+  kftsp_buf b = {0};
+  kftsp_buf_printf(&b, "SELECT a.id AS id, a.date AS date, a.source AS source, a.title AS title,"
+                       " a.importance AS importance, %s AS score",
+                   fts ? "(-" BM25 " * kfts_boost(a.importance, a.date, ?63, ?64, ?65))" : "0.0");
+  from_where(&b, r, fts, 0);
+  if (b.oom) return KFTS_ENOMEM;
+  kftsp_buf sql = {0};
+  const char *hole = strstr(outer, "%s");
+  kftsp_buf_add(&sql, outer, (size_t)(hole - outer));
+  kftsp_buf_adds(&sql, b.p);
+  kftsp_buf_adds(&sql, hole + 2);
+  kftsp_buf_reset(&b);
+  if (sql.oom) return KFTS_ENOMEM;
+  int rc = prepare(r, sql.p, st, fts);
+  kftsp_buf_reset(&sql);
+  if (rc) return rc;
+  int i;
+  if ((i = sqlite3_bind_parameter_index(*st, "?63"))) sqlite3_bind_double(*st, i, r->o->importance_weight);
+  if ((i = sqlite3_bind_parameter_index(*st, "?64"))) sqlite3_bind_double(*st, i, r->o->recent_half_life);
+  if ((i = sqlite3_bind_parameter_index(*st, "?65"))) sqlite3_bind_text(*st, i, r->newest, -1, SQLITE_STATIC);
+  return KFTS_OK;
+}
+
 void kfts_result_free(kfts_result *r) {
   if (!r) return;
   for (size_t i = 0; i < r->n_hits; i++) {
@@ -631,7 +699,7 @@ char *kfts_hit_json(const kfts_hit *x, size_t rank, const char *const *fields, s
 }
 
 char *kfts_result_json(const kfts_result *r, const char *query, const char *const *fields, size_t n_fields,
-                       size_t first_rank) {
+                       size_t first_rank, const kfts_facets *facets) {
   json_t *o = json_object();
   json_t *hits = json_array();
   if (!o || !hits) {
@@ -651,6 +719,7 @@ char *kfts_result_json(const kfts_result *r, const char *query, const char *cons
   }
   json_object_set_new(o, "hits", hits);
   if (r->note) json_object_set_new(o, "note", json_string(r->note));
+  if (facets) json_object_set_new(o, "facets", kftsp_facets_json(facets));
   char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
   json_decref(o);
   return s;

@@ -47,6 +47,11 @@ static const char usage_text[] =
     "                          date, date_source, source, topics, importance, score, snippet,\n"
     "                          highlights, file, line\n"
     "  --count                 print only the number of matching articles\n"
+    "  --timeline[=BY]         count the matches per day, week, month or year (default: from\n"
+    "                          their span), every period in between, with each one's best hit\n"
+    "  --by-source             with --timeline: each period's count per source\n"
+    "  --svg FILE              with --timeline: also write it as an SVG bar chart\n"
+    "  --facets                add counts of the matches per source, topic and year\n"
     "  --explain               show how each hit was scored and the FTS5 expression that ran\n"
     "  --strict                no relaxed fallback when no article has every word\n"
     "  --aliases FILE          more aliases (JSON: {\"aliases\": [[\"OpenAI\", \"오픈AI\"], ...]})\n"
@@ -160,7 +165,7 @@ static void print_wrapped(const out *o, const char *text, const int *hl, size_t 
   }
 }
 
-static void print_human(const out *o, const kfts_result *r, const char *query, size_t offset) {
+static void print_human(const out *o, kfts_result *r, const char *query, size_t offset) {
   if (r->relaxed)
     printf("No article has all of: %s\nShowing the articles that match most of it (relaxed):\n\n", query);
   if (o->explain) {
@@ -169,7 +174,7 @@ static void print_human(const out *o, const kfts_result *r, const char *query, s
     putchar('\n');
   }
   for (size_t i = 0; i < r->n_hits; i++) {
-    const kfts_hit *h = &r->hits[i];
+    kfts_hit *h = &r->hits[i];
     char imp[16] = "";
     if (h->importance >= 0) snprintf(imp, sizeof imp, "  ★%d", h->importance);
     printf("%2zu. %s  %s%s  %s%s%s\n", offset + i + 1, h->date ? h->date : "----------",
@@ -177,7 +182,11 @@ static void print_human(const out *o, const kfts_result *r, const char *query, s
     if (r->relaxed) printf("    [matches %d of %zu]\n", h->matched, r->n_parts);
     if (h->url) printf("    %s\n", h->url);
     else printf("    %s:%d\n", h->file, h->line);
-    if (h->snippet && *h->snippet) print_wrapped(o, h->snippet, h->highlights, h->n_highlights, 4);
+    if (h->snippet && *h->snippet) {
+      for (char *p = h->snippet; *p; p++) /* one paragraph: same characters, same offsets */
+        if (*p == '\n' || *p == '\t' || *p == '\r') *p = ' ';
+      print_wrapped(o, h->snippet, h->highlights, h->n_highlights, 4);
+    }
     if (o->explain)
       printf("    score %.4f = relevance %.4f × importance %.3f × recency %.3f\n", h->score, h->relevance,
              h->importance_factor, h->recency_factor);
@@ -221,12 +230,74 @@ static void free_args(void) {
   free(words);
 }
 
+/* Prints S clipped to COLS display columns ("…" when cut). */
+static void print_clipped(const char *s, int cols) {
+  size_t len = strlen(s), i = 0;
+  int used = 0;
+  while (i < len) {
+    int k, w = char_width(s + i, len - i, &k);
+    if (used + w > cols - 1 && i + (size_t)k < len) {
+      fputs("…", stdout);
+      return;
+    }
+    if (used + w > cols) break;
+    fwrite(s + i, 1, (size_t)k, stdout);
+    used += w;
+    i += (size_t)k;
+  }
+}
+
+static void print_timeline(const out *o, const kfts_timeline *t, const char *query) {
+  if (!t->n_buckets) {
+    printf("%s: %zu articles, none dated\n", query, t->total);
+    return;
+  }
+  const kfts_bucket *pk = &t->buckets[t->peak];
+  printf("%s: %zu articles by %s, %s to %s, %zu undated; peak %s (%zu)\n", query, t->total,
+         kfts_timeline_by_name(t->by), t->first_seen, t->buckets[t->n_buckets - 1].last[0] ? t->buckets[t->n_buckets - 1].last : "",
+         t->undated, pk->period, pk->count);
+  int label = (int)strlen(t->buckets[0].period), bar_max = o->width / 3;
+  if (bar_max > 40) bar_max = 40;
+  if (bar_max < 10) bar_max = 10;
+  for (size_t k = 0; k < t->n_buckets; k++) {
+    const kfts_bucket *b = &t->buckets[k];
+    int n = pk->count ? (int)((double)b->count * bar_max / (double)pk->count + 0.5) : 0;
+    if (b->count && !n) n = 1;
+    printf("%-*s  ", label, b->period);
+    for (int i = 0; i < bar_max; i++) fputs(i < n ? "█" : " ", stdout);
+    printf(" %4zu", b->count);
+    int rest = o->width - label - 2 - bar_max - 5 - 2;
+    if (b->n_sources) {
+      char src[256] = "";
+      for (size_t i = 0; i < b->n_sources; i++) {
+        size_t at = strlen(src);
+        snprintf(src + at, sizeof src - at, "%s%s %zu", i ? ", " : "", *b->sources[i].value ? b->sources[i].value : "-",
+                 b->sources[i].count);
+      }
+      printf("  (%s)", src);
+      rest -= (int)strlen(src) + 4;
+    }
+    if (b->count && rest > 8) {
+      fputs("  ", stdout);
+      print_clipped(b->top_title, rest);
+    }
+    putchar('\n');
+  }
+}
+
+static void print_counts(const char *name, const kfts_count *c, size_t n) {
+  printf("%-9s", name);
+  for (size_t i = 0; i < n; i++) printf("%s%s %zu", i ? " · " : "", c[i].value ? c[i].value : "(none)", c[i].count);
+  putchar('\n');
+}
+
 static const char *const default_tsv[] = {"rank", "date", "source", "importance", "title", "url", "file", "line"};
 
 int main(int argc, char **argv) {
   enum {
     OPT_DB = 256, OPT_JSON, OPT_JSONL, OPT_TSV, OPT_FIELDS, OPT_COUNT, OPT_OFFSET, OPT_SORT, OPT_IW, OPT_RECENT,
-    OPT_EXPLAIN, OPT_STRICT, OPT_ALIASES, OPT_NO_ALIASES, OPT_VERSION, OPT_TOKENS, OPT_QUERY_SIDE
+    OPT_EXPLAIN, OPT_STRICT, OPT_ALIASES, OPT_NO_ALIASES, OPT_VERSION, OPT_TOKENS, OPT_QUERY_SIDE,
+    OPT_TIMELINE, OPT_BY_SOURCE, OPT_SVG, OPT_FACETS
   };
   static const struct option longopts[] = {
       {"db", required_argument, NULL, OPT_DB},
@@ -248,6 +319,10 @@ int main(int argc, char **argv) {
       {"version", no_argument, NULL, OPT_VERSION},
       {"tokens", no_argument, NULL, OPT_TOKENS},
       {"query-side", no_argument, NULL, OPT_QUERY_SIDE},
+      {"timeline", optional_argument, NULL, OPT_TIMELINE},
+      {"by-source", no_argument, NULL, OPT_BY_SOURCE},
+      {"svg", required_argument, NULL, OPT_SVG},
+      {"facets", no_argument, NULL, OPT_FACETS},
       {NULL, 0, NULL, 0},
   };
   /* Query words may start with '-' (exclusions): split argv into options, handed to
@@ -289,7 +364,8 @@ int main(int argc, char **argv) {
   kfts_search_opts so;
   kfts_search_opts_init(&so);
   enum { F_HUMAN, F_JSON, F_JSONL, F_TSV } format = F_HUMAN;
-  int tokens = 0, query_side = 0, explain = 0, ch;
+  int tokens = 0, query_side = 0, explain = 0, timeline = 0, by = -1, by_source = 0, facets = 0, ch;
+  const char *svg = NULL;
   char *fields_arg = NULL;
   while ((ch = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
     switch (ch) {
@@ -324,6 +400,16 @@ int main(int argc, char **argv) {
     case OPT_STRICT: so.strict = 1; break;
     case OPT_ALIASES: so.aliases_file = optarg; break;
     case OPT_NO_ALIASES: so.no_aliases = 1; break;
+    case OPT_TIMELINE:
+      timeline = 1;
+      if (optarg && (by = kfts_timeline_by(optarg)) < 0) {
+        fprintf(stderr, "kfts-query: --timeline=%s: expected day, week, month or year\n", optarg);
+        return 2;
+      }
+      break;
+    case OPT_BY_SOURCE: by_source = 1; break;
+    case OPT_SVG: svg = optarg; break;
+    case OPT_FACETS: facets = 1; break;
     case OPT_TOKENS: tokens = 1; break;
     case OPT_QUERY_SIDE: query_side = 1; break;
     case 'h': fputs(usage_text, stdout); return finish(0);
@@ -396,10 +482,60 @@ int main(int argc, char **argv) {
     free(q);
     return 2;
   }
+  if ((by_source || svg) && !timeline) {
+    fprintf(stderr, "kfts-query: %s needs --timeline\n", by_source ? "--by-source" : "--svg");
+    kfts_db_close(db);
+    free(q);
+    return 2;
+  }
+  if (timeline) {
+    kfts_timeline *t = NULL;
+    int trc = kfts_timeline_get(&t, db, &so, by, by_source, &err);
+    kfts_db_close(db);
+    if (trc) {
+      fprintf(stderr, "kfts-query: %s\n", err.message);
+      free(q);
+      return 2;
+    }
+    int tstatus = t->total ? 0 : 1;
+    if (svg) {
+      char *img = kfts_timeline_svg(t, q);
+      FILE *f = img ? fopen(svg, "w") : NULL;
+      if (!f || fputs(img, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "kfts-query: %s: cannot write the SVG\n", svg);
+        tstatus = 2;
+      }
+      kfts_free(img);
+    }
+    if (format == F_JSON) {
+      char *js = kfts_timeline_json(t, q);
+      if (js) puts(js);
+      kfts_free(js);
+    } else {
+      out o = {80, 0, 0};
+      const char *cols = getenv("COLUMNS");
+      struct winsize ws;
+      if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) o.width = ws.ws_col;
+      else if (cols && atoi(cols) > 0) o.width = atoi(cols);
+      print_timeline(&o, t, q);
+    }
+    if (!t->total) fprintf(stderr, "kfts-query: no article matches: %s\n", q);
+    kfts_timeline_free(t);
+    free(q);
+    return finish(tstatus);
+  }
+  kfts_facets *fc = NULL;
+  if (facets && kfts_facets_get(&fc, db, &so, &err)) {
+    fprintf(stderr, "kfts-query: %s\n", err.message);
+    kfts_db_close(db);
+    free(q);
+    return 2;
+  }
   kfts_result *r = NULL;
   int rc = kfts_search(&r, db, &so, &err);
   kfts_db_close(db);
   if (rc) {
+    kfts_facets_free(fc);
     if (rc == KFTS_EIO || (err.source[0] && strcmp(err.source, "query") && strcmp(err.source, "database")))
       fprintf(stderr, "kfts-query: %s%s%.0d: %s\n", err.source, err.line ? ":" : "", err.line, err.message);
     else
@@ -412,7 +548,7 @@ int main(int argc, char **argv) {
   if (so.count_only) {
     printf("%zu\n", r->total);
   } else if (format == F_JSON) {
-    char *s = kfts_result_json(r, q, fl, n_fields, so.offset + 1);
+    char *s = kfts_result_json(r, q, fl, n_fields, so.offset + 1, fc);
     if (s) puts(s);
     else status = 2, fputs("kfts-query: out of memory\n", stderr);
     kfts_free(s);
@@ -449,6 +585,12 @@ int main(int argc, char **argv) {
       o.width = atoi(cols);
     }
     print_human(&o, r, q, so.offset);
+    if (fc) {
+      putchar('\n');
+      print_counts("sources:", fc->source, fc->n_source);
+      print_counts("topics:", fc->topic, fc->n_topic);
+      print_counts("years:", fc->year, fc->n_year);
+    }
   }
   if (!r->total && format != F_JSON && !so.count_only) {
     size_t k = strlen(q), cut = k > 80 ? 80 : k; /* a long query is not echoed whole */
@@ -458,5 +600,6 @@ int main(int argc, char **argv) {
   }
   free(q);
   kfts_result_free(r);
+  kfts_facets_free(fc);
   return finish(status);
 }

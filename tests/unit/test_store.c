@@ -267,7 +267,7 @@ static void store__search_first_cut(void **state) {
   assert_string_equal(r->hits[0].title, "OpenAI의 GPT-5 출시가 가져올 패러다임 변화");
   assert_string_equal(r->hits[0].file, "corpus/001_1d972a4ae2a071b3.txt");
   assert_int_equal(r->hits[0].line, 12);
-  char *js = kfts_result_json(r, "GPT-5", NULL, 0, 1);
+  char *js = kfts_result_json(r, "GPT-5", NULL, 0, 1, NULL);
   assert_non_null(strstr(js, "\"date_source\": \"text\""));
   kfts_free(js);
   kfts_result_free(r);

@@ -1,0 +1,422 @@
+/*
+** timeline.c -- "when did this come up, how often, and where": the matches of a query
+** counted per day, ISO week, month or year (every period between the first and the last
+** hit, empty ones too), with each period's best hit; facets (counts per source, topic and
+** year); the timeline as JSON and as a self-contained SVG bar chart.
+**
+** Article dates are already days in the corpus timezone (format.c), so periods are too.
+** Runs the query through search.c's match set (kftsp_match_*): the same matching and the
+** same score as the ranked list, never relaxed.
+*/
+#include "kfts_int.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BUCKETS 100000
+
+static int parse_day(const char *s, int64_t *z) {
+  int y, m, d;
+  if (!s || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3) return 0;
+  *z = kftsp_days_from_civil(y, m, d);
+  return 1;
+}
+
+static void day_str(int64_t z, char out[11]) {
+  int y, m, d;
+  kftsp_civil_from_days(z, &y, &m, &d);
+  unsigned uy = (unsigned)y % 10000u, um = (unsigned)m % 100u, ud = (unsigned)d % 100u;
+  snprintf(out, 11, "%04u-%02u-%02u", uy, um, ud);
+}
+
+/* Monday of the ISO week holding day Z (1970-01-01 was a Thursday). */
+static int64_t monday_of(int64_t z) {
+  int64_t wd = ((z + 3) % 7 + 7) % 7; /* Monday 0 */
+  return z - wd;
+}
+
+/* Index of the period holding day Z, counted from the one holding day Z0. */
+static int64_t period_index(int by, int64_t z0, int64_t z) {
+  int y0, m0, d0, y, m, d;
+  switch (by) {
+  case KFTS_BY_DAY: return z - z0;
+  case KFTS_BY_WEEK: return (monday_of(z) - monday_of(z0)) / 7;
+  case KFTS_BY_MONTH:
+    kftsp_civil_from_days(z0, &y0, &m0, &d0);
+    kftsp_civil_from_days(z, &y, &m, &d);
+    return (int64_t)(y * 12 + m) - (int64_t)(y0 * 12 + m0);
+  default:
+    kftsp_civil_from_days(z0, &y0, &m0, &d0);
+    kftsp_civil_from_days(z, &y, &m, &d);
+    return y - y0;
+  }
+}
+
+/* Fills bucket K's name and day range: the K-th period from the one holding Z0. */
+static void period_of(int by, int64_t z0, int64_t k, kfts_bucket *b) {
+  int y, m, d;
+  int64_t start, end;
+  kftsp_civil_from_days(z0, &y, &m, &d);
+  switch (by) {
+  case KFTS_BY_DAY:
+    start = end = z0 + k;
+    day_str(start, b->period);
+    break;
+  case KFTS_BY_WEEK: {
+    start = monday_of(z0) + 7 * k;
+    end = start + 6;
+    int ty, tm, td; /* the ISO year is the Thursday's */
+    kftsp_civil_from_days(start + 3, &ty, &tm, &td);
+    int64_t week = (start + 3 - kftsp_days_from_civil(ty, 1, 1)) / 7 + 1;
+    snprintf(b->period, sizeof b->period, "%04d-W%02d", ty % 10000, (int)week % 100);
+    break;
+  }
+  case KFTS_BY_MONTH: {
+    int64_t mm = (int64_t)y * 12 + (m - 1) + k;
+    int py = (int)(mm / 12), pm = (int)(mm % 12) + 1;
+    start = kftsp_days_from_civil(py, pm, 1);
+    end = (pm == 12 ? kftsp_days_from_civil(py + 1, 1, 1) : kftsp_days_from_civil(py, pm + 1, 1)) - 1;
+    snprintf(b->period, sizeof b->period, "%04d-%02d", py % 10000, pm % 100);
+    break;
+  }
+  default:
+    start = kftsp_days_from_civil(y + (int)k, 1, 1);
+    end = kftsp_days_from_civil(y + (int)k + 1, 1, 1) - 1;
+    snprintf(b->period, sizeof b->period, "%04d", (y + (int)k) % 10000);
+  }
+  day_str(start, b->start);
+  day_str(end, b->end);
+}
+
+static const char *const by_names[] = {"day", "week", "month", "year"};
+
+int kfts_timeline_by(const char *name) {
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(name, by_names[i])) return i;
+  return -1;
+}
+
+static int add_source(kfts_bucket *b, const char *src) {
+  const char *s = src ? src : "";
+  for (size_t i = 0; i < b->n_sources; i++)
+    if (!strcmp(b->sources[i].value, s)) {
+      b->sources[i].count++;
+      return KFTS_OK;
+    }
+  kfts_count *c = kftsp_realloc(b->sources, (b->n_sources + 1) * sizeof *c);
+  if (!c) return KFTS_ENOMEM;
+  b->sources = c;
+  if (!(c[b->n_sources].value = kftsp_strdup(s))) return KFTS_ENOMEM;
+  c[b->n_sources++].count = 1;
+  return KFTS_OK;
+}
+
+typedef struct hit {
+  int64_t id, day;
+  char *title, *source;
+  char date[11];
+  double score;
+} hit;
+
+int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *o, int by, int by_source,
+                  kfts_error *err) {
+  *out = NULL;
+  kftsp_match *m = NULL;
+  int rc = kftsp_match_open(&m, db, o, err);
+  if (rc) return rc;
+  sqlite3_stmt *st = NULL;
+  rc = kftsp_match_prepare(m, "SELECT id, date, source, title, score FROM (%s) ORDER BY date, score DESC, id", &st);
+  hit *h = NULL;
+  size_t n = 0, cap = 0, undated = 0;
+  int src = SQLITE_DONE;
+  while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t z;
+    if (!parse_day((const char *)sqlite3_column_text(st, 1), &z)) {
+      undated++;
+      continue;
+    }
+    if (n == cap) {
+      cap = cap ? cap * 2 : 256;
+      hit *x = kftsp_realloc(h, cap * sizeof *x);
+      if (!x) {
+        rc = KFTS_ENOMEM;
+        break;
+      }
+      h = x;
+    }
+    hit *x = &h[n++];
+    x->id = sqlite3_column_int64(st, 0);
+    x->day = z;
+    snprintf(x->date, sizeof x->date, "%s", (const char *)sqlite3_column_text(st, 1));
+    x->source = kftsp_strdup((const char *)sqlite3_column_text(st, 2));
+    x->title = kftsp_strdup((const char *)sqlite3_column_text(st, 3));
+    x->score = sqlite3_column_double(st, 4);
+    if (!x->title) rc = KFTS_ENOMEM;
+  }
+  if (!rc && src != SQLITE_DONE && src != SQLITE_ROW)
+    rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(kftsp_db_handle(db)));
+  sqlite3_finalize(st);
+  kftsp_match_close(m);
+
+  kfts_timeline *t = rc ? NULL : kftsp_malloc(sizeof *t);
+  if (!rc && !t) rc = KFTS_ENOMEM;
+  if (t) {
+    memset(t, 0, sizeof *t);
+    t->undated = undated;
+    t->total = n + undated;
+  }
+  if (!rc && n) {
+    int64_t first = h[0].day, last = h[n - 1].day; /* ordered by date */
+    if (by < 0) { /* from the span */
+      int64_t span = last - first;
+      by = span <= 45 ? KFTS_BY_DAY : span <= 26 * 7 ? KFTS_BY_WEEK : span <= 5 * 366 ? KFTS_BY_MONTH : KFTS_BY_YEAR;
+    }
+    int64_t nb = period_index(by, first, last) + 1;
+    if (nb > MAX_BUCKETS)
+      rc = kftsp_err(err, KFTS_EUSAGE, "query", 0,
+                     "the hits span %lld %ss; choose a coarser --timeline (week, month or year)", (long long)nb,
+                     by_names[by]);
+    if (!rc && !(t->buckets = kftsp_malloc((size_t)nb * sizeof *t->buckets))) rc = KFTS_ENOMEM;
+    if (!rc) {
+      memset(t->buckets, 0, (size_t)nb * sizeof *t->buckets);
+      t->n_buckets = (size_t)nb;
+      for (int64_t k = 0; k < nb; k++) period_of(by, first, k, &t->buckets[k]);
+      snprintf(t->first_seen, sizeof t->first_seen, "%s", h[0].date);
+      for (size_t i = 0; i < n && !rc; i++) {
+        kfts_bucket *b = &t->buckets[period_index(by, first, h[i].day)];
+        if (!b->count) snprintf(b->first, sizeof b->first, "%s", h[i].date);
+        snprintf(b->last, sizeof b->last, "%s", h[i].date);
+        b->count++;
+        if (!b->top_title || h[i].score > b->top_score) {
+          kftsp_free(b->top_title);
+          b->top_title = kftsp_strdup(h[i].title);
+          b->top_id = h[i].id;
+          b->top_score = h[i].score;
+          snprintf(b->top_date, sizeof b->top_date, "%s", h[i].date);
+          if (!b->top_title) rc = KFTS_ENOMEM;
+        }
+        if (!rc && by_source) rc = add_source(b, h[i].source);
+      }
+      for (size_t k = 0; k < t->n_buckets; k++)
+        if (t->buckets[k].count > t->buckets[t->peak].count) t->peak = k;
+    }
+  }
+  if (t) t->by = by < 0 ? KFTS_BY_MONTH : by;
+  for (size_t i = 0; i < n; i++) {
+    kftsp_free(h[i].title);
+    kftsp_free(h[i].source);
+  }
+  kftsp_free(h);
+  if (rc) {
+    kfts_timeline_free(t);
+    return rc == KFTS_ENOMEM ? kftsp_err(err, rc, "", 0, "out of memory") : rc;
+  }
+  *out = t;
+  return KFTS_OK;
+}
+
+void kfts_timeline_free(kfts_timeline *t) {
+  if (!t) return;
+  for (size_t k = 0; k < t->n_buckets; k++) {
+    kfts_bucket *b = &t->buckets[k];
+    kftsp_free(b->top_title);
+    for (size_t i = 0; i < b->n_sources; i++) kftsp_free(b->sources[i].value);
+    kftsp_free(b->sources);
+  }
+  kftsp_free(t->buckets);
+  kftsp_free(t);
+}
+
+const char *kfts_timeline_by_name(int by) { return by >= 0 && by < 4 ? by_names[by] : "month"; }
+
+char *kfts_timeline_json(const kfts_timeline *t, const char *query) {
+  json_t *o = json_object(), *bs = json_array();
+  if (!o || !bs) {
+    json_decref(o);
+    json_decref(bs);
+    return NULL;
+  }
+  json_object_set_new(o, "query", json_string(query));
+  json_object_set_new(o, "by", json_string(by_names[t->by]));
+  for (size_t k = 0; k < t->n_buckets; k++) {
+    const kfts_bucket *b = &t->buckets[k];
+    json_t *x = json_pack("{s:s,s:s,s:s,s:I}", "period", b->period, "start", b->start, "end", b->end, "count",
+                          (json_int_t)b->count);
+    if (!x) continue;
+    json_object_set_new(x, "top",
+                        b->count ? json_pack("{s:I,s:s,s:s,s:f}", "id", (json_int_t)b->top_id, "title",
+                                             b->top_title, "date", b->top_date, "score", b->top_score)
+                                 : json_null());
+    json_object_set_new(x, "first", b->count ? json_string(b->first) : json_null());
+    json_object_set_new(x, "last", b->count ? json_string(b->last) : json_null());
+    if (b->sources || b->n_sources) {
+      json_t *s = json_object();
+      for (size_t i = 0; i < b->n_sources; i++)
+        json_object_set_new(s, b->sources[i].value, json_integer((json_int_t)b->sources[i].count));
+      json_object_set_new(x, "sources", s);
+    }
+    json_array_append_new(bs, x);
+  }
+  json_object_set_new(o, "buckets", bs);
+  json_object_set_new(o, "undated", json_integer((json_int_t)t->undated));
+  json_object_set_new(o, "first_seen", t->n_buckets ? json_string(t->first_seen) : json_null());
+  json_object_set_new(o, "peak", t->n_buckets ? json_pack("{s:s,s:I}", "period", t->buckets[t->peak].period,
+                                                          "count", (json_int_t)t->buckets[t->peak].count)
+                                              : json_null());
+  char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+  json_decref(o);
+  return s;
+}
+
+/* ---- SVG ---- */
+
+static void xml_text(kftsp_buf *b, const char *s) {
+  for (; s && *s; s++) {
+    switch (*s) {
+    case '<': kftsp_buf_adds(b, "&lt;"); break;
+    case '>': kftsp_buf_adds(b, "&gt;"); break;
+    case '&': kftsp_buf_adds(b, "&amp;"); break;
+    case '"': kftsp_buf_adds(b, "&quot;"); break;
+    default: kftsp_buf_addc(b, *s);
+    }
+  }
+}
+
+char *kfts_timeline_svg(const kfts_timeline *t, const char *query) {
+  kftsp_buf b = {0};
+  size_t n = t->n_buckets;
+  int bar = n > 200 ? 4 : n > 60 ? 8 : 24, gap = bar / 4 + 1;
+  int left = 60, top = 50, plot_h = 240, bottom = 90;
+  int w = left + (int)n * (bar + gap) + 40, h = top + plot_h + bottom;
+  if (w < 480) w = 480;
+  size_t max = n ? t->buckets[t->peak].count : 0;
+  kftsp_buf_printf(&b,
+                   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\""
+                   " font-family=\"'Noto Sans CJK KR', 'Malgun Gothic', 'Apple SD Gothic Neo', sans-serif\""
+                   " font-size=\"12\">\n",
+                   w, h, w, h);
+  kftsp_buf_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", w, h);
+  kftsp_buf_adds(&b, "<text x=\"10\" y=\"24\" font-size=\"16\">");
+  xml_text(&b, query);
+  kftsp_buf_printf(&b, " — %zu articles by %s</text>\n", t->total, by_names[t->by]);
+  if (t->undated) kftsp_buf_printf(&b, "<text x=\"10\" y=\"40\" fill=\"#666\">(%zu undated)</text>\n", t->undated);
+  /* axes and the peak's gridline */
+  kftsp_buf_printf(&b, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", left,
+                   top + plot_h, w - 20, top + plot_h);
+  kftsp_buf_printf(&b, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", left, top,
+                   left, top + plot_h);
+  kftsp_buf_printf(&b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%zu</text>\n", left - 6, top + 4, max);
+  kftsp_buf_printf(&b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n", left - 6, top + plot_h + 4);
+  size_t label_every = n > 60 ? n / 30 + 1 : n > 24 ? 2 : 1;
+  for (size_t k = 0; k < n; k++) {
+    const kfts_bucket *x = &t->buckets[k];
+    int bh = max ? (int)((double)x->count * plot_h / (double)max + 0.5) : 0;
+    int bx = left + gap + (int)k * (bar + gap);
+    kftsp_buf_printf(&b, "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#3b6fb6\">",
+                     bx, top + plot_h - bh, bar, bh);
+    kftsp_buf_printf(&b, "<title>%s: %zu", x->period, x->count);
+    if (x->count) {
+      kftsp_buf_adds(&b, " — ");
+      xml_text(&b, x->top_title);
+    }
+    kftsp_buf_adds(&b, "</title></rect>\n");
+    if (k % label_every == 0)
+      kftsp_buf_printf(&b,
+                       "<text class=\"label\" x=\"%d\" y=\"%d\" transform=\"rotate(60 %d %d)\">%s</text>\n",
+                       bx + bar / 2, top + plot_h + 12, bx + bar / 2, top + plot_h + 12, x->period);
+  }
+  kftsp_buf_adds(&b, "</svg>\n");
+  if (b.oom) {
+    kftsp_buf_reset(&b);
+    return NULL;
+  }
+  return kftsp_buf_take(&b);
+}
+
+/* ---- facets ---- */
+
+static int facet(kftsp_match *m, const char *sql, kfts_count **out, size_t *n_out, kfts_error *err, sqlite3 *h) {
+  sqlite3_stmt *st = NULL;
+  int rc = kftsp_match_prepare(m, sql, &st);
+  size_t cap = 0;
+  int src = SQLITE_DONE;
+  while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n_out == cap) {
+      cap = cap ? cap * 2 : 16;
+      kfts_count *c = kftsp_realloc(*out, cap * sizeof *c);
+      if (!c) {
+        rc = KFTS_ENOMEM;
+        break;
+      }
+      *out = c;
+    }
+    kfts_count *c = &(*out)[*n_out];
+    const char *v = (const char *)sqlite3_column_text(st, 0);
+    c->value = v ? kftsp_strdup(v) : NULL;
+    c->count = (size_t)sqlite3_column_int64(st, 1);
+    (*n_out)++;
+    if (v && !c->value) rc = KFTS_ENOMEM;
+  }
+  if (!rc && src != SQLITE_DONE) rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
+  *out = NULL;
+  kftsp_match *m = NULL;
+  int rc = kftsp_match_open(&m, db, o, err);
+  if (rc) return rc;
+  kfts_facets *f = kftsp_malloc(sizeof *f);
+  if (!f) rc = KFTS_ENOMEM;
+  else memset(f, 0, sizeof *f);
+  sqlite3 *h = kftsp_db_handle(db);
+  if (!rc)
+    rc = facet(m, "SELECT source, count(*) FROM (%s) GROUP BY source ORDER BY 2 DESC, source IS NULL, source",
+               &f->source, &f->n_source, err, h);
+  if (!rc)
+    rc = facet(m,
+               "SELECT t.topic, count(*) FROM (%s) mm JOIN topics t ON t.article_id = mm.id"
+               " GROUP BY t.topic ORDER BY 2 DESC, t.topic LIMIT 20",
+               &f->topic, &f->n_topic, err, h);
+  if (!rc)
+    rc = facet(m, "SELECT substr(date, 1, 4) AS y, count(*) FROM (%s) GROUP BY y ORDER BY y IS NULL, y",
+               &f->year, &f->n_year, err, h);
+  kftsp_match_close(m);
+  if (rc) {
+    kfts_facets_free(f);
+    return rc == KFTS_ENOMEM ? kftsp_err(err, rc, "", 0, "out of memory") : rc;
+  }
+  *out = f;
+  return KFTS_OK;
+}
+
+static void free_counts(kfts_count *c, size_t n) {
+  for (size_t i = 0; i < n; i++) kftsp_free(c[i].value);
+  kftsp_free(c);
+}
+
+void kfts_facets_free(kfts_facets *f) {
+  if (!f) return;
+  free_counts(f->source, f->n_source);
+  free_counts(f->topic, f->n_topic);
+  free_counts(f->year, f->n_year);
+  kftsp_free(f);
+}
+
+static json_t *counts_json(const kfts_count *c, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < n; i++)
+    json_array_append_new(a, json_pack("{s:o,s:I}", "value", c[i].value ? json_string(c[i].value) : json_null(),
+                                       "count", (json_int_t)c[i].count));
+  return a;
+}
+
+struct json_t *kftsp_facets_json(const kfts_facets *f) {
+  return json_pack("{s:o,s:o,s:o}", "source", counts_json(f->source, f->n_source), "topic",
+                   counts_json(f->topic, f->n_topic), "year", counts_json(f->year, f->n_year));
+}
