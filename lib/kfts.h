@@ -223,7 +223,14 @@ typedef struct kfts_search_opts {
   int strict;               /* 1: no relaxed fallback */
   int count_only;           /* 1: only total */
   int snippet_tokens;       /* snippet length in tokens (24); 0 = no snippets */
+  int collapse;             /* 1: one hit per story cluster, the others in its "similar" */
 } kfts_search_opts;
+
+/* An article named beside a hit (another member of its story cluster). */
+typedef struct kfts_member {
+  int64_t id;
+  char *title, *date, *source; /* date, source may be NULL */
+} kfts_member;
 
 /* Sets the defaults. */
 KFTS_API void kfts_search_opts_init(kfts_search_opts *o);
@@ -243,12 +250,17 @@ typedef struct kfts_hit {
   char *snippet;            /* plain text, or NULL */
   int *highlights;          /* n_highlights pairs [start, end): character offsets in snippet */
   size_t n_highlights;
+  kfts_member *similar;     /* with collapse: the other members of its story cluster */
+  size_t n_similar;
+  int collapsed;            /* 1: the search collapsed clusters */
 } kfts_hit;
 
 typedef struct kfts_result {
   char *fts_query;  /* the FTS5 expression that ran (relaxed: the OR of the parts), or NULL */
   char *sql_filter; /* the SQL conditions of the filters, values written in; "" when none */
-  size_t total;     /* matching articles, before limit/offset */
+  size_t total;     /* matching articles (with collapse: clusters), before limit/offset */
+  int collapsed;    /* 1: one hit per story cluster */
+  int64_t similar_to; /* kfts_similar(): the article the hits are like (score = similarity) */
   int relaxed;      /* 1: no article has every part; hits match some */
   size_t n_parts;   /* the query's top-level parts */
   char *note;       /* when nothing matched: why, if known; else NULL */
@@ -338,6 +350,10 @@ typedef struct kfts_facets {
 /* Counts of the articles O->query matches per source, topic and year. */
 KFTS_API int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err);
 KFTS_API void kfts_facets_free(kfts_facets *f);
+
+/* The LIMIT articles whose text is most like article ID's (story clusters), most similar
+** first; each hit's score is the similarity (0..1). KFTS_EUSAGE when ID is unknown. */
+KFTS_API int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t limit, kfts_error *err);
 
 /* Alias suggestions mined from the indexed text ("데이터 센터(data center)"), as JSON
 ** {"aliases": [[ko, en], ...], "evidence": [...]}, pairs already aliases left out.

@@ -292,6 +292,32 @@ int kftsp_query_compile(kftsp_query **out, const char *text, size_t len, const k
 void kftsp_query_free(kftsp_query *q);
 
 /**************************************************************************
+** cluster.c: near-duplicate signatures and story clusters.
+*/
+#define KFTSP_SIG_K 64                 /* MinHash minima per article */
+#define KFTSP_SIG_MIN_TOKENS 24        /* fewer distinct tokens: never clustered */
+#define KFTSP_CLUSTER_THRESHOLD 0.6    /* estimated containment to join a cluster */
+#define KFTSP_CLUSTER_MIN_JACCARD 0.3  /* and at least this estimated Jaccard */
+
+typedef struct kftsp_sig {
+  uint32_t min[KFTSP_SIG_K];
+  uint32_t n; /* distinct tokens */
+} kftsp_sig;
+
+/* The signature of the text in PARTS (NULLs skipped). KFTS_OK or KFTS_ENOMEM. */
+int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out);
+double kftsp_sig_jaccard(const kftsp_sig *a, const kftsp_sig *b);
+/* Estimated containment |A∩B| / min(|A|, |B|). */
+double kftsp_sig_similarity(const kftsp_sig *a, const kftsp_sig *b);
+/* 1 when A and B belong in one cluster. */
+int kftsp_sig_related(const kftsp_sig *a, const kftsp_sig *b);
+/* Rewrites the clusters table from the signatures table (inside the caller's transaction). */
+int kftsp_recluster(struct sqlite3 *h, kfts_error *err);
+/* The LIMIT articles most similar to ID (similarity >= 0.1), best first; kftsp_free both. */
+int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, double **sims_out, size_t *n_out,
+                  kfts_error *err);
+
+/**************************************************************************
 ** timeline.c
 */
 /* {"source": [{"value","count"}...], "topic": [...], "year": [...]} as a jansson value. */

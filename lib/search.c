@@ -147,6 +147,7 @@ typedef struct run {
   const kfts_search_opts *o;
   kfts_error *err;
   char newest[11];
+  char *only; /* --collapse: JSON array of the page's ids, or NULL */
 } run;
 
 static int db_err(run *r) {
@@ -315,38 +316,145 @@ static int make_snippet(run *r, kfts_hit *x, const char *fts) {
 }
 
 /* The page of hits for FTS (NULL: filters only); COVER: the phrase-count blob when relaxed. */
-static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover, size_t n_cover) {
-  const kfts_search_opts *o = r->o;
-  kftsp_buf b = {0};
-  kftsp_buf_printf(&b, "SELECT a.id, a.title, a.url, a.date, a.date_source, a.source, a.topics,"
-                       " a.importance, f.path, a.line, %s, %s",
-                   fts ? "-" BM25 : "0.0", cover ? "kfts_coverage(articles_fts, " P_COVER ")" : "0");
-  from_where(&b, r, fts, 1);
-  kftsp_buf_printf(&b, " ORDER BY %s", cover ? "12 DESC, " : "");
+/* ORDER BY of a page: coverage first when relaxed, then the sort key, then the id. */
+static void order_by(kftsp_buf *b, const run *r, const char *fts, int cover) {
+  kftsp_buf_printf(b, " ORDER BY %s", cover ? "kfts_coverage(articles_fts, " P_COVER ") DESC, " : "");
   const char *score = fts ? "(-" BM25 " * kfts_boost(a.importance, a.date, ?63, ?64, ?65))" : "0";
-  switch (o->sort) {
-  case KFTS_SORT_DATE: kftsp_buf_printf(&b, "a.date IS NULL, a.date DESC, %s DESC", score); break;
+  switch (r->o->sort) {
+  case KFTS_SORT_DATE: kftsp_buf_printf(b, "a.date IS NULL, a.date DESC, %s DESC", score); break;
   case KFTS_SORT_IMPORTANCE:
-    kftsp_buf_printf(&b, "a.importance IS NULL, a.importance DESC, %s DESC, a.date DESC", score);
+    kftsp_buf_printf(b, "a.importance IS NULL, a.importance DESC, %s DESC, a.date DESC", score);
     break;
   default:
-    if (fts) kftsp_buf_printf(&b, "%s DESC", score);
-    else kftsp_buf_adds(&b, "a.date IS NULL, a.date DESC"); /* filters alone: newest first */
+    if (fts) kftsp_buf_printf(b, "%s DESC", score);
+    else kftsp_buf_adds(b, "a.date IS NULL, a.date DESC"); /* filters alone: newest first */
   }
-  kftsp_buf_adds(&b, ", a.id LIMIT ?66 OFFSET ?67");
+  kftsp_buf_adds(b, ", a.id");
+}
+
+static void bind_rank(run *r, sqlite3_stmt *st, const int32_t *cover, size_t n_cover) {
+  int i;
+  if ((i = sqlite3_bind_parameter_index(st, P_COVER)))
+    sqlite3_bind_blob(st, i, cover, (int)(n_cover * sizeof *cover), SQLITE_STATIC);
+  if ((i = sqlite3_bind_parameter_index(st, "?63"))) sqlite3_bind_double(st, i, r->o->importance_weight);
+  if ((i = sqlite3_bind_parameter_index(st, "?64"))) sqlite3_bind_double(st, i, r->o->recent_half_life);
+  if ((i = sqlite3_bind_parameter_index(st, "?65"))) sqlite3_bind_text(st, i, r->newest, -1, SQLITE_STATIC);
+}
+
+/* --collapse: walks all matches best first, keeping one per story cluster; the ids of the
+** page's keepers go to r->only (a JSON array) and the number of clusters to *N_CLUSTERS. */
+static int collapse_page(run *r, const char *fts, const int32_t *cover, size_t n_cover, size_t *n_clusters) {
+  kftsp_buf b = {0};
+  kftsp_buf_adds(&b, "SELECT a.id, coalesce((SELECT cluster FROM clusters WHERE article_id = a.id), a.id)");
+  from_where(&b, r, fts, 0);
+  order_by(&b, r, fts, cover != NULL);
   if (b.oom) return KFTS_ENOMEM;
   sqlite3_stmt *st = NULL;
   int rc = prepare(r, b.p, &st, fts);
   kftsp_buf_reset(&b);
   if (rc) return rc;
-  int i;
-  if ((i = sqlite3_bind_parameter_index(st, P_COVER)))
-    sqlite3_bind_blob(st, i, cover, (int)(n_cover * sizeof *cover), SQLITE_STATIC);
-  if ((i = sqlite3_bind_parameter_index(st, "?63"))) sqlite3_bind_double(st, i, o->importance_weight);
-  if ((i = sqlite3_bind_parameter_index(st, "?64"))) sqlite3_bind_double(st, i, o->recent_half_life);
-  if ((i = sqlite3_bind_parameter_index(st, "?65"))) sqlite3_bind_text(st, i, r->newest, -1, SQLITE_STATIC);
+  bind_rank(r, st, cover, n_cover);
+  int64_t *seen = NULL; /* open addressing over cluster ids; 0 = empty (ids are >= 1) */
+  size_t cap = 0, n = 0;
+  kftsp_buf ids = {0};
+  kftsp_buf_addc(&ids, '[');
+  int src;
+  while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0), cl = sqlite3_column_int64(st, 1);
+    if (2 * (n + 1) > cap) {
+      size_t nc = cap ? cap * 2 : 256;
+      int64_t *t = kftsp_malloc(nc * sizeof *t);
+      if (!t) {
+        rc = KFTS_ENOMEM;
+        break;
+      }
+      memset(t, 0, nc * sizeof *t);
+      for (size_t i = 0; i < cap; i++)
+        if (seen[i])
+          for (size_t j = (size_t)seen[i] & (nc - 1);; j = (j + 1) & (nc - 1))
+            if (!t[j]) {
+              t[j] = seen[i];
+              break;
+            }
+      kftsp_free(seen);
+      seen = t;
+      cap = nc;
+    }
+    size_t j = (size_t)cl & (cap - 1);
+    while (seen[j] && seen[j] != cl) j = (j + 1) & (cap - 1);
+    if (seen[j]) continue; /* its cluster already has a better hit */
+    seen[j] = cl;
+    if (n >= r->o->offset && n < r->o->offset + r->o->limit)
+      kftsp_buf_printf(&ids, "%s%lld", ids.n > 1 ? "," : "", (long long)id);
+    n++;
+  }
+  if (!rc && src != SQLITE_DONE) rc = db_err(r);
+  sqlite3_finalize(st);
+  kftsp_free(seen);
+  kftsp_buf_addc(&ids, ']');
+  if (ids.oom) rc = KFTS_ENOMEM;
+  if (rc) {
+    kftsp_buf_reset(&ids);
+    return rc;
+  }
+  r->only = kftsp_buf_take(&ids);
+  *n_clusters = n;
+  return KFTS_OK;
+}
+
+/* The other members of hit X's story cluster. */
+static int load_members(run *r, kfts_hit *x) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(r->h,
+                         "SELECT a.id, a.title, a.date, a.source FROM clusters c JOIN articles a ON a.id = c.article_id"
+                         " WHERE c.cluster = (SELECT cluster FROM clusters WHERE article_id = ?1) AND a.id != ?1"
+                         " ORDER BY a.date IS NULL, a.date, a.id",
+                         -1, &st, NULL) != SQLITE_OK)
+    return db_err(r);
+  sqlite3_bind_int64(st, 1, x->id);
+  int rc = KFTS_OK;
+  while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+    kfts_member *m = kftsp_realloc(x->similar, (x->n_similar + 1) * sizeof *m);
+    if (!m) {
+      rc = KFTS_ENOMEM;
+      break;
+    }
+    x->similar = m;
+    m += x->n_similar++;
+    m->id = sqlite3_column_int64(st, 0);
+    m->title = col_dup(st, 1);
+    m->date = col_dup(st, 2);
+    m->source = col_dup(st, 3);
+    if (!m->title) rc = KFTS_ENOMEM;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* The page of hits for FTS (NULL: filters only); COVER: the phrase-count blob when relaxed. */
+static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover, size_t n_cover) {
+  const kfts_search_opts *o = r->o;
+  if (o->collapse) {
+    int crc = collapse_page(r, fts, cover, n_cover, &res->total);
+    if (crc) return crc;
+  }
+  kftsp_buf b = {0};
+  kftsp_buf_printf(&b, "SELECT a.id, a.title, a.url, a.date, a.date_source, a.source, a.topics,"
+                       " a.importance, f.path, a.line, %s, %s",
+                   fts ? "-" BM25 : "0.0", cover ? "kfts_coverage(articles_fts, " P_COVER ")" : "0");
+  from_where(&b, r, fts, 1);
+  if (r->only) kftsp_buf_adds(&b, " AND a.id IN (SELECT value FROM json_each(?68))");
+  order_by(&b, r, fts, cover != NULL);
+  kftsp_buf_adds(&b, " LIMIT ?66 OFFSET ?67");
+  if (b.oom) return KFTS_ENOMEM;
+  sqlite3_stmt *st = NULL;
+  int rc = prepare(r, b.p, &st, fts);
+  kftsp_buf_reset(&b);
+  if (rc) return rc;
+  bind_rank(r, st, cover, n_cover);
   sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "?66"), (int64_t)o->limit);
-  sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "?67"), (int64_t)o->offset);
+  sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "?67"), r->only ? 0 : (int64_t)o->offset);
+  if (r->only) sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, "?68"), r->only, -1, SQLITE_STATIC);
   size_t cap = 0;
   int src;
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -373,6 +481,7 @@ static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover
     x->line = sqlite3_column_int(st, 9);
     x->relevance = sqlite3_column_double(st, 10);
     x->matched = cover ? sqlite3_column_int(st, 11) : (int)res->n_parts;
+    x->collapsed = o->collapse;
     x->importance_factor = kftsp_importance_factor(x->importance, o->importance_weight);
     x->recency_factor = kftsp_recency_factor(x->date, r->newest, o->recent_half_life);
     x->score = x->relevance * x->importance_factor * x->recency_factor;
@@ -384,6 +493,9 @@ static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover
   if (!rc && src != SQLITE_DONE) rc = db_err(r);
   sqlite3_finalize(st);
   for (size_t k = 0; !rc && o->snippet_tokens > 0 && k < res->n_hits; k++) rc = make_snippet(r, &res->hits[k], fts);
+  for (size_t k = 0; !rc && o->collapse && k < res->n_hits; k++) rc = load_members(r, &res->hits[k]);
+  kftsp_free(r->only);
+  r->only = NULL;
   return rc;
 }
 
@@ -515,8 +627,9 @@ int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_
     return kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
   }
   memset(res, 0, sizeof *res);
-  run r = {kftsp_db_handle(db), q, o, err, ""};
+  run r = {kftsp_db_handle(db), q, o, err, "", NULL};
   res->n_parts = q->n_conj;
+  res->collapsed = o->collapse;
   res->fts_query = q->fts ? kftsp_strdup(q->fts) : NULL;
   res->sql_filter = describe_filters(q);
   if ((q->fts && !res->fts_query) || !res->sql_filter) rc = KFTS_ENOMEM;
@@ -549,6 +662,74 @@ int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_
   }
   if (!rc && !res->total) rc = explain_empty(&r, res);
   kftsp_query_free(q);
+  if (rc) {
+    kfts_result_free(res);
+    return rc == KFTS_ENOMEM ? kftsp_err(err, rc, "", 0, "out of memory") : rc;
+  }
+  *out = res;
+  return KFTS_OK;
+}
+
+/* ---- articles like one ---- */
+
+int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t limit, kfts_error *err) {
+  *out = NULL;
+  int64_t *ids = NULL;
+  double *sims = NULL;
+  size_t n = 0;
+  int rc = kftsp_similar(db, id, limit, &ids, &sims, &n, err);
+  if (rc) return rc;
+  kfts_search_opts o;
+  kfts_search_opts_init(&o);
+  kftsp_query none = {0};
+  none.where = (char *)"";
+  run r = {kftsp_db_handle(db), &none, &o, err, "", NULL};
+  kfts_result *res = kftsp_malloc(sizeof *res);
+  kfts_hit *hits = kftsp_malloc((n ? n : 1) * sizeof *hits);
+  char *desc = kftsp_printf("similar to article %lld", (long long)id);
+  if (!res || !hits || !desc) rc = KFTS_ENOMEM;
+  sqlite3_stmt *st = NULL;
+  if (!rc && sqlite3_prepare_v2(r.h,
+                                "SELECT a.title, a.url, a.date, a.date_source, a.source, a.topics, a.importance,"
+                                " f.path, a.line FROM articles a JOIN files f ON f.id = a.file_id WHERE a.id = ?1",
+                                -1, &st, NULL) != SQLITE_OK)
+    rc = db_err(&r);
+  if (res) {
+    memset(res, 0, sizeof *res);
+    res->hits = hits;
+    res->sql_filter = desc;
+    res->similar_to = id;
+    hits = NULL;
+    desc = NULL;
+  }
+  for (size_t i = 0; !rc && i < n; i++) {
+    sqlite3_bind_int64(st, 1, ids[i]);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      kfts_hit *x = &res->hits[res->n_hits++];
+      memset(x, 0, sizeof *x);
+      x->id = ids[i];
+      x->title = col_dup(st, 0);
+      x->url = col_dup(st, 1);
+      x->date = col_dup(st, 2);
+      x->date_source = col_dup(st, 3);
+      x->source = col_dup(st, 4);
+      x->topics = split_topics((const char *)sqlite3_column_text(st, 5), &x->n_topics);
+      x->importance = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
+      x->file = col_dup(st, 7);
+      x->line = sqlite3_column_int(st, 8);
+      x->score = x->relevance = sims[i];
+      x->importance_factor = x->recency_factor = 1;
+      if (!x->title || !x->file) rc = KFTS_ENOMEM;
+      if (!rc) rc = make_snippet(&r, x, NULL);
+    }
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  if (res) res->total = res->n_hits;
+  kftsp_free(hits);
+  kftsp_free(desc);
+  kftsp_free(ids);
+  kftsp_free(sims);
   if (rc) {
     kfts_result_free(res);
     return rc == KFTS_ENOMEM ? kftsp_err(err, rc, "", 0, "out of memory") : rc;
@@ -637,6 +818,12 @@ void kfts_result_free(kfts_result *r) {
     kftsp_free(x->file);
     kftsp_free(x->snippet);
     kftsp_free(x->highlights);
+    for (size_t k = 0; k < x->n_similar; k++) {
+      kftsp_free(x->similar[k].title);
+      kftsp_free(x->similar[k].date);
+      kftsp_free(x->similar[k].source);
+    }
+    kftsp_free(x->similar);
     kfts_strv_free(x->topics, x->n_topics);
   }
   kftsp_free(r->hits);
@@ -651,7 +838,8 @@ void kfts_result_free(kfts_result *r) {
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 static const char *const all_fields[] = {"rank", "id", "title", "url", "date", "date_source", "source", "topics",
-                                         "importance", "score", "snippet", "highlights", "file", "line"};
+                                         "importance", "score", "snippet", "highlights", "file", "line", "similar"};
+#define N_BASE_FIELDS 14 /* "similar" only with --collapse, or when asked for */
 
 int kfts_hit_field_known(const char *name) {
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(all_fields); i++)
@@ -681,6 +869,14 @@ static json_t *field_value(const kfts_hit *x, size_t rank, const char *f) {
       json_array_append_new(h, json_pack("[ii]", x->highlights[2 * i], x->highlights[2 * i + 1]));
     return h;
   }
+  if (!strcmp(f, "similar")) {
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < x->n_similar; i++)
+      json_array_append_new(a, json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)x->similar[i].id, "title",
+                                         x->similar[i].title, "date", str_or_null(x->similar[i].date), "source",
+                                         str_or_null(x->similar[i].source)));
+    return a;
+  }
   if (!strcmp(f, "file")) return json_string(x->file);
   if (!strcmp(f, "line")) return json_integer(x->line);
   return json_null();
@@ -690,7 +886,7 @@ char *kfts_hit_json(const kfts_hit *x, size_t rank, const char *const *fields, s
                     int indent) {
   json_t *h = json_object();
   if (!h) return NULL;
-  if (!fields) fields = all_fields, n_fields = KFTSP_ARRAY_LEN(all_fields);
+  if (!fields) fields = all_fields, n_fields = N_BASE_FIELDS + (x->collapsed != 0);
   for (size_t i = 0; i < n_fields; i++) json_object_set_new(h, fields[i], field_value(x, rank, fields[i]));
   if (relaxed >= 0) json_object_set_new(h, "relaxed", json_boolean(relaxed));
   char *s = json_dumps(h, (indent ? JSON_INDENT(indent) : JSON_COMPACT) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
@@ -707,7 +903,7 @@ char *kfts_result_json(const kfts_result *r, const char *query, const char *cons
     json_decref(hits);
     return NULL;
   }
-  if (!fields) fields = all_fields, n_fields = KFTSP_ARRAY_LEN(all_fields);
+  if (!fields) fields = all_fields, n_fields = N_BASE_FIELDS + (r->collapsed != 0);
   json_object_set_new(o, "query", json_string(query));
   json_object_set_new(o, "total", json_integer((json_int_t)r->total));
   json_object_set_new(o, "relaxed", json_boolean(r->relaxed));

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define KFTSP_SCHEMA_VERSION 2
+#define KFTSP_SCHEMA_VERSION 3
 /* Bump when a parser change should re-index unchanged files. */
 #define KFTSP_PARSER_VERSION "2" /* 2: C0 controls dropped from text */
 /* The FTS5 tokenizer: the one place it is chosen. */
@@ -81,10 +81,15 @@ static const char schema_sql[] =
     "CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN"
     " INSERT INTO articles_fts(rowid, title, summary, body, topics)"
     " VALUES (new.id, new.title, new.summary, new.body, new.topics); END;"
+    "CREATE TABLE signatures(article_id INTEGER PRIMARY KEY, n INTEGER NOT NULL, sig BLOB NOT NULL);"
+    "CREATE TABLE clusters(article_id INTEGER PRIMARY KEY, cluster INTEGER NOT NULL);"
+    "CREATE INDEX clusters_cluster ON clusters(cluster);"
     "CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN"
     " INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"
     " VALUES ('delete', old.id, old.title, old.summary, old.body, old.topics);"
-    " DELETE FROM topics WHERE article_id = old.id; END;";
+    " DELETE FROM topics WHERE article_id = old.id;"
+    " DELETE FROM signatures WHERE article_id = old.id;"
+    " DELETE FROM clusters WHERE article_id = old.id; END;";
 
 static int db_err(kfts_error *err, sqlite3 *h, const char *what) {
   return kftsp_err(err, KFTS_EDB, "database", 0, "%s: %s", what, h ? sqlite3_errmsg(h) : "?");
@@ -335,8 +340,9 @@ typedef struct run {
   file_ent *files;
   size_t n_files, cap_files;
   sqlite3_stmt *q_file, *ins_file, *upd_mtime, *del_articles, *del_file, *ins_article,
-      *ins_topic, *exists_id;
+      *ins_topic, *exists_id, *ins_sig;
   size_t batch_files, batch_bytes;
+  int changed; /* an article was written or deleted: clusters are recomputed */
   size_t done_files, done_bytes; /* for progress */
   int in_txn;
 } run;
@@ -457,6 +463,7 @@ static int prepare(run *r) {
        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
       {offsetof(run, ins_topic), "INSERT OR IGNORE INTO topics(topic, article_id) VALUES (?1, ?2)"},
       {offsetof(run, exists_id), "SELECT 1 FROM articles WHERE id = ?1"},
+      {offsetof(run, ins_sig), "INSERT OR REPLACE INTO signatures(article_id, n, sig) VALUES (?1, ?2, ?3)"},
   };
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(stmts); i++) {
     sqlite3_stmt **slot = (sqlite3_stmt **)((char *)r + stmts[i].off);
@@ -476,6 +483,7 @@ static void finalize_all(run *r) {
   sqlite3_finalize(r->ins_article);
   sqlite3_finalize(r->ins_topic);
   sqlite3_finalize(r->exists_id);
+  sqlite3_finalize(r->ins_sig);
 }
 
 static int begin(run *r) {
@@ -563,6 +571,17 @@ static int write_doc(run *r, int64_t file_id, const char *key, const kfts_doc *d
       sqlite3_bind_int64(r->ins_topic, 2, id);
       rc = step_done(r, r->ins_topic, "writing a topic");
     }
+    /* The near-duplicate signature, for story clusters (cluster.c). */
+    const char *parts[] = {a->title, a->summary, a->body};
+    kftsp_sig sig;
+    if (rc == KFTS_OK) rc = kftsp_signature(parts, 3, &sig);
+    if (rc == KFTS_OK) {
+      sqlite3_bind_int64(r->ins_sig, 1, id);
+      sqlite3_bind_int64(r->ins_sig, 2, sig.n);
+      sqlite3_bind_blob(r->ins_sig, 3, sig.min, (int)sizeof sig.min, SQLITE_STATIC);
+      rc = step_done(r, r->ins_sig, "writing a signature");
+    }
+    r->changed = 1;
   }
   return rc;
 }
@@ -598,6 +617,7 @@ static char *read_file(const char *path, size_t *len_out, int *errno_out) {
 
 static int remove_file_row(run *r, int64_t file_id) {
   sqlite3_bind_int64(r->del_articles, 1, file_id);
+  r->changed = 1;
   int rc = step_done(r, r->del_articles, "removing articles");
   if (rc == KFTS_OK) {
     sqlite3_bind_int64(r->del_file, 1, file_id);
@@ -683,6 +703,7 @@ static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
   rc = exec(r->db->h, "SAVEPOINT file", r->err);
   if (rc == KFTS_OK && known) {
     sqlite3_bind_int64(r->del_articles, 1, file_id);
+    r->changed = 1;
     rc = step_done(r, r->del_articles, "removing old articles");
   }
   if (rc == KFTS_OK) {
@@ -905,6 +926,8 @@ int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
       }
     }
   }
+  /* Story clusters, when any article came or went. */
+  if (rc == KFTS_OK && r.changed) rc = kftsp_recluster(db->h, err);
   if (rc == KFTS_OK) rc = commit(&r);
   if (rc == KFTS_OK && opts && opts->full)
     rc = exec(db->h, "INSERT INTO articles_fts(articles_fts) VALUES ('optimize')", err);

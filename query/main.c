@@ -52,6 +52,8 @@ static const char usage_text[] =
     "  --by-source             with --timeline: each period's count per source\n"
     "  --svg FILE              with --timeline: also write it as an SVG bar chart\n"
     "  --facets                add counts of the matches per source, topic and year\n"
+    "  --collapse              one hit per story (near-duplicate cluster), \"+N similar\"\n"
+    "  --similar ID            the articles most like article ID (no query needed)\n"
     "  --explain               show how each hit was scored and the FTS5 expression that ran\n"
     "  --strict                no relaxed fallback when no article has every word\n"
     "  --aliases FILE          more aliases (JSON: {\"aliases\": [[\"OpenAI\", \"오픈AI\"], ...]})\n"
@@ -165,6 +167,23 @@ static void print_wrapped(const out *o, const char *text, const int *hl, size_t 
   }
 }
 
+/* Prints S clipped to COLS display columns ("…" when cut). */
+static void print_clipped(const char *s, int cols) {
+  size_t len = strlen(s), i = 0;
+  int used = 0;
+  while (i < len) {
+    int k, w = char_width(s + i, len - i, &k);
+    if (used + w > cols - 1 && i + (size_t)k < len) {
+      fputs("…", stdout);
+      return;
+    }
+    if (used + w > cols) break;
+    fwrite(s + i, 1, (size_t)k, stdout);
+    used += w;
+    i += (size_t)k;
+  }
+}
+
 static void print_human(const out *o, kfts_result *r, const char *query, size_t offset) {
   if (r->relaxed)
     printf("No article has all of: %s\nShowing the articles that match most of it (relaxed):\n\n", query);
@@ -180,6 +199,16 @@ static void print_human(const out *o, kfts_result *r, const char *query, size_t 
     printf("%2zu. %s  %s%s  %s%s%s\n", offset + i + 1, h->date ? h->date : "----------",
            h->source ? h->source : "-", imp, o->color ? "\033[1m" : "", h->title, o->color ? "\033[0m" : "");
     if (r->relaxed) printf("    [matches %d of %zu]\n", h->matched, r->n_parts);
+    if (h->n_similar) {
+      printf("    +%zu similar:\n", h->n_similar);
+      for (size_t k = 0; k < h->n_similar && k < 3; k++) {
+        printf("      %s  %s  ", h->similar[k].date ? h->similar[k].date : "----------",
+               h->similar[k].source ? h->similar[k].source : "-");
+        print_clipped(h->similar[k].title, o->width - 36 > 20 ? o->width - 36 : 20);
+        putchar('\n');
+      }
+      if (h->n_similar > 3) printf("      … and %zu more (--json lists them all)\n", h->n_similar - 3);
+    }
     if (h->url) printf("    %s\n", h->url);
     else printf("    %s:%d\n", h->file, h->line);
     if (h->snippet && *h->snippet) {
@@ -187,6 +216,7 @@ static void print_human(const out *o, kfts_result *r, const char *query, size_t 
         if (*p == '\n' || *p == '\t' || *p == '\r') *p = ' ';
       print_wrapped(o, h->snippet, h->highlights, h->n_highlights, 4);
     }
+    if (r->similar_to) printf("    similarity %.2f\n", h->score);
     if (o->explain)
       printf("    score %.4f = relevance %.4f × importance %.3f × recency %.3f\n", h->score, h->relevance,
              h->importance_factor, h->recency_factor);
@@ -228,23 +258,6 @@ static char **opts_v, **words;
 static void free_args(void) {
   free(opts_v);
   free(words);
-}
-
-/* Prints S clipped to COLS display columns ("…" when cut). */
-static void print_clipped(const char *s, int cols) {
-  size_t len = strlen(s), i = 0;
-  int used = 0;
-  while (i < len) {
-    int k, w = char_width(s + i, len - i, &k);
-    if (used + w > cols - 1 && i + (size_t)k < len) {
-      fputs("…", stdout);
-      return;
-    }
-    if (used + w > cols) break;
-    fwrite(s + i, 1, (size_t)k, stdout);
-    used += w;
-    i += (size_t)k;
-  }
 }
 
 static void print_timeline(const out *o, const kfts_timeline *t, const char *query) {
@@ -297,7 +310,7 @@ int main(int argc, char **argv) {
   enum {
     OPT_DB = 256, OPT_JSON, OPT_JSONL, OPT_TSV, OPT_FIELDS, OPT_COUNT, OPT_OFFSET, OPT_SORT, OPT_IW, OPT_RECENT,
     OPT_EXPLAIN, OPT_STRICT, OPT_ALIASES, OPT_NO_ALIASES, OPT_VERSION, OPT_TOKENS, OPT_QUERY_SIDE,
-    OPT_TIMELINE, OPT_BY_SOURCE, OPT_SVG, OPT_FACETS
+    OPT_TIMELINE, OPT_BY_SOURCE, OPT_SVG, OPT_FACETS, OPT_COLLAPSE, OPT_SIMILAR
   };
   static const struct option longopts[] = {
       {"db", required_argument, NULL, OPT_DB},
@@ -323,6 +336,8 @@ int main(int argc, char **argv) {
       {"by-source", no_argument, NULL, OPT_BY_SOURCE},
       {"svg", required_argument, NULL, OPT_SVG},
       {"facets", no_argument, NULL, OPT_FACETS},
+      {"collapse", no_argument, NULL, OPT_COLLAPSE},
+      {"similar", required_argument, NULL, OPT_SIMILAR},
       {NULL, 0, NULL, 0},
   };
   /* Query words may start with '-' (exclusions): split argv into options, handed to
@@ -366,6 +381,7 @@ int main(int argc, char **argv) {
   enum { F_HUMAN, F_JSON, F_JSONL, F_TSV } format = F_HUMAN;
   int tokens = 0, query_side = 0, explain = 0, timeline = 0, by = -1, by_source = 0, facets = 0, ch;
   const char *svg = NULL;
+  long long similar_id = 0;
   char *fields_arg = NULL;
   while ((ch = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
     switch (ch) {
@@ -410,6 +426,17 @@ int main(int argc, char **argv) {
     case OPT_BY_SOURCE: by_source = 1; break;
     case OPT_SVG: svg = optarg; break;
     case OPT_FACETS: facets = 1; break;
+    case OPT_COLLAPSE: so.collapse = 1; break;
+    case OPT_SIMILAR: {
+      char *end;
+      errno = 0;
+      similar_id = strtoll(optarg, &end, 10);
+      if (errno || end == optarg || *end || similar_id < 1) {
+        fprintf(stderr, "kfts-query: --similar '%s': expected an article id (from --json)\n", optarg);
+        return 2;
+      }
+      break;
+    }
     case OPT_TOKENS: tokens = 1; break;
     case OPT_QUERY_SIDE: query_side = 1; break;
     case 'h': fputs(usage_text, stdout); return finish(0);
@@ -418,6 +445,7 @@ int main(int argc, char **argv) {
     }
   }
   if (optind < argc) words[n_words++] = argv[optind]; /* getopt stops at nothing else; for safety */
+  if (n_words == 0 && similar_id) words[n_words++] = (char *)"";
   if (n_words == 0) {
     fputs("kfts-query: no query given; try 'kfts-query --help'\n", stderr);
     return 2;
@@ -525,14 +553,18 @@ int main(int argc, char **argv) {
     return finish(tstatus);
   }
   kfts_facets *fc = NULL;
-  if (facets && kfts_facets_get(&fc, db, &so, &err)) {
-    fprintf(stderr, "kfts-query: %s\n", err.message);
-    kfts_db_close(db);
-    free(q);
-    return 2;
-  }
   kfts_result *r = NULL;
-  int rc = kfts_search(&r, db, &so, &err);
+  int rc;
+  if (similar_id) {
+    rc = kfts_similar(&r, db, (int64_t)similar_id, so.limit, &err);
+    if (!*q) {
+      free(q);
+      q = strdup(r ? r->sql_filter : "similar");
+    }
+  } else {
+    rc = facets ? kfts_facets_get(&fc, db, &so, &err) : KFTS_OK;
+    if (!rc) rc = kfts_search(&r, db, &so, &err);
+  }
   kfts_db_close(db);
   if (rc) {
     kfts_facets_free(fc);

@@ -109,7 +109,9 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 4);
   assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE topic = '데이터센터'"), 1);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE importance IS NOT NULL"), 10);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 2);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 3);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM signatures"), 90); /* one per article */
+  assert_int_equal(scalar(h, "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM files WHERE path LIKE 'corpus/%'"), 5);
   /* FTS5's own consistency check against the content table. */
   assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",

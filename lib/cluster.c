@@ -1,0 +1,304 @@
+/*
+** cluster.c -- story clusters: articles that tell the same story (a card, a crawl and a
+** podcast item; a re-posted, re-spaced or cut copy) found by near-duplicate signatures.
+**
+** Signature: MinHash, KFTSP_SIG_K minima over the distinct tokens of title + summary + body
+** as the kfts tokenizer makes them (document side, colocated tokens left out). Hangul
+** bigrams bridge spaces, so re-spacing changes almost nothing.
+** Similarity of two articles: the estimated containment |A∩B| / min(|A|, |B|), from the
+** MinHash Jaccard estimate J and the token counts: |A∩B| = J(|A|+|B|)/(1+J). Containment,
+** not Jaccard, so that a truncated copy still counts as the same story. Articles with fewer
+** than KFTSP_SIG_MIN_TOKENS tokens (a title alone) are never clustered.
+** Clusters: candidate pairs from LSH (KFTSP_SIG_K / ROWS bands of ROWS minima each), kept
+** when similarity >= KFTSP_CLUSTER_THRESHOLD and J >= KFTSP_CLUSTER_MIN_JACCARD, joined
+** transitively (union-find). Thresholds measured in bench/clusters.py (bench/RESULTS.md).
+** Stored in signatures(article_id, n, sig) and clusters(article_id, cluster): cluster is
+** the smallest article id of the group; articles alone have no row.
+*/
+#include "kfts_int.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROWS 3
+#define BANDS (KFTSP_SIG_K / ROWS)
+#define MAX_GROUP 64 /* members of one LSH bucket paired with each other */
+
+static uint64_t mix64(uint64_t x) { /* splitmix64's finaliser */
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+typedef struct sigctx {
+  uint64_t *set; /* open addressing, 0 = empty */
+  size_t cap, n;
+  int oom;
+} sigctx;
+
+static int on_token(void *p, const kfts_token *t) {
+  sigctx *c = p;
+  if (t->colocated) return 0;
+  uint64_t h = mix64(kftsp_fnv1a(KFTSP_FNV_INIT, t->text, (size_t)t->len)) | 1;
+  if (2 * (c->n + 1) > c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 1024;
+    uint64_t *s = kftsp_malloc(cap * sizeof *s);
+    if (!s) {
+      c->oom = 1;
+      return 1;
+    }
+    memset(s, 0, cap * sizeof *s);
+    for (size_t i = 0; i < c->cap; i++)
+      if (c->set[i])
+        for (size_t j = c->set[i] & (cap - 1);; j = (j + 1) & (cap - 1))
+          if (!s[j]) {
+            s[j] = c->set[i];
+            break;
+          }
+    kftsp_free(c->set);
+    c->set = s;
+    c->cap = cap;
+  }
+  for (size_t j = h & (c->cap - 1);; j = (j + 1) & (c->cap - 1)) {
+    if (c->set[j] == h) return 0;
+    if (!c->set[j]) {
+      c->set[j] = h;
+      c->n++;
+      return 0;
+    }
+  }
+}
+
+int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
+  sigctx c = {0};
+  for (size_t i = 0; i < n_parts && !c.oom; i++)
+    if (parts[i] && kfts_tokens(parts[i], strlen(parts[i]), 0, on_token, &c) != KFTS_OK) c.oom = 1;
+  if (c.oom) {
+    kftsp_free(c.set);
+    return KFTS_ENOMEM;
+  }
+  for (int k = 0; k < KFTSP_SIG_K; k++) out->min[k] = UINT32_MAX;
+  out->n = (uint32_t)c.n;
+  for (size_t i = 0; i < c.cap; i++) {
+    if (!c.set[i]) continue;
+    for (int k = 0; k < KFTSP_SIG_K; k++) {
+      uint32_t v = (uint32_t)(mix64(c.set[i] ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(k + 1))) >> 32);
+      if (v < out->min[k]) out->min[k] = v;
+    }
+  }
+  kftsp_free(c.set);
+  return KFTS_OK;
+}
+
+double kftsp_sig_jaccard(const kftsp_sig *a, const kftsp_sig *b) {
+  int same = 0;
+  for (int k = 0; k < KFTSP_SIG_K; k++) same += a->min[k] == b->min[k];
+  return (double)same / KFTSP_SIG_K;
+}
+
+double kftsp_sig_similarity(const kftsp_sig *a, const kftsp_sig *b) {
+  if (!a->n || !b->n) return 0;
+  double j = kftsp_sig_jaccard(a, b);
+  double inter = j * (double)(a->n + b->n) / (1 + j);
+  double c = inter / (double)(a->n < b->n ? a->n : b->n);
+  return c > 1 ? 1 : c;
+}
+
+int kftsp_sig_related(const kftsp_sig *a, const kftsp_sig *b) {
+  if (a->n < KFTSP_SIG_MIN_TOKENS || b->n < KFTSP_SIG_MIN_TOKENS) return 0;
+  return kftsp_sig_jaccard(a, b) >= KFTSP_CLUSTER_MIN_JACCARD && kftsp_sig_similarity(a, b) >= KFTSP_CLUSTER_THRESHOLD;
+}
+
+/* ---- clustering the whole index ---- */
+
+typedef struct row {
+  int64_t id;
+  kftsp_sig s;
+} row;
+
+typedef struct band_key {
+  uint64_t h;
+  uint32_t row;
+} band_key;
+
+static int cmp_key(const void *a, const void *b) {
+  const band_key *x = a, *y = b;
+  if (x->h != y->h) return x->h < y->h ? -1 : 1;
+  return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static uint32_t find(uint32_t *parent, uint32_t i) {
+  while (parent[i] != i) {
+    parent[i] = parent[parent[i]];
+    i = parent[i];
+  }
+  return i;
+}
+
+static int load_sigs(sqlite3 *h, row **out, size_t *n_out, kfts_error *err) {
+  sqlite3_stmt *st;
+  *out = NULL;
+  *n_out = 0;
+  if (sqlite3_prepare_v2(h, "SELECT article_id, n, sig FROM signatures ORDER BY article_id", -1, &st, NULL) != SQLITE_OK)
+    return kftsp_err(err, KFTS_EDB, "database", 0, "reading signatures: %s", sqlite3_errmsg(h));
+  row *v = NULL;
+  size_t n = 0, cap = 0;
+  int rc = KFTS_OK;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (sqlite3_column_bytes(st, 2) != (int)sizeof v->s.min) continue; /* not ours: ignored */
+    if (n == cap) {
+      cap = cap ? cap * 2 : 1024;
+      row *x = kftsp_realloc(v, cap * sizeof *x);
+      if (!x) {
+        rc = KFTS_ENOMEM;
+        break;
+      }
+      v = x;
+    }
+    v[n].id = sqlite3_column_int64(st, 0);
+    v[n].s.n = (uint32_t)sqlite3_column_int64(st, 1);
+    memcpy(v[n].s.min, sqlite3_column_blob(st, 2), sizeof v[n].s.min);
+    n++;
+  }
+  sqlite3_finalize(st);
+  if (rc) {
+    kftsp_free(v);
+    return kftsp_err(err, rc, "", 0, "out of memory");
+  }
+  *out = v;
+  *n_out = n;
+  return KFTS_OK;
+}
+
+int kftsp_recluster(sqlite3 *h, kfts_error *err) {
+  row *v = NULL;
+  size_t n = 0;
+  int rc = load_sigs(h, &v, &n, err);
+  if (rc) return rc;
+  uint32_t *parent = kftsp_malloc((n ? n : 1) * sizeof *parent);
+  band_key *keys = kftsp_malloc((n ? n : 1) * sizeof *keys);
+  if (!parent || !keys) rc = kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+  for (size_t i = 0; !rc && i < n; i++) parent[i] = (uint32_t)i;
+  for (int b = 0; !rc && b < BANDS; b++) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (v[i].s.n < KFTSP_SIG_MIN_TOKENS) continue;
+      keys[m].h = kftsp_fnv1a((uint64_t)b * 0x100000001b3ULL ^ KFTSP_FNV_INIT, &v[i].s.min[b * ROWS],
+                              ROWS * sizeof v[i].s.min[0]);
+      keys[m].row = (uint32_t)i;
+      m++;
+    }
+    qsort(keys, m, sizeof *keys, cmp_key);
+    for (size_t g = 0; g < m;) {
+      size_t e = g + 1;
+      while (e < m && keys[e].h == keys[g].h) e++;
+      size_t lim = e - g > MAX_GROUP ? g + MAX_GROUP : e;
+      for (size_t x = g; x < lim; x++)
+        for (size_t y = x + 1; y < lim; y++) {
+          uint32_t a = keys[x].row, c = keys[y].row;
+          uint32_t ra = find(parent, a), rb = find(parent, c);
+          if (ra == rb || !kftsp_sig_related(&v[a].s, &v[c].s)) continue;
+          parent[ra > rb ? ra : rb] = ra < rb ? ra : rb; /* the root: the smaller row, the smaller id */
+        }
+      g = e;
+    }
+  }
+  /* Rows are ordered by id, so each root is its group's smallest id. */
+  sqlite3_stmt *ins = NULL;
+  if (!rc) {
+    char *msg = NULL;
+    if (sqlite3_exec(h, "DELETE FROM clusters", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_prepare_v2(h, "INSERT INTO clusters(article_id, cluster) VALUES (?1, ?2)", -1, &ins, NULL) !=
+            SQLITE_OK)
+      rc = kftsp_err(err, KFTS_EDB, "database", 0, "writing clusters: %s", msg ? msg : sqlite3_errmsg(h));
+    sqlite3_free(msg);
+  }
+  if (!rc) {
+    /* A row whose root is another row, or that is the root of another. */
+    char *rooted = kftsp_malloc(n ? n : 1);
+    if (!rooted) rc = kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) rooted[i] = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+      uint32_t r = find(parent, (uint32_t)i);
+      if (r != i) rooted[r] = rooted[i] = 1;
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+      if (!rooted[i]) continue;
+      sqlite3_bind_int64(ins, 1, v[i].id);
+      sqlite3_bind_int64(ins, 2, v[find(parent, (uint32_t)i)].id);
+      if (sqlite3_step(ins) != SQLITE_DONE)
+        rc = kftsp_err(err, KFTS_EDB, "database", 0, "writing clusters: %s", sqlite3_errmsg(h));
+      sqlite3_reset(ins);
+    }
+    kftsp_free(rooted);
+  }
+  sqlite3_finalize(ins);
+  kftsp_free(keys);
+  kftsp_free(parent);
+  kftsp_free(v);
+  return rc;
+}
+
+/* ---- the articles closest to one ---- */
+
+typedef struct near {
+  int64_t id;
+  double sim;
+} near;
+
+static int cmp_near(const void *a, const void *b) {
+  const near *x = a, *y = b;
+  if (x->sim != y->sim) return x->sim < y->sim ? 1 : -1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, double **sims_out, size_t *n_out,
+                  kfts_error *err) {
+  *ids_out = NULL;
+  *sims_out = NULL;
+  *n_out = 0;
+  sqlite3 *h = kftsp_db_handle(db);
+  row *v = NULL;
+  size_t n = 0;
+  int rc = load_sigs(h, &v, &n, err);
+  if (rc) return rc;
+  size_t self = n;
+  for (size_t i = 0; i < n; i++)
+    if (v[i].id == id) self = i;
+  if (self == n) {
+    kftsp_free(v);
+    return kftsp_err(err, KFTS_EUSAGE, "query", 0, "no article with id %lld (ids are in --json output)",
+                     (long long)id);
+  }
+  near *c = kftsp_malloc((n ? n : 1) * sizeof *c);
+  if (!c) {
+    kftsp_free(v);
+    return kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+  }
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i == self) continue;
+    double s = kftsp_sig_similarity(&v[self].s, &v[i].s);
+    if (s >= 0.1 && v[i].s.n >= KFTSP_SIG_MIN_TOKENS / 2) c[m].id = v[i].id, c[m].sim = s, m++;
+  }
+  qsort(c, m, sizeof *c, cmp_near);
+  if (m > limit) m = limit;
+  int64_t *ids = kftsp_malloc((m ? m : 1) * sizeof *ids);
+  double *sims = kftsp_malloc((m ? m : 1) * sizeof *sims);
+  if (!ids || !sims) {
+    kftsp_free(ids);
+    kftsp_free(sims);
+    rc = kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+  } else {
+    for (size_t i = 0; i < m; i++) ids[i] = c[i].id, sims[i] = c[i].sim;
+    *ids_out = ids;
+    *sims_out = sims;
+    *n_out = m;
+  }
+  kftsp_free(c);
+  kftsp_free(v);
+  return rc;
+}
