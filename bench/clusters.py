@@ -114,7 +114,7 @@ for p, q in itertools.combinations(paths, 2):
     fp += same_c and not same_s
     fn += same_s and not same_c
 print()
-print(f"Clusters written by kfts-index (thresholds in lib/kfts_int.h, LSH, transitive): pair precision "
+print(f"Clusters written by kfts-index (thresholds in lib/kfts_int.h, LSH, leader clustering): pair precision "
       f"{tp / (tp + fp) if tp + fp else 1:.3f}, recall {tp / (tp + fn):.3f} ({fp} false pairs)")
 
 # corpus/ itself

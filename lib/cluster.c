@@ -9,11 +9,12 @@
 ** MinHash Jaccard estimate J and the token counts: |A∩B| = J(|A|+|B|)/(1+J). Containment,
 ** not Jaccard, so that a truncated copy still counts as the same story. Articles with fewer
 ** than KFTSP_SIG_MIN_TOKENS tokens (a title alone) are never clustered.
-** Clusters: candidate pairs from LSH (KFTSP_SIG_K / ROWS bands of ROWS minima each), kept
-** when similarity >= KFTSP_CLUSTER_THRESHOLD and J >= KFTSP_CLUSTER_MIN_JACCARD, joined
-** transitively (union-find). Thresholds measured in bench/clusters.py (bench/RESULTS.md).
+** Clusters: candidate pairs from LSH (KFTSP_SIG_K / ROWS bands of ROWS minima each), related
+** when similarity >= KFTSP_CLUSTER_THRESHOLD and J >= KFTSP_CLUSTER_MIN_JACCARD; grouped by
+** leader clustering (kftsp_recluster), so every member is related to its cluster's leader.
+** Thresholds measured in bench/clusters.py (bench/RESULTS.md).
 ** Stored in signatures(article_id, n, sig) and clusters(article_id, cluster): cluster is
-** the smallest article id of the group; articles alone have no row.
+** the leader's article id (the group's smallest); articles alone have no row.
 */
 #include "kfts_int.h"
 
@@ -130,14 +131,6 @@ static int cmp_key(const void *a, const void *b) {
   return x->row < y->row ? -1 : x->row > y->row;
 }
 
-static uint32_t find(uint32_t *parent, uint32_t i) {
-  while (parent[i] != i) {
-    parent[i] = parent[parent[i]];
-    i = parent[i];
-  }
-  return i;
-}
-
 static int load_sigs(sqlite3 *h, row **out, size_t *n_out, kfts_error *err) {
   sqlite3_stmt *st;
   *out = NULL;
@@ -173,15 +166,31 @@ static int load_sigs(sqlite3 *h, row **out, size_t *n_out, kfts_error *err) {
   return KFTS_OK;
 }
 
+typedef struct cand_pair {
+  uint32_t a, b; /* rows, a > b */
+} cand_pair;
+
+static int cmp_pair(const void *x, const void *y) {
+  const cand_pair *p = x, *q = y;
+  if (p->a != q->a) return p->a < q->a ? -1 : 1;
+  return p->b < q->b ? -1 : p->b > q->b;
+}
+
+/*
+** Candidate pairs from LSH, then leader clustering in id order: an article joins the
+** cluster of the first earlier leader it is related to, else leads its own. Every member
+** is related to its leader, so clusters cannot chain (A~B~C with A, C unrelated).
+*/
 int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   row *v = NULL;
   size_t n = 0;
   int rc = load_sigs(h, &v, &n, err);
   if (rc) return rc;
-  uint32_t *parent = kftsp_malloc((n ? n : 1) * sizeof *parent);
+  uint32_t *leader = kftsp_malloc((n ? n : 1) * sizeof *leader);
   band_key *keys = kftsp_malloc((n ? n : 1) * sizeof *keys);
-  if (!parent || !keys) rc = kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
-  for (size_t i = 0; !rc && i < n; i++) parent[i] = (uint32_t)i;
+  cand_pair *pairs = NULL;
+  size_t n_pairs = 0, cap_pairs = 0;
+  if (!leader || !keys) rc = KFTS_ENOMEM;
   for (int b = 0; !rc && b < BANDS; b++) {
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -192,52 +201,67 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
       m++;
     }
     qsort(keys, m, sizeof *keys, cmp_key);
-    for (size_t g = 0; g < m;) {
+    for (size_t g = 0; g < m && !rc;) {
       size_t e = g + 1;
       while (e < m && keys[e].h == keys[g].h) e++;
       size_t lim = e - g > MAX_GROUP ? g + MAX_GROUP : e;
-      for (size_t x = g; x < lim; x++)
+      for (size_t x = g; x < lim && !rc; x++)
         for (size_t y = x + 1; y < lim; y++) {
-          uint32_t a = keys[x].row, c = keys[y].row;
-          uint32_t ra = find(parent, a), rb = find(parent, c);
-          if (ra == rb || !kftsp_sig_related(&v[a].s, &v[c].s)) continue;
-          parent[ra > rb ? ra : rb] = ra < rb ? ra : rb; /* the root: the smaller row, the smaller id */
+          if (n_pairs == cap_pairs) {
+            size_t cap = cap_pairs ? cap_pairs * 2 : 4096;
+            cand_pair *t = kftsp_realloc(pairs, cap * sizeof *t);
+            if (!t) {
+              rc = KFTS_ENOMEM;
+              break;
+            }
+            pairs = t;
+            cap_pairs = cap;
+          }
+          uint32_t a = keys[x].row, c = keys[y].row; /* keys sort rows ascending within a bucket */
+          pairs[n_pairs].a = a > c ? a : c;
+          pairs[n_pairs].b = a > c ? c : a;
+          n_pairs++;
         }
       g = e;
     }
   }
-  /* Rows are ordered by id, so each root is its group's smallest id. */
+  if (!rc) {
+    qsort(pairs, n_pairs, sizeof *pairs, cmp_pair);
+    for (size_t i = 0; i < n; i++) leader[i] = (uint32_t)i;
+    /* Rows are in id order; pairs sorted by (later row, earlier row). */
+    for (size_t k = 0; k < n_pairs; k++) {
+      uint32_t a = pairs[k].a, b = pairs[k].b;
+      if (k && pairs[k].a == pairs[k - 1].a && pairs[k].b == pairs[k - 1].b) continue; /* seen in another band */
+      if (leader[a] != a || leader[b] != b) continue; /* a already joined; b follows another leader */
+      if (kftsp_sig_related(&v[a].s, &v[b].s)) leader[a] = b;
+    }
+  }
+  /* Write: each member and each leader with members, as (article, leader's id). */
   sqlite3_stmt *ins = NULL;
   if (!rc) {
     char *msg = NULL;
     if (sqlite3_exec(h, "DELETE FROM clusters", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_prepare_v2(h, "INSERT INTO clusters(article_id, cluster) VALUES (?1, ?2)", -1, &ins, NULL) !=
-            SQLITE_OK)
+        sqlite3_prepare_v2(h, "INSERT OR IGNORE INTO clusters(article_id, cluster) VALUES (?1, ?2)", -1, &ins,
+                           NULL) != SQLITE_OK)
       rc = kftsp_err(err, KFTS_EDB, "database", 0, "writing clusters: %s", msg ? msg : sqlite3_errmsg(h));
     sqlite3_free(msg);
   }
-  if (!rc) {
-    /* A row whose root is another row, or that is the root of another. */
-    char *rooted = kftsp_malloc(n ? n : 1);
-    if (!rooted) rc = kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
-    for (size_t i = 0; !rc && i < n; i++) rooted[i] = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-      uint32_t r = find(parent, (uint32_t)i);
-      if (r != i) rooted[r] = rooted[i] = 1;
-    }
-    for (size_t i = 0; !rc && i < n; i++) {
-      if (!rooted[i]) continue;
-      sqlite3_bind_int64(ins, 1, v[i].id);
-      sqlite3_bind_int64(ins, 2, v[find(parent, (uint32_t)i)].id);
+  for (size_t i = 0; !rc && i < n; i++) {
+    if (leader[i] == i) continue;
+    int64_t ids[2] = {v[i].id, v[leader[i]].id};
+    for (int k = 0; k < 2 && !rc; k++) {
+      sqlite3_bind_int64(ins, 1, ids[k]);
+      sqlite3_bind_int64(ins, 2, v[leader[i]].id);
       if (sqlite3_step(ins) != SQLITE_DONE)
         rc = kftsp_err(err, KFTS_EDB, "database", 0, "writing clusters: %s", sqlite3_errmsg(h));
       sqlite3_reset(ins);
     }
-    kftsp_free(rooted);
   }
   sqlite3_finalize(ins);
+  if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");
+  kftsp_free(pairs);
   kftsp_free(keys);
-  kftsp_free(parent);
+  kftsp_free(leader);
   kftsp_free(v);
   return rc;
 }

@@ -217,8 +217,9 @@ int kftsp_search_register(struct sqlite3 *db, fts5_api *api);
 typedef struct kftsp_match kftsp_match;
 int kftsp_match_open(kftsp_match **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err);
 /* Prepares OUTER, in which "%s" stands for a subquery of the matches with columns id, date,
-** source, title, importance, score (higher is better). Errors fill the ERR given to open. */
-int kftsp_match_prepare(kftsp_match *m, const char *outer, struct sqlite3_stmt **st);
+** source, topics, importance, score (higher is better; 0 unless WITH_SCORE). Errors fill the
+** ERR given to open. */
+int kftsp_match_prepare(kftsp_match *m, const char *outer, int with_score, struct sqlite3_stmt **st);
 void kftsp_match_close(kftsp_match *m);
 double kftsp_importance_factor(int importance, double w);
 double kftsp_recency_factor(const char *date, const char *newest, double half_life);

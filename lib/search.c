@@ -192,8 +192,10 @@ static int prepare(run *r, const char *sql, sqlite3_stmt **st, const char *fts) 
 /* Rows matching FTS (may be NULL: filters only) under the filters, into *N. */
 static int count_rows(run *r, const char *fts, size_t *n) {
   kftsp_buf b = {0};
-  kftsp_buf_adds(&b, "SELECT count(*)");
-  from_where(&b, r, fts, 0);
+  if (fts && !*r->q->where) /* nothing but the words: FTS5 alone, no row of articles read */
+    kftsp_buf_adds(&b, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH " P_FTS);
+  else
+    kftsp_buf_adds(&b, "SELECT count(*)"), from_where(&b, r, fts, 0);
   if (b.oom) return KFTS_ENOMEM;
   sqlite3_stmt *st = NULL;
   int rc = prepare(r, b.p, &st, fts);
@@ -780,13 +782,13 @@ void kftsp_match_close(kftsp_match *m) {
   kftsp_free(m);
 }
 
-int kftsp_match_prepare(kftsp_match *m, const char *outer, sqlite3_stmt **st) {
+int kftsp_match_prepare(kftsp_match *m, const char *outer, int with_score, sqlite3_stmt **st) {
   run *r = &m->r;
   const char *fts = r->q->fts;
   kftsp_buf b = {0};
-  kftsp_buf_printf(&b, "SELECT a.id AS id, a.date AS date, a.source AS source, a.title AS title,"
+  kftsp_buf_printf(&b, "SELECT a.id AS id, a.date AS date, a.source AS source, a.topics AS topics,"
                        " a.importance AS importance, %s AS score",
-                   fts ? "(-" BM25 " * kfts_boost(a.importance, a.date, ?63, ?64, ?65))" : "0.0");
+                   fts && with_score ? "(-" BM25 " * kfts_boost(a.importance, a.date, ?63, ?64, ?65))" : "0.0");
   from_where(&b, r, fts, 0);
   if (b.oom) return KFTS_ENOMEM;
   kftsp_buf sql = {0};

@@ -3,14 +3,16 @@
 ** of files and folders (walk, change detection, per-file replacement, removals).
 ** Parsing is format.c's; searching is search.c's.
 **
-** Schema (user_version KFTSP_SCHEMA_VERSION; 1 used unicode61, 2 the kfts tokenizer):
-**   meta(key, value)              created_with, timezone, ...
+** Schema (user_version KFTSP_SCHEMA_VERSION; 1 used unicode61, 2 the kfts tokenizer, 3 adds
+** story clusters and puts the metadata columns before the text):
+**   meta(key, value)              created_with, tokenizer, aliases:ROOT
 **   roots(path)                   folders and files indexed before (absolute)
 **   files(id, path, size, mtime_ns, hash, config, format, n_articles, indexed_at)
-**   articles(id, file_id, ord, line, title, summary, body, topics, url, date,
-**            date_source, published_at, source, importance, time_offset)
+**   articles(id, file_id, ord, line, date, source, importance, date_source, published_at,
+**            time_offset, url, topics, title, summary, body)
 **   topics(topic, article_id)     one row per topic, for filters and counts
 **   articles_fts                  FTS5, external content = articles, kept by triggers
+**   signatures(article_id, n, sig), clusters(article_id, cluster)   cluster.c
 */
 #include "kfts_int.h"
 
@@ -52,25 +54,27 @@ static const char schema_sql[] =
     " format TEXT NOT NULL,"
     " n_articles INTEGER NOT NULL,"
     " indexed_at TEXT NOT NULL);"
+    /* Metadata first, text last: filters, timelines and facets read a row's first bytes
+    ** and never the overflow pages of a long body. */
     "CREATE TABLE articles("
     " id INTEGER PRIMARY KEY,"
     " file_id INTEGER NOT NULL REFERENCES files(id),"
     " ord INTEGER NOT NULL,"
     " line INTEGER NOT NULL,"
-    " title TEXT NOT NULL,"
-    " summary TEXT,"
-    " body TEXT NOT NULL,"
-    " topics TEXT NOT NULL,"
-    " url TEXT,"
     " date TEXT,"
-    " date_source TEXT,"
-    " published_at TEXT,"
     " source TEXT,"
     " importance INTEGER CHECK (importance BETWEEN 0 AND 10),"
-    " time_offset TEXT);"
+    " date_source TEXT,"
+    " published_at TEXT,"
+    " time_offset TEXT,"
+    " url TEXT,"
+    " topics TEXT NOT NULL,"
+    " title TEXT NOT NULL,"
+    " summary TEXT,"
+    " body TEXT NOT NULL);"
     "CREATE INDEX articles_file ON articles(file_id, ord);"
     "CREATE INDEX articles_date ON articles(date);"
-    "CREATE INDEX articles_source ON articles(source);"
+    "CREATE INDEX articles_source ON articles(source COLLATE NOCASE);"
     "CREATE TABLE topics("
     " topic TEXT NOT NULL,"
     " article_id INTEGER NOT NULL REFERENCES articles(id),"
@@ -269,6 +273,9 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
     if (rc) goto done;
   }
   if (!ro) rc = exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
+  /* Readers map the file (no read() copies) and keep more pages: timelines and facets of a
+  ** broad query touch every matching row. */
+  if (rc == KFTS_OK) rc = exec(db->h, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;", err);
   if (rc) goto done;
   char abs[4096];
   if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);

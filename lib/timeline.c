@@ -116,10 +116,38 @@ static int add_source(kfts_bucket *b, const char *src) {
 
 typedef struct hit {
   int64_t id, day;
-  char *title, *source;
+  char *source;
   char date[11];
   double score;
 } hit;
+
+/* By day, best first within a day, then id: the order the buckets are filled in. */
+static int cmp_hit(const void *a, const void *b) {
+  const hit *x = a, *y = b;
+  if (x->day != y->day) return x->day < y->day ? -1 : 1;
+  if (x->score != y->score) return x->score > y->score ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The titles of the buckets' best hits, read once per bucket. */
+static int load_titles(kfts_timeline *t, sqlite3 *h, kfts_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(h, "SELECT title FROM articles WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+    return kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
+  int rc = KFTS_OK;
+  for (size_t k = 0; k < t->n_buckets && !rc; k++) {
+    kfts_bucket *b = &t->buckets[k];
+    if (!b->count) continue;
+    sqlite3_bind_int64(st, 1, b->top_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      b->top_title = kftsp_strdup((const char *)sqlite3_column_text(st, 0));
+      if (!b->top_title) rc = KFTS_ENOMEM;
+    }
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
 
 int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *o, int by, int by_source,
                   kfts_error *err) {
@@ -128,7 +156,8 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
   int rc = kftsp_match_open(&m, db, o, err);
   if (rc) return rc;
   sqlite3_stmt *st = NULL;
-  rc = kftsp_match_prepare(m, "SELECT id, date, source, title, score FROM (%s) ORDER BY date, score DESC, id", &st);
+  rc = kftsp_match_prepare(m, by_source ? "SELECT id, date, score, source FROM (%s)" : "SELECT id, date, score FROM (%s)",
+                           1, &st);
   hit *h = NULL;
   size_t n = 0, cap = 0, undated = 0;
   int src = SQLITE_DONE;
@@ -150,12 +179,15 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
     hit *x = &h[n++];
     x->id = sqlite3_column_int64(st, 0);
     x->day = z;
-    snprintf(x->date, sizeof x->date, "%s", (const char *)sqlite3_column_text(st, 1));
-    x->source = kftsp_strdup((const char *)sqlite3_column_text(st, 2));
-    x->title = kftsp_strdup((const char *)sqlite3_column_text(st, 3));
-    x->score = sqlite3_column_double(st, 4);
-    if (!x->title) rc = KFTS_ENOMEM;
+    memcpy(x->date, sqlite3_column_text(st, 1), 11);
+    x->score = sqlite3_column_double(st, 2);
+    x->source = NULL;
+    if (by_source) {
+      const char *sv = (const char *)sqlite3_column_text(st, 3);
+      if (sv && !(x->source = kftsp_strdup(sv))) rc = KFTS_ENOMEM;
+    }
   }
+  if (!rc) qsort(h, n, sizeof *h, cmp_hit);
   if (!rc && src != SQLITE_DONE && src != SQLITE_ROW)
     rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(kftsp_db_handle(db)));
   sqlite3_finalize(st);
@@ -190,25 +222,20 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
         if (!b->count) snprintf(b->first, sizeof b->first, "%s", h[i].date);
         snprintf(b->last, sizeof b->last, "%s", h[i].date);
         b->count++;
-        if (!b->top_title || h[i].score > b->top_score) {
-          kftsp_free(b->top_title);
-          b->top_title = kftsp_strdup(h[i].title);
+        if (b->count == 1 || h[i].score > b->top_score) {
           b->top_id = h[i].id;
           b->top_score = h[i].score;
-          snprintf(b->top_date, sizeof b->top_date, "%s", h[i].date);
-          if (!b->top_title) rc = KFTS_ENOMEM;
+          memcpy(b->top_date, h[i].date, 11);
         }
         if (!rc && by_source) rc = add_source(b, h[i].source);
       }
       for (size_t k = 0; k < t->n_buckets; k++)
         if (t->buckets[k].count > t->buckets[t->peak].count) t->peak = k;
+      if (!rc) rc = load_titles(t, kftsp_db_handle(db), err);
     }
   }
   if (t) t->by = by < 0 ? KFTS_BY_MONTH : by;
-  for (size_t i = 0; i < n; i++) {
-    kftsp_free(h[i].title);
-    kftsp_free(h[i].source);
-  }
+  for (size_t i = 0; i < n; i++) kftsp_free(h[i].source);
   kftsp_free(h);
   if (rc) {
     kfts_timeline_free(t);
@@ -339,31 +366,48 @@ char *kfts_timeline_svg(const kfts_timeline *t, const char *query) {
 
 /* ---- facets ---- */
 
-static int facet(kftsp_match *m, const char *sql, kfts_count **out, size_t *n_out, kfts_error *err, sqlite3 *h) {
-  sqlite3_stmt *st = NULL;
-  int rc = kftsp_match_prepare(m, sql, &st);
-  size_t cap = 0;
-  int src = SQLITE_DONE;
-  while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n_out == cap) {
-      cap = cap ? cap * 2 : 16;
-      kfts_count *c = kftsp_realloc(*out, cap * sizeof *c);
-      if (!c) {
-        rc = KFTS_ENOMEM;
-        break;
-      }
-      *out = c;
+static void free_counts(kfts_count *c, size_t n);
+
+typedef struct tally {
+  kfts_count *c;
+  size_t n, cap;
+} tally;
+
+/* Adds one to VALUE's count (NULL counts as none); linear, as sources, years and the topics
+** of one archive are few. */
+static int tally_add(tally *t, const char *v, size_t len) {
+  for (size_t i = 0; i < t->n; i++)
+    if (v ? t->c[i].value && strlen(t->c[i].value) == len && !memcmp(t->c[i].value, v, len) : !t->c[i].value) {
+      t->c[i].count++;
+      return KFTS_OK;
     }
-    kfts_count *c = &(*out)[*n_out];
-    const char *v = (const char *)sqlite3_column_text(st, 0);
-    c->value = v ? kftsp_strdup(v) : NULL;
-    c->count = (size_t)sqlite3_column_int64(st, 1);
-    (*n_out)++;
-    if (v && !c->value) rc = KFTS_ENOMEM;
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 16;
+    kfts_count *c = kftsp_realloc(t->c, cap * sizeof *c);
+    if (!c) return KFTS_ENOMEM;
+    t->c = c;
+    t->cap = cap;
   }
-  if (!rc && src != SQLITE_DONE) rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
-  sqlite3_finalize(st);
-  return rc;
+  t->c[t->n].value = v ? kftsp_strndup(v, len) : NULL;
+  t->c[t->n].count = 1;
+  if (v && !t->c[t->n].value) return KFTS_ENOMEM;
+  t->n++;
+  return KFTS_OK;
+}
+
+static void free_tally(tally *t);
+
+static int cmp_count(const void *a, const void *b) { /* largest first, then by value, none last */
+  const kfts_count *x = a, *y = b;
+  if (x->count != y->count) return x->count < y->count ? 1 : -1;
+  if (!x->value || !y->value) return !x->value - !y->value;
+  return strcmp(x->value, y->value);
+}
+
+static int cmp_value(const void *a, const void *b) { /* years in order, none last */
+  const kfts_count *x = a, *y = b;
+  if (!x->value || !y->value) return !x->value - !y->value;
+  return strcmp(x->value, y->value);
 }
 
 int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
@@ -371,26 +415,40 @@ int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, k
   kftsp_match *m = NULL;
   int rc = kftsp_match_open(&m, db, o, err);
   if (rc) return rc;
-  kfts_facets *f = kftsp_malloc(sizeof *f);
-  if (!f) rc = KFTS_ENOMEM;
-  else memset(f, 0, sizeof *f);
-  sqlite3 *h = kftsp_db_handle(db);
-  if (!rc)
-    rc = facet(m, "SELECT source, count(*) FROM (%s) GROUP BY source ORDER BY 2 DESC, source IS NULL, source",
-               &f->source, &f->n_source, err, h);
-  if (!rc)
-    rc = facet(m,
-               "SELECT t.topic, count(*) FROM (%s) mm JOIN topics t ON t.article_id = mm.id"
-               " GROUP BY t.topic ORDER BY 2 DESC, t.topic LIMIT 20",
-               &f->topic, &f->n_topic, err, h);
-  if (!rc)
-    rc = facet(m, "SELECT substr(date, 1, 4) AS y, count(*) FROM (%s) GROUP BY y ORDER BY y IS NULL, y",
-               &f->year, &f->n_year, err, h);
+  sqlite3_stmt *st = NULL;
+  rc = kftsp_match_prepare(m, "SELECT source, date, topics FROM (%s)", 0, &st);
+  tally src = {0}, top = {0}, yr = {0};
+  int s = SQLITE_DONE;
+  while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *so = (const char *)sqlite3_column_text(st, 0), *d = (const char *)sqlite3_column_text(st, 1);
+    const char *tp = (const char *)sqlite3_column_text(st, 2);
+    rc = tally_add(&src, so, so ? strlen(so) : 0);
+    if (!rc) rc = tally_add(&yr, d && strlen(d) >= 4 ? d : NULL, 4);
+    while (!rc && tp && *tp) {
+      size_t k = strcspn(tp, "\n");
+      if (k) rc = tally_add(&top, tp, k);
+      tp += k + (tp[k] == '\n');
+    }
+  }
+  if (!rc && s != SQLITE_DONE)
+    rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(kftsp_db_handle(db)));
+  sqlite3_finalize(st);
   kftsp_match_close(m);
+  kfts_facets *f = rc ? NULL : kftsp_malloc(sizeof *f);
+  if (!rc && !f) rc = KFTS_ENOMEM;
   if (rc) {
-    kfts_facets_free(f);
+    free_tally(&src);
+    free_tally(&top);
+    free_tally(&yr);
     return rc == KFTS_ENOMEM ? kftsp_err(err, rc, "", 0, "out of memory") : rc;
   }
+  qsort(src.c, src.n, sizeof *src.c, cmp_count);
+  qsort(top.c, top.n, sizeof *top.c, cmp_count);
+  qsort(yr.c, yr.n, sizeof *yr.c, cmp_value);
+  while (top.n > 20) kftsp_free(top.c[--top.n].value);
+  f->source = src.c, f->n_source = src.n;
+  f->topic = top.c, f->n_topic = top.n;
+  f->year = yr.c, f->n_year = yr.n;
   *out = f;
   return KFTS_OK;
 }
@@ -399,6 +457,8 @@ static void free_counts(kfts_count *c, size_t n) {
   for (size_t i = 0; i < n; i++) kftsp_free(c[i].value);
   kftsp_free(c);
 }
+
+static void free_tally(tally *t) { free_counts(t->c, t->n); }
 
 void kfts_facets_free(kfts_facets *f) {
   if (!f) return;
