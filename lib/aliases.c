@@ -373,7 +373,7 @@ int kfts_suggest_aliases(kfts_db *db, char **json_out, kfts_error *err) {
   json_t *o = json_object(), *al = json_array(), *ev = json_array();
   if (!rc && (!o || !al || !ev)) rc = KFTS_ENOMEM;
   if (!rc) {
-    qsort(m.p, m.n, sizeof *m.p, cmp_pair);
+    kftsp_sort(m.p, m.n, sizeof *m.p, cmp_pair);
     for (size_t i = 0; i < m.n; i++) {
       if (kftsp_aliases_same(known, m.p[i].ko, m.p[i].en)) continue; /* already an alias */
       json_array_append_new(al, json_pack("[ss]", m.p[i].ko, m.p[i].en));

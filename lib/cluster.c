@@ -177,7 +177,7 @@ static int cmp_pair(const void *x, const void *y) {
 }
 
 /*
-** Candidate pairs from LSH, then leader clustering in id order: an article joins the
+** Related pairs among LSH candidates, then leader clustering in id order: an article joins the
 ** cluster of the first earlier leader it is related to, else leads its own. Every member
 ** is related to its leader, so clusters cannot chain (A~B~C with A, C unrelated).
 */
@@ -200,13 +200,15 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
       keys[m].row = (uint32_t)i;
       m++;
     }
-    qsort(keys, m, sizeof *keys, cmp_key);
+    kftsp_sort(keys, m, sizeof *keys, cmp_key);
     for (size_t g = 0; g < m && !rc;) {
       size_t e = g + 1;
       while (e < m && keys[e].h == keys[g].h) e++;
       size_t lim = e - g > MAX_GROUP ? g + MAX_GROUP : e;
       for (size_t x = g; x < lim && !rc; x++)
         for (size_t y = x + 1; y < lim; y++) {
+          /* Only related pairs are kept: memory follows the duplicates, not the buckets. */
+          if (!kftsp_sig_related(&v[keys[x].row].s, &v[keys[y].row].s)) continue;
           if (n_pairs == cap_pairs) {
             size_t cap = cap_pairs ? cap_pairs * 2 : 4096;
             cand_pair *t = kftsp_realloc(pairs, cap * sizeof *t);
@@ -226,14 +228,14 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
     }
   }
   if (!rc) {
-    qsort(pairs, n_pairs, sizeof *pairs, cmp_pair);
+    kftsp_sort(pairs, n_pairs, sizeof *pairs, cmp_pair);
     for (size_t i = 0; i < n; i++) leader[i] = (uint32_t)i;
     /* Rows are in id order; pairs sorted by (later row, earlier row). */
     for (size_t k = 0; k < n_pairs; k++) {
       uint32_t a = pairs[k].a, b = pairs[k].b;
       if (k && pairs[k].a == pairs[k - 1].a && pairs[k].b == pairs[k - 1].b) continue; /* seen in another band */
       if (leader[a] != a || leader[b] != b) continue; /* a already joined; b follows another leader */
-      if (kftsp_sig_related(&v[a].s, &v[b].s)) leader[a] = b;
+      leader[a] = b; /* related: checked when the pair was found */
     }
   }
   /* Write: each member and each leader with members, as (article, leader's id). */
@@ -308,7 +310,7 @@ int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, doub
     double s = kftsp_sig_similarity(&v[self].s, &v[i].s);
     if (s >= 0.1 && v[i].s.n >= KFTSP_SIG_MIN_TOKENS / 2) c[m].id = v[i].id, c[m].sim = s, m++;
   }
-  qsort(c, m, sizeof *c, cmp_near);
+  kftsp_sort(c, m, sizeof *c, cmp_near);
   if (m > limit) m = limit;
   int64_t *ids = kftsp_malloc((m ? m : 1) * sizeof *ids);
   double *sims = kftsp_malloc((m ? m : 1) * sizeof *sims);

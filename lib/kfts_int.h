@@ -53,6 +53,9 @@ int kftsp_err(kfts_error *err, int code, const char *source, int line, const cha
 #define KFTSP_FNV_INIT 0xcbf29ce484222325ULL
 uint64_t kftsp_fnv1a(uint64_t h, const void *p, size_t n);
 
+/* qsort, also for N = 0 with a NULL BASE. */
+void kftsp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* Offset of the first byte that is not valid UTF-8 (or is NUL), or LEN when all valid. */
 size_t kftsp_utf8_check(const char *s, size_t len);
 

@@ -560,7 +560,7 @@ int kftsp_ranker_search(kftsp_ranker *r, const char *const *words, size_t n_word
   build_slots(r);
   for (size_t i = 0; i < nc && rc == SQLITE_OK; i++) rc = score_row(r, c[i].id, &c[i].score);
   if (rc == SQLITE_OK) {
-    qsort(c, nc, sizeof *c, cmp_cand);
+    kftsp_sort(c, nc, sizeof *c, cmp_cand);
     size_t n = nc < limit ? nc : limit;
     kftsp_rank_hit *h = kftsp_malloc((n ? n : 1) * sizeof *h);
     if (!h) rc = SQLITE_NOMEM;

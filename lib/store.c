@@ -887,7 +887,7 @@ int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
   /* Index root by root (each with its manifest), files in path order. */
   for (size_t i = 0; i < n_paths && rc == KFTS_OK; i++) {
     size_t a = first_of[i], b = first_of[i + 1];
-    qsort(r.files + a, b - a, sizeof *r.files, cmp_files);
+    kftsp_sort(r.files + a, b - a, sizeof *r.files, cmp_files);
     const kftsp_manifest *mf = explicit_mf ? explicit_mf : mfs[i];
     for (size_t k = a; k < b && rc == KFTS_OK; k++) {
       if (k > a && !strcmp(r.files[k].abs, r.files[k - 1].abs)) continue;
@@ -899,7 +899,7 @@ int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
     }
   }
   /* Removals and roots, after all files are seen. */
-  if (rc == KFTS_OK) qsort(r.files, r.n_files, sizeof *r.files, cmp_files);
+  if (rc == KFTS_OK) kftsp_sort(r.files, r.n_files, sizeof *r.files, cmp_files);
   if (rc == KFTS_OK) rc = begin(&r);
   for (size_t i = 0; i < n_paths && rc == KFTS_OK; i++) {
     struct stat sb;

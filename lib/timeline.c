@@ -187,7 +187,7 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
       if (sv && !(x->source = kftsp_strdup(sv))) rc = KFTS_ENOMEM;
     }
   }
-  if (!rc) qsort(h, n, sizeof *h, cmp_hit);
+  if (!rc) kftsp_sort(h, n, sizeof *h, cmp_hit);
   if (!rc && src != SQLITE_DONE && src != SQLITE_ROW)
     rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(kftsp_db_handle(db)));
   sqlite3_finalize(st);
@@ -442,9 +442,9 @@ int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, k
     free_tally(&yr);
     return rc == KFTS_ENOMEM ? kftsp_err(err, rc, "", 0, "out of memory") : rc;
   }
-  qsort(src.c, src.n, sizeof *src.c, cmp_count);
-  qsort(top.c, top.n, sizeof *top.c, cmp_count);
-  qsort(yr.c, yr.n, sizeof *yr.c, cmp_value);
+  kftsp_sort(src.c, src.n, sizeof *src.c, cmp_count);
+  kftsp_sort(top.c, top.n, sizeof *top.c, cmp_count);
+  kftsp_sort(yr.c, yr.n, sizeof *yr.c, cmp_value);
   while (top.n > 20) kftsp_free(top.c[--top.n].value);
   f->source = src.c, f->n_source = src.n;
   f->topic = top.c, f->n_topic = top.n;

@@ -183,3 +183,7 @@ void kfts_strv_free(char **v, size_t n) {
   for (size_t i = 0; i < n; i++) kftsp_free(v[i]);
   kftsp_free(v);
 }
+
+void kftsp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+  if (n > 1) qsort(base, n, size, cmp); /* qsort(NULL, 0, ...) is undefined */
+}
