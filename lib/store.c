@@ -274,8 +274,8 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
   }
   if (!ro) rc = exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
   /* Readers map the file (no read() copies) and keep more pages: timelines and facets of a
-  ** broad query touch every matching row. */
-  if (rc == KFTS_OK) rc = exec(db->h, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;", err);
+  ** broad query touch every matching row. The indexer does not: its memory stays bounded. */
+  if (rc == KFTS_OK && ro) rc = exec(db->h, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;", err);
   if (rc) goto done;
   char abs[4096];
   if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);
