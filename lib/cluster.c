@@ -83,10 +83,18 @@ int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
   }
   for (int k = 0; k < KFTSP_SIG_K; k++) out->min[k] = UINT32_MAX;
   out->n = (uint32_t)c.n;
+  /* K hash functions from one well-mixed 64-bit value: h_k = top 32 bits of (h * odd_k + c_k),
+  ** one multiply-add each (the token hashes are already mixed). */
+  static uint64_t mul[KFTSP_SIG_K], add[KFTSP_SIG_K];
+  if (!mul[0])
+    for (int k = 0; k < KFTSP_SIG_K; k++) {
+      mul[k] = mix64(0x9E3779B97F4A7C15ULL * (uint64_t)(k + 1)) | 1;
+      add[k] = mix64(0xD1B54A32D192ED03ULL * (uint64_t)(k + 7));
+    }
   for (size_t i = 0; i < c.cap; i++) {
     if (!c.set[i]) continue;
     for (int k = 0; k < KFTSP_SIG_K; k++) {
-      uint32_t v = (uint32_t)(mix64(c.set[i] ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(k + 1))) >> 32);
+      uint32_t v = (uint32_t)((c.set[i] * mul[k] + add[k]) >> 32);
       if (v < out->min[k]) out->min[k] = v;
     }
   }

@@ -276,6 +276,9 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
   /* Readers map the file (no read() copies) and keep more pages: timelines and facets of a
   ** broad query touch every matching row. The indexer does not: its memory stays bounded. */
   if (rc == KFTS_OK && ro) rc = exec(db->h, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;", err);
+  /* The indexer: a fixed 64 MB page cache (FTS5 merges re-read segment pages; 2 MB, the
+  ** default, cost about 15 % of a 10k-article build). */
+  if (rc == KFTS_OK && !ro) rc = exec(db->h, "PRAGMA cache_size=-65536;", err);
   if (rc) goto done;
   char abs[4096];
   if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);
