@@ -45,7 +45,7 @@ static const char usage_text[] =
     "  --tsv                   tab-separated, a header line first\n"
     "  --fields a,b,c          the hit fields of --json/--jsonl/--tsv: rank, id, title, url,\n"
     "                          date, date_source, source, topics, importance, score, snippet,\n"
-    "                          highlights, file, line\n"
+    "                          highlights, file, line, similar (--collapse)\n"
     "  --count                 print only the number of matching articles\n"
     "  --timeline[=BY]         count the matches per day, week, month or year (default: from\n"
     "                          their span), every period in between, with each one's best hit\n"
