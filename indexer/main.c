@@ -18,27 +18,32 @@ static const char usage_text[] =
     "Usage: kfts-index [OPTIONS] [PATH...]\n"
     "       kfts-index --dump FILE...\n"
     "\n"
-    "Index the files and folders PATH (recursively) into a kfts database. Unchanged files\n"
-    "are skipped, changed ones re-read, deleted ones removed. Without PATH, re-index the\n"
-    "paths indexed before.\n"
+    "Index the files and folders PATH (recursively) into a kfts database.\n"
+    "Unchanged files are skipped, changed ones re-read, deleted ones removed.\n"
+    "Without PATH, re-index the paths indexed before.\n"
     "\n"
     "Options:\n"
-    "  --db FILE          the database (default: $KFTS_DB, else ./kfts.db)\n"
-    "  --manifest FILE    per-file defaults (default: kfts.json in each indexed folder)\n"
-    "  --full             re-read every file, even unchanged ones, and optimise the index\n"
+    "  --db FILE          the database ($KFTS_DB, config \"db\", else ./kfts.db)\n"
+    "  --manifest FILE    per-file defaults (default: kfts.json in each root)\n"
+    "  --full             re-read every file, and optimise the index\n"
     "  --follow-symlinks  follow symbolic links inside the indexed folders\n"
     "  --json             print the summary as one JSON object\n"
-    "  --dump             print the parsed articles of FILE... as JSON Lines; no database\n"
-    "  --suggest-aliases  after indexing, print the 한글(English) / English(한글) pairs found\n"
-    "                     in the text that are not aliases yet, as an alias file (JSON)\n"
+    "  --dump             print the articles of FILE... as JSON Lines; no database\n"
+    "  --suggest-aliases  then print 한글(English) pairs not yet aliases (JSON)\n"
     "  -q, --quiet        print nothing but errors\n"
+    "  -v, --verbose      also name each file indexed, unchanged or removed\n"
     "  -h, --help         this help\n"
     "  --version          versions of kfts and the libraries in use\n"
     "\n"
-    "Exit status: 0 all indexed, 1 some inputs rejected (the rest indexed), 2 error.\n";
+    "Progress (files, articles, MB/s, ETA) shows on stderr when it is a terminal.\n"
+    "Exit: 0 all indexed, 1 some inputs rejected (the rest indexed), 2 error.\n";
+
+static kfts_config *config; /* the user's defaults (main); freed at exit */
+static void free_config(void) { kfts_config_free(config); }
 
 typedef struct ctx {
   int quiet;
+  int verbose;
   int tty;
   int progress_shown;
   struct timespec start;
@@ -54,16 +59,28 @@ static void on_report(void *p, const char *path, int line, const char *message) 
   else fprintf(stderr, "kfts-index: %s: %s\n", path, message);
 }
 
-static void on_progress(void *p, size_t files, size_t bytes) {
+static void on_progress(void *p, size_t files, size_t total, size_t bytes, size_t articles) {
   ctx *c = p;
-  if (!c->tty || c->quiet || files % 64) return;
+  if (!c->tty || c->quiet || (files % 16 && files != total)) return;
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   double s = (double)(now.tv_sec - c->start.tv_sec) + (double)(now.tv_nsec - c->start.tv_nsec) / 1e9;
   if (s < 1.0) return;
-  fprintf(stderr, "\r\033[K%zu files, %.1f MB, %.1f MB/s", files, (double)bytes / 1e6,
-          (double)bytes / 1e6 / s);
+  double eta = files ? s * (double)(total - files) / (double)files : 0;
+  fprintf(stderr, "\r\033[K%zu/%zu files, %zu articles, %.1f MB/s, ETA %.0f s", files, total, articles,
+          (double)bytes / 1e6 / s, eta);
   c->progress_shown = 1;
+}
+
+static void on_event(void *p, const char *path, const char *what, size_t n) {
+  ctx *c = p;
+  if (!c->verbose) return;
+  if (c->progress_shown) {
+    fputs("\r\033[K", stderr);
+    c->progress_shown = 0;
+  }
+  if (!strcmp(what, "indexed")) fprintf(stderr, "kfts-index: %s: indexed, %zu article%s\n", path, n, n == 1 ? "" : "s");
+  else fprintf(stderr, "kfts-index: %s: %s\n", path, what);
 }
 
 static int finish(int status) {
@@ -121,18 +138,28 @@ int main(int argc, char **argv) {
       {"suggest-aliases", no_argument, NULL, OPT_SUGGEST},
       {"follow-symlinks", no_argument, NULL, OPT_FOLLOW},
       {"quiet", no_argument, NULL, 'q'},
+      {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0},
   };
+  static kfts_config cfg; /* static: freed by an atexit handler */
+  kfts_error cerr = {0};
+  if (kfts_config_load(&cfg, NULL, &cerr)) {
+    fprintf(stderr, "kfts-index: %s%s%.0d: %s\n", cerr.source, cerr.line ? ":" : "", cerr.line, cerr.message);
+    kfts_config_free(&cfg);
+    return 2;
+  }
+  config = &cfg;
+  atexit(free_config);
   const char *db_path = getenv("KFTS_DB");
-  if (!db_path || !*db_path) db_path = "kfts.db";
+  if (!db_path || !*db_path) db_path = cfg.db ? cfg.db : "kfts.db";
   const char *manifest = NULL;
   int json = 0, do_dump = 0, suggest = 0;
   kfts_index_opts opts = {0};
   ctx c = {0};
   int ch;
-  while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
     switch (ch) {
     case OPT_DB: db_path = optarg; break;
     case OPT_MANIFEST: manifest = optarg; break;
@@ -142,6 +169,7 @@ int main(int argc, char **argv) {
     case OPT_SUGGEST: suggest = 1; break;
     case OPT_FOLLOW: opts.follow_symlinks = 1; break;
     case 'q': c.quiet = 1; break;
+    case 'v': c.verbose = 1; break;
     case 'h': fputs(usage_text, stdout); return finish(0);
     case OPT_VERSION: printf("kfts-index: %s\n", kfts_version_string()); return finish(0);
     default: fputs("Try 'kfts-index --help'.\n", stderr); return 2;
@@ -186,6 +214,7 @@ int main(int argc, char **argv) {
   opts.report = on_report;
   opts.report_ctx = &c;
   opts.progress = on_progress;
+  opts.event = on_event;
   kfts_index_stats st = {0};
   if (rc == KFTS_OK) rc = kfts_index_paths(db, paths, n_paths, &opts, &st, &err);
   if (c.progress_shown) fputs("\r\033[K", stderr);

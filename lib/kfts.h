@@ -181,7 +181,12 @@ typedef struct kfts_index_opts {
   int follow_symlinks;  /* 1: follow symlinks inside roots */
   kfts_report_fn report;
   void *report_ctx;
-  void (*progress)(void *ctx, size_t files_done, size_t bytes_done); /* or NULL */
+  /* After each file: files done of FILES_TOTAL, bytes read, articles written so far. */
+  void (*progress)(void *ctx, size_t files_done, size_t files_total, size_t bytes_done,
+                   size_t articles); /* or NULL */
+  /* Each file's fate, for --verbose: WHAT is "indexed" (N_ARTICLES), "unchanged" or
+  ** "removed". Or NULL. */
+  void (*event)(void *ctx, const char *path, const char *what, size_t n_articles);
 } kfts_index_opts;
 
 typedef struct kfts_index_stats {
@@ -220,6 +225,8 @@ typedef struct kfts_search_opts {
   double recent_half_life;  /* days; 0 = no recency factor */
   int no_aliases;           /* 1: no alias expansion */
   const char *aliases_file; /* more aliases (JSON), or NULL */
+  const char *const *alias_files; /* and these (the config file's), n_alias_files of them */
+  size_t n_alias_files;
   int strict;               /* 1: no relaxed fallback */
   int count_only;           /* 1: only total */
   int snippet_tokens;       /* snippet length in tokens (24); 0 = no snippets */
@@ -359,6 +366,27 @@ KFTS_API int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t lim
 ** {"aliases": [[ko, en], ...], "evidence": [...]}, pairs already aliases left out.
 ** Free with kfts_free(). */
 KFTS_API int kfts_suggest_aliases(kfts_db *db, char **json_out, kfts_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* The user's defaults.                                                      */
+
+typedef struct kfts_config {
+  char *path;               /* the file read (or looked for) */
+  char *db;                 /* or NULL */
+  size_t limit;             /* 0 = not set */
+  int color;                /* -1 not set, 0 never, 1 always, 2 auto */
+  double importance_weight; /* NaN = not set */
+  char **aliases;           /* alias files */
+  size_t n_aliases;
+} kfts_config;
+
+/* $XDG_CONFIG_HOME/kfts/config.json, else ~/.config/kfts/config.json; NULL without HOME.
+** Free with kfts_free(). */
+KFTS_API char *kfts_config_path(void);
+/* Reads PATH (NULL: kfts_config_path()) into *C; a missing file leaves everything unset.
+** KFTS_EUSAGE names the file and key of a bad one. Free with kfts_config_free(). */
+KFTS_API int kfts_config_load(kfts_config *c, const char *path, kfts_error *err);
+KFTS_API void kfts_config_free(kfts_config *c);
 
 #ifdef __cplusplus
 }

@@ -369,6 +369,10 @@ static void report(run *r, const char *path, int line, const char *fmt, ...) {
   r->opts->report(r->opts->report_ctx, path, line, msg);
 }
 
+static void event(run *r, const char *path, const char *what, size_t n) {
+  if (r->opts && r->opts->event) r->opts->event(r->opts->report_ctx, path, what, n);
+}
+
 static int add_file(run *r, const char *abs) {
   if (r->n_files == r->cap_files) {
     size_t cap = r->cap_files ? r->cap_files * 2 : 64;
@@ -672,6 +676,7 @@ static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
   int full = r->opts && r->opts->full;
   if (known && same_stat && same_cfg && !full) {
     st->files_unchanged++;
+    event(r, key, "unchanged", 0);
     return KFTS_OK;
   }
   size_t len = 0;
@@ -693,6 +698,7 @@ static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
     sqlite3_bind_int64(r->upd_mtime, 3, (int64_t)len);
     rc = step_done(r, r->upd_mtime, "updating a file");
     st->files_unchanged++;
+    event(r, key, "unchanged", 0);
     kftsp_free(text);
     return rc;
   }
@@ -734,6 +740,7 @@ static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
     rc = exec(r->db->h, "RELEASE file", r->err);
     st->files_indexed++;
     st->articles += doc->n_articles;
+    event(r, key, "indexed", doc->n_articles);
   } else {
     sqlite3_exec(r->db->h, "ROLLBACK TO file; RELEASE file", NULL, NULL, NULL);
   }
@@ -810,6 +817,7 @@ static int remove_missing(run *r, const char *root) {
       int64_t *v = kftsp_realloc(gone, (n_gone + 1) * sizeof *v);
       if (!v) rc = KFTS_ENOMEM;
       else (gone = v)[n_gone++] = sqlite3_column_int64(q, 0);
+      if (v) event(r, p, "removed", 0);
     }
   }
   sqlite3_finalize(q);
@@ -898,7 +906,8 @@ int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
       if (rc == KFTS_OK) rc = index_file(&r, r.files[k].abs, mf);
       if (rc == KFTS_OK && (r.batch_files >= BATCH_FILES || r.batch_bytes >= BATCH_BYTES))
         rc = commit(&r);
-      if (opts && opts->progress) opts->progress(opts->report_ctx, ++r.done_files, r.done_bytes);
+      if (opts && opts->progress)
+        opts->progress(opts->report_ctx, ++r.done_files, r.n_files, r.done_bytes, stats->articles);
     }
   }
   /* Removals and roots, after all files are seen. */

@@ -17,54 +17,46 @@
 
 static const char usage_text[] =
     "Usage: kfts-query [OPTIONS] QUERY...\n"
-    "\n"
     "Search the index; the QUERY arguments are joined with spaces. Best first.\n"
     "\n"
-    "Query language:\n"
-    "  word word        every word must match (Korean particles are dropped: 센터의 = 센터)\n"
-    "  \"exact phrase\"   the words in this order (quote it for the shell: '\"a b\"')\n"
-    "  a OR b           either (binds tighter than the implied AND)\n"
-    "  -word, NOT word  exclude; ( ... ) groups; word* is a prefix\n"
-    "  title:w topic:w  the word in the title / the topics (w may be \"...\" or (...))\n"
-    "  source:NAME      e.g. source:threads\n"
-    "  date:2025-01     a year, month or day; date:2025-01-01..2025-03-31 a range\n"
-    "  since:D until:D  on or after / on or before\n"
-    "  importance:>=8   also >, <=, <, =, N, and 7..9\n"
-    "  Filters alone (no words) list the matching articles, newest first.\n"
-    "  Names are also searched in their other script (앤트로픽 = Anthropic): aliases.\n"
+    "Query language (kfts-query(1) has it all):\n"
+    "  w1 w2          every word (particles dropped: 센터의 = 센터)\n"
+    "  \"a phrase\"     in this order (quote it for the shell: '\"a b\"')\n"
+    "  a OR b         either; -w or NOT w excludes; ( ) groups; w* is a prefix\n"
+    "  title:w topic:w    in the title / the topics\n"
+    "  source:NAME  date:2025-01  date:D1..D2  since:D  until:D  importance:>=8\n"
+    "  Filters alone list the matches newest first. 앤트로픽 = Anthropic: aliases.\n"
     "\n"
     "Options:\n"
-    "  --db FILE               the database (default: $KFTS_DB, else ./kfts.db)\n"
-    "  -n, --limit N           show at most N hits (default 10)\n"
-    "  --offset N              skip the first N hits\n"
-    "  --sort KEY              relevance (default), date or importance\n"
-    "  --importance-weight W   how much importance lifts a hit (default 0.25; 0 = pure relevance)\n"
-    "  --recent DAYS           favour recent articles: half-life in days\n"
-    "  --json                  one JSON object {query, total, relaxed, hits: [...]}\n"
-    "  --jsonl                 one JSON object per hit, one per line\n"
-    "  --tsv                   tab-separated, a header line first\n"
-    "  --fields a,b,c          the hit fields of --json/--jsonl/--tsv: rank, id, title, url,\n"
-    "                          date, date_source, source, topics, importance, score, snippet,\n"
-    "                          highlights, file, line, similar (--collapse)\n"
-    "  --count                 print only the number of matching articles\n"
-    "  --timeline[=BY]         count the matches per day, week, month or year (default: from\n"
-    "                          their span), every period in between, with each one's best hit\n"
-    "  --by-source             with --timeline: each period's count per source\n"
-    "  --svg FILE              with --timeline: also write it as an SVG bar chart\n"
-    "  --facets                add counts of the matches per source, topic and year\n"
-    "  --collapse              one hit per story (near-duplicate cluster), \"+N similar\"\n"
-    "  --similar ID            the articles most like article ID (no query needed)\n"
-    "  --explain               show how each hit was scored and the FTS5 expression that ran\n"
-    "  --strict                no relaxed fallback when no article has every word\n"
-    "  --aliases FILE          more aliases (JSON: {\"aliases\": [[\"OpenAI\", \"오픈AI\"], ...]})\n"
-    "  --no-aliases            search words only as written\n"
-    "  --tokens                print how the words are tokenized (document side; with\n"
-    "                          --query-side, as a query): text, byte range, '+' if colocated\n"
-    "  -h, --help              this help\n"
-    "  --version               versions of kfts and the libraries in use\n"
+    "  --db FILE          the database ($KFTS_DB, config \"db\", else ./kfts.db)\n"
+    "  -n, --limit N      at most N hits (10)     --offset N   skip N hits\n"
+    "  --sort KEY         relevance (default), date or importance\n"
+    "  --importance-weight W   lift by importance (0.25; 0: none)\n"
+    "  --recent DAYS      favour recent articles: half-life in days\n"
+    "  --json             {query, total, relaxed, hits: [...]}\n"
+    "  --jsonl            one JSON object per hit, one per line\n"
+    "  --tsv              tab-separated, a header line first\n"
+    "  --fields a,b,c     hit fields: rank id title url date date_source source\n"
+    "                     topics importance score snippet highlights file line\n"
+    "                     similar\n"
+    "  --count            only the number of matching articles\n"
+    "  --timeline[=BY]    matches per day, week, month or year, every period\n"
+    "  --by-source        with --timeline: counts per source\n"
+    "  --svg FILE         with --timeline: also an SVG bar chart\n"
+    "  --facets           counts of the matches per source, topic and year\n"
+    "  --collapse         one hit per story (near-duplicates), \"+N similar\"\n"
+    "  --similar ID       the articles most like article ID\n"
+    "  --explain          the scoring of each hit and the FTS5 expression\n"
+    "  --strict           no relaxed fallback when no article has every word\n"
+    "  --aliases FILE     more aliases: {\"aliases\": [[\"OpenAI\", \"오픈AI\"]]}\n"
+    "  --no-aliases       search words only as written\n"
+    "  --color WHEN       auto (a terminal, NO_COLOR unset), always, never\n"
+    "  --tokens           how the words are tokenized (--query-side: as a query)\n"
+    "  -h, --help         this help     --version   kfts and library versions\n"
     "\n"
-    "Exit status: 0 hits found, 1 no article matches (relaxed suggestions may still be\n"
-    "printed), 2 error.\n";
+    "Defaults: $XDG_CONFIG_HOME/kfts/config.json (db, limit, color,\n"
+    "importance_weight, aliases); options override it.\n"
+    "Exit: 0 hits found, 1 no article matches (relaxed hits may print), 2 error.\n";
 
 static int finish(int status) {
   if (fclose(stdout) != 0) {
@@ -253,12 +245,14 @@ static void tsv_field(const kfts_hit *h, size_t rank, const char *f) {
   else if (!strcmp(f, "line")) printf("%d", h->line);
 }
 
-/* argv split into options and query words (main); freed at exit. */
+/* argv split into options and query words (main), and the config; freed at exit. */
 static char **opts_v, **words;
+static kfts_config *config;
 static void free_args(void) {
   free(opts_v);
   free(words);
 }
+static void free_config(void) { kfts_config_free(config); }
 
 static void print_timeline(const out *o, const kfts_timeline *t, const char *query) {
   if (!t->n_buckets) {
@@ -310,7 +304,7 @@ int main(int argc, char **argv) {
   enum {
     OPT_DB = 256, OPT_JSON, OPT_JSONL, OPT_TSV, OPT_FIELDS, OPT_COUNT, OPT_OFFSET, OPT_SORT, OPT_IW, OPT_RECENT,
     OPT_EXPLAIN, OPT_STRICT, OPT_ALIASES, OPT_NO_ALIASES, OPT_VERSION, OPT_TOKENS, OPT_QUERY_SIDE,
-    OPT_TIMELINE, OPT_BY_SOURCE, OPT_SVG, OPT_FACETS, OPT_COLLAPSE, OPT_SIMILAR
+    OPT_TIMELINE, OPT_BY_SOURCE, OPT_SVG, OPT_FACETS, OPT_COLLAPSE, OPT_SIMILAR, OPT_COLOR
   };
   static const struct option longopts[] = {
       {"db", required_argument, NULL, OPT_DB},
@@ -338,6 +332,7 @@ int main(int argc, char **argv) {
       {"facets", no_argument, NULL, OPT_FACETS},
       {"collapse", no_argument, NULL, OPT_COLLAPSE},
       {"similar", required_argument, NULL, OPT_SIMILAR},
+      {"color", required_argument, NULL, OPT_COLOR},
       {NULL, 0, NULL, 0},
   };
   /* Query words may start with '-' (exclusions): split argv into options, handed to
@@ -374,10 +369,25 @@ int main(int argc, char **argv) {
   }
   argc = n_opts;
   argv = opts_v;
+  /* Defaults: the config file, then the environment, then the options. */
+  static kfts_config cfg; /* static: freed by an atexit handler */
+  kfts_error cerr = {0};
+  if (kfts_config_load(&cfg, NULL, &cerr)) {
+    fprintf(stderr, "kfts-query: %s%s%.0d: %s\n", cerr.source, cerr.line ? ":" : "", cerr.line, cerr.message);
+    kfts_config_free(&cfg);
+    return 2;
+  }
+  config = &cfg;
+  atexit(free_config);
   const char *db_path = getenv("KFTS_DB");
-  if (!db_path || !*db_path) db_path = "kfts.db";
+  if (!db_path || !*db_path) db_path = cfg.db ? cfg.db : "kfts.db";
+  int color = cfg.color >= 0 ? cfg.color : 2; /* 0 never, 1 always, 2 auto */
   kfts_search_opts so;
   kfts_search_opts_init(&so);
+  if (cfg.limit) so.limit = cfg.limit;
+  if (cfg.importance_weight == cfg.importance_weight) so.importance_weight = cfg.importance_weight; /* not NaN */
+  so.alias_files = (const char *const *)cfg.aliases;
+  so.n_alias_files = cfg.n_aliases;
   enum { F_HUMAN, F_JSON, F_JSONL, F_TSV } format = F_HUMAN;
   int tokens = 0, query_side = 0, explain = 0, timeline = 0, by = -1, by_source = 0, facets = 0, ch;
   const char *svg = NULL;
@@ -427,6 +437,15 @@ int main(int argc, char **argv) {
     case OPT_SVG: svg = optarg; break;
     case OPT_FACETS: facets = 1; break;
     case OPT_COLLAPSE: so.collapse = 1; break;
+    case OPT_COLOR:
+      if (!strcmp(optarg, "never")) color = 0;
+      else if (!strcmp(optarg, "always")) color = 1;
+      else if (!strcmp(optarg, "auto")) color = 2;
+      else {
+        fprintf(stderr, "kfts-query: --color '%s': expected auto, always or never\n", optarg);
+        return 2;
+      }
+      break;
     case OPT_SIMILAR: {
       char *end;
       errno = 0;
@@ -611,11 +630,12 @@ int main(int argc, char **argv) {
     const char *cols = getenv("COLUMNS");
     struct winsize ws;
     if (isatty(STDOUT_FILENO)) {
-      o.color = !getenv("NO_COLOR"); /* no-color.org: set at all means no colour */
       if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) o.width = ws.ws_col;
     } else if (cols && atoi(cols) > 0) {
       o.width = atoi(cols);
     }
+    /* auto: a terminal and NO_COLOR unset (no-color.org: set at all means no colour) */
+    o.color = color == 1 || (color == 2 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
     print_human(&o, r, q, so.offset);
     if (fc) {
       putchar('\n');

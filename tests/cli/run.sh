@@ -14,6 +14,7 @@ cd "$tmp" || exit 2
 KFTS_BUILD=$bin_dir
 export LC_ALL=C.UTF-8 TZ=UTC CORPUS KFTS_BUILD PATH="$bin_dir:$PATH"
 unset KFTS_DB
+export XDG_CONFIG_HOME="$tmp/.config" # no user config leaks in
 sh "$case_dir/cmd" >out 2>err
 echo $? >status
 fail=0
