@@ -293,7 +293,7 @@ static void print_timeline(const out *o, const kfts_timeline *t, const char *que
 }
 
 static void print_counts(const char *name, const kfts_count *c, size_t n) {
-  printf("%-9s", name);
+  printf("%-9s%s", name, n ? "" : "-");
   for (size_t i = 0; i < n; i++) printf("%s%s %zu", i ? " · " : "", c[i].value ? c[i].value : "(none)", c[i].count);
   putchar('\n');
 }
