@@ -616,15 +616,20 @@ static int load_aliases(kfts_db *db, const kfts_search_opts *o, kftsp_aliases **
   return KFTS_OK;
 }
 
-int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
-  *out = NULL;
+/* O->query compiled with the aliases in force. */
+static int compile(kfts_db *db, const kfts_search_opts *o, kftsp_query **q, kfts_error *err) {
   const char *text = o->query ? o->query : "";
   kftsp_aliases *al = NULL;
   int rc = load_aliases(db, o, &al, err);
-  if (rc) return rc;
-  kftsp_query *q = NULL;
-  rc = kftsp_query_compile(&q, text, strlen(text), al, err);
+  if (!rc) rc = kftsp_query_compile(q, text, strlen(text), al, err);
   kftsp_aliases_free(al);
+  return rc;
+}
+
+int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
+  *out = NULL;
+  kftsp_query *q = NULL;
+  int rc = compile(db, o, &q, err);
   if (rc) return rc;
   kfts_result *res = kftsp_malloc(sizeof *res);
   if (!res) {
@@ -752,13 +757,8 @@ struct kftsp_match {
 
 int kftsp_match_open(kftsp_match **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
   *out = NULL;
-  const char *text = o->query ? o->query : "";
-  kftsp_aliases *al = NULL;
-  int rc = load_aliases(db, o, &al, err);
-  if (rc) return rc;
   kftsp_query *q = NULL;
-  rc = kftsp_query_compile(&q, text, strlen(text), al, err);
-  kftsp_aliases_free(al);
+  int rc = compile(db, o, &q, err);
   if (rc) return rc;
   kftsp_match *m = kftsp_malloc(sizeof *m);
   if (!m) {
