@@ -463,7 +463,7 @@ int main(int argc, char **argv) {
     default: fputs("Try 'kfts-query --help'.\n", stderr); return 2;
     }
   }
-  if (optind < argc) words[n_words++] = argv[optind]; /* getopt stops at nothing else; for safety */
+  while (optind < argc) words[n_words++] = argv[optind++]; /* none expected: words were split out above */
   if (n_words == 0 && similar_id) words[n_words++] = (char *)"";
   if (n_words == 0) {
     fputs("kfts-query: no query given; try 'kfts-query --help'\n", stderr);
