@@ -21,7 +21,10 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #define KFTSP_SCHEMA_VERSION 3
@@ -96,7 +99,12 @@ static const char schema_sql[] =
     " DELETE FROM clusters WHERE article_id = old.id; END;";
 
 static int db_err(kfts_error *err, sqlite3 *h, const char *what) {
-  return kftsp_err(err, KFTS_EDB, "database", 0, "%s: %s", what, h ? sqlite3_errmsg(h) : "?");
+  int code = h ? sqlite3_errcode(h) & 0xff : 0; /* the primary code */
+  const char *hint = code == SQLITE_FULL || code == SQLITE_IOERR
+                         ? " (disk full, or a file size limit?); the index keeps its last complete state"
+                     : code == SQLITE_READONLY ? " (no write permission?)"
+                                               : "";
+  return kftsp_err(err, KFTS_EDB, "database", 0, "%s: %s%s", what, h ? sqlite3_errmsg(h) : "?", hint);
 }
 
 static int exec(sqlite3 *h, const char *sql, kfts_error *err) {
@@ -829,12 +837,42 @@ static int remove_missing(run *r, const char *root) {
   return rc;
 }
 
+static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_paths,
+                              const kfts_index_opts *opts, kfts_index_stats *stats, kfts_error *err);
+
+/*
+** One writer at a time: an flock() on the database file (SQLite's own locks are fcntl()
+** locks and unaffected). A second indexer says so and waits; without this it would
+** interleave its batches with the first one's. Returns the descriptor to close, or -1.
+*/
+static int writer_lock(kfts_db *db, const kfts_index_opts *opts) {
+  int fd = open(db->abs, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (opts && opts->report)
+      opts->report(opts->report_ctx, db->abs, 0, "another kfts-index is writing this index; waiting for it");
+    while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  return fd;
+}
+
 int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
                      const kfts_index_opts *opts, kfts_index_stats *stats, kfts_error *err) {
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   memset(stats, 0, sizeof *stats);
   if (db->readonly) return kftsp_err(err, KFTS_EUSAGE, "database", 0, "opened read-only");
+  int lock_fd = writer_lock(db, opts);
+  int rc = index_paths_locked(db, paths, n_paths, opts, stats, err);
+  if (lock_fd >= 0) close(lock_fd);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  return rc;
+}
+
+static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_paths,
+                              const kfts_index_opts *opts, kfts_index_stats *stats, kfts_error *err) {
   run r = {0};
   r.db = db;
   r.opts = opts;
@@ -962,7 +1000,5 @@ int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
   kftsp_free(mfs);
   kftsp_free(first_of);
   kftsp_manifest_free(explicit_mf);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   return rc;
 }
