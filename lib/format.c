@@ -223,6 +223,23 @@ int kfts_parse(kfts_doc **out, const char *path, const char *text, size_t len,
   *out = NULL;
   /* A UTF-8 byte order mark is not content. */
   if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3, len -= 3;
+  /* Text in another encoding, or not text at all, said plainly. */
+  static const struct {
+    const char *magic;
+    size_t n;
+    const char *what;
+  } kinds[] = {
+      {"\xFF\xFE", 2, "UTF-16 text (little-endian byte-order mark); convert it: iconv -f UTF-16 -t UTF-8"},
+      {"\xFE\xFF", 2, "UTF-16 text (big-endian byte-order mark); convert it: iconv -f UTF-16 -t UTF-8"},
+      {"\x89PNG", 4, "a PNG image, not text"},
+      {"\x1F\x8B", 2, "gzip data, not text; decompress it first"},
+      {"PK\x03\x04", 4, "a zip archive, not text"},
+      {"%PDF", 4, "a PDF document, not text"},
+      {"\xFF\xD8\xFF", 3, "a JPEG image, not text"},
+  };
+  for (size_t k = 0; k < KFTSP_ARRAY_LEN(kinds); k++)
+    if (len >= kinds[k].n && !memcmp(text, kinds[k].magic, kinds[k].n))
+      return kftsp_err(err, KFTS_EINPUT, path, 1, "%s; file skipped", kinds[k].what);
   size_t bad = kftsp_utf8_check(text, len);
   if (bad < len) {
     int line = 1, col = 1;
