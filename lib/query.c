@@ -202,7 +202,7 @@ static int parse_day_span(const char *s, size_t n, char lo[11], char hi[11]) {
     return 0;
   int last = n == 4 ? 31 : n == 7 ? days_in_month(y, m) : d;
   memcpy(lo, s, n);
-  memcpy(lo + n, "-01-01" + (n - 4), 11 - n); /* the rest of YYYY-01-01, NUL included */
+  memcpy(lo + n, &"-01-01"[n - 4], 11 - n); /* the rest of YYYY-01-01, NUL included */
   memcpy(hi, s, n);
   if (n == 4) memcpy(hi + 4, "-12", 3);
   hi[7] = '-';
