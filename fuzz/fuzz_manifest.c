@@ -21,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     kftsp_manifest_apply(m, "/tmp/x/003_a.txt", &o);
   }
   kftsp_manifest_free(m);
+  unlink(path);
   kftsp_aliases *a = NULL;
   if (kftsp_aliases_new(&a) == KFTS_OK) kftsp_aliases_add_json(a, (const char *)data, size, "fuzz", &err);
   kftsp_aliases_free(a);
