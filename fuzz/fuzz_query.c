@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int in = 0;
     for (const char *p = q->fts ? q->fts : ""; *p; p++) {
       if (*p == '"') in = !in;
-      else if (!in && !strchr("()*: ANDORNOTtitlepcs", *p)) __builtin_trap();
+      else if (!in && !strchr("()*: ANDORNOTtitleopcs", *p)) __builtin_trap(); /* title, topics */
     }
   }
   kftsp_query_free(q);
