@@ -34,43 +34,20 @@ static uint64_t mix64(uint64_t x) { /* splitmix64's finaliser */
   return x ^ (x >> 31);
 }
 
+/* The distinct tokens of an article, by hash. */
 typedef struct sigctx {
-  uint64_t *set; /* open addressing, 0 = empty */
-  size_t cap, n;
+  kftsp_u64set set;
   int oom;
 } sigctx;
 
 static int on_token(void *p, const kfts_token *t) {
   sigctx *c = p;
   if (t->colocated) return 0;
-  uint64_t h = mix64(kftsp_fnv1a(KFTSP_FNV_INIT, t->text, (size_t)t->len)) | 1;
-  if (2 * (c->n + 1) > c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 1024;
-    uint64_t *s = kftsp_malloc(cap * sizeof *s);
-    if (!s) {
-      c->oom = 1;
-      return 1;
-    }
-    memset(s, 0, cap * sizeof *s);
-    for (size_t i = 0; i < c->cap; i++)
-      if (c->set[i])
-        for (size_t j = c->set[i] & (cap - 1);; j = (j + 1) & (cap - 1))
-          if (!s[j]) {
-            s[j] = c->set[i];
-            break;
-          }
-    kftsp_free(c->set);
-    c->set = s;
-    c->cap = cap;
+  if (kftsp_u64set_add(&c->set, mix64(kftsp_fnv1a(KFTSP_FNV_INIT, t->text, (size_t)t->len)) | 1) < 0) {
+    c->oom = 1;
+    return 1;
   }
-  for (size_t j = h & (c->cap - 1);; j = (j + 1) & (c->cap - 1)) {
-    if (c->set[j] == h) return 0;
-    if (!c->set[j]) {
-      c->set[j] = h;
-      c->n++;
-      return 0;
-    }
-  }
+  return 0;
 }
 
 int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
@@ -78,11 +55,11 @@ int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
   for (size_t i = 0; i < n_parts && !c.oom; i++)
     if (parts[i] && kfts_tokens(parts[i], strlen(parts[i]), 0, on_token, &c) != KFTS_OK) c.oom = 1;
   if (c.oom) {
-    kftsp_free(c.set);
+    kftsp_u64set_free(&c.set);
     return KFTS_ENOMEM;
   }
   for (int k = 0; k < KFTSP_SIG_K; k++) out->min[k] = UINT32_MAX;
-  out->n = (uint32_t)c.n;
+  out->n = (uint32_t)c.set.n;
   /* K hash functions from one well-mixed 64-bit value: h_k = top 32 bits of (h * odd_k + c_k),
   ** one multiply-add each (the token hashes are already mixed). */
   static uint64_t mul[KFTSP_SIG_K], add[KFTSP_SIG_K];
@@ -91,14 +68,15 @@ int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
       mul[k] = mix64(0x9E3779B97F4A7C15ULL * (uint64_t)(k + 1)) | 1;
       add[k] = mix64(0xD1B54A32D192ED03ULL * (uint64_t)(k + 7));
     }
-  for (size_t i = 0; i < c.cap; i++) {
-    if (!c.set[i]) continue;
+  for (size_t i = 0; i < c.set.cap; i++) {
+    uint64_t h = c.set.slot[i];
+    if (!h) continue;
     for (int k = 0; k < KFTSP_SIG_K; k++) {
-      uint32_t v = (uint32_t)((c.set[i] * mul[k] + add[k]) >> 32);
+      uint32_t v = (uint32_t)((h * mul[k] + add[k]) >> 32);
       if (v < out->min[k]) out->min[k] = v;
     }
   }
-  kftsp_free(c.set);
+  kftsp_u64set_free(&c.set);
   return KFTS_OK;
 }
 

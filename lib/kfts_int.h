@@ -53,6 +53,15 @@ int kftsp_err(kfts_error *err, int code, const char *source, int line, const cha
 #define KFTSP_FNV_INIT 0xcbf29ce484222325ULL
 uint64_t kftsp_fnv1a(uint64_t h, const void *p, size_t n);
 
+/* A set of 64-bit keys (open addressing; key 0 counts as 1). Zero-initialise; free with
+** kftsp_u64set_free. add: 1 when KEY is new, 0 when already there, -1 out of memory. */
+typedef struct kftsp_u64set {
+  uint64_t *slot;
+  size_t n, cap;
+} kftsp_u64set;
+int kftsp_u64set_add(kftsp_u64set *s, uint64_t key);
+void kftsp_u64set_free(kftsp_u64set *s);
+
 /* qsort, also for N = 0 with a NULL BASE. */
 void kftsp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 
@@ -289,6 +298,8 @@ typedef struct kftsp_query {
   size_t n_filters;
 } kftsp_query;
 
+/* 1 when the tokenizer finds a token in S (emoji and punctuation alone have none). */
+int kftsp_has_tokens(const char *s, size_t n);
 /* Compiles the query TEXT (LEN bytes). Errors: KFTS_EUSAGE with the position in ERR->column
 ** and the message; KFTS_ENOMEM. ALIASES may be NULL. */
 int kftsp_query_compile(kftsp_query **out, const char *text, size_t len, const kftsp_aliases *aliases,

@@ -150,11 +150,10 @@ static int operand_follows(parser *p, size_t after) {
 static int count_tokens_cb(void *ctx, const kfts_token *t) {
   (void)t;
   (*(int *)ctx)++;
-  return 1;
+  return 1; /* one is enough */
 }
 
-/* 1 when TEXT has something the tokenizer indexes. */
-static int has_tokens(const char *s, size_t n) {
+int kftsp_has_tokens(const char *s, size_t n) {
   int k = 0;
   return kfts_tokens(s, n, 1, count_tokens_cb, &k) == KFTS_OK && k > 0;
 }
@@ -509,7 +508,7 @@ static int live(const node *x) {
   if (!x) return 0;
   switch (x->type) {
   case N_TERM:
-  case N_PHRASE: return has_tokens(x->s, x->n);
+  case N_PHRASE: return kftsp_has_tokens(x->s, x->n);
   case N_FILTER: return 1;
   case N_NOT:
   case N_COL: return x->n_kids && live(x->kids[0]);

@@ -35,12 +35,6 @@ void kftsp_fts_quote(kftsp_buf *b, const char *s, size_t n) {
   kftsp_buf_addc(b, '"');
 }
 
-static int count_token(void *ctx, const kfts_token *t) {
-  (void)t;
-  (*(int *)ctx)++;
-  return 1; /* one is enough */
-}
-
 void kftsp_fts_word(kftsp_buf *b, const char *p, size_t k) {
   size_t keep = kftsp_strip_particle(p, k);
   kftsp_fts_quote(b, p, keep);
@@ -55,8 +49,7 @@ char *kftsp_fts_words(const char *const *words, size_t n_words, const char *op) 
     while (*p) { /* an argument may hold several space-separated words */
       while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
       size_t k = strcspn(p, " \t\n\r");
-      int n_tok = 0;
-      if (k && kfts_tokens(p, k, 1, count_token, &n_tok) == KFTS_OK && n_tok) {
+      if (k && kftsp_has_tokens(p, k)) {
         if (b.n) kftsp_buf_adds(&b, op);
         kftsp_fts_word(&b, p, k);
       }
@@ -358,43 +351,26 @@ static int collapse_page(run *r, const char *fts, const int32_t *cover, size_t n
   kftsp_buf_reset(&b);
   if (rc) return rc;
   bind_rank(r, st, cover, n_cover);
-  int64_t *seen = NULL; /* open addressing over cluster ids; 0 = empty (ids are >= 1) */
-  size_t cap = 0, n = 0;
+  kftsp_u64set seen = {0}; /* clusters that already have their hit */
   kftsp_buf ids = {0};
   kftsp_buf_addc(&ids, '[');
   int src;
   while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0), cl = sqlite3_column_int64(st, 1);
-    if (2 * (n + 1) > cap) {
-      size_t nc = cap ? cap * 2 : 256;
-      int64_t *t = kftsp_malloc(nc * sizeof *t);
-      if (!t) {
-        rc = KFTS_ENOMEM;
-        break;
-      }
-      memset(t, 0, nc * sizeof *t);
-      for (size_t i = 0; i < cap; i++)
-        if (seen[i])
-          for (size_t j = (size_t)seen[i] & (nc - 1);; j = (j + 1) & (nc - 1))
-            if (!t[j]) {
-              t[j] = seen[i];
-              break;
-            }
-      kftsp_free(seen);
-      seen = t;
-      cap = nc;
+    int added = kftsp_u64set_add(&seen, (uint64_t)cl);
+    if (added < 0) {
+      rc = KFTS_ENOMEM;
+      break;
     }
-    size_t j = (size_t)cl & (cap - 1);
-    while (seen[j] && seen[j] != cl) j = (j + 1) & (cap - 1);
-    if (seen[j]) continue; /* its cluster already has a better hit */
-    seen[j] = cl;
-    if (n >= r->o->offset && n < r->o->offset + r->o->limit)
+    if (!added) continue; /* its cluster already has a better hit */
+    size_t k = seen.n - 1;   /* clusters before this one */
+    if (k >= r->o->offset && k < r->o->offset + r->o->limit)
       kftsp_buf_printf(&ids, "%s%lld", ids.n > 1 ? "," : "", (long long)id);
-    n++;
   }
   if (!rc && src != SQLITE_DONE) rc = db_err(r);
   sqlite3_finalize(st);
-  kftsp_free(seen);
+  size_t n = seen.n;
+  kftsp_u64set_free(&seen);
   kftsp_buf_addc(&ids, ']');
   if (ids.oom) rc = KFTS_ENOMEM;
   if (rc) {

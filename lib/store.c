@@ -361,8 +361,7 @@ typedef struct run {
       *ins_topic, *exists_id, *ins_sig;
   size_t batch_files, batch_bytes;
   int changed; /* an article was written or deleted: clusters are recomputed */
-  uint64_t *seen; /* folders walked, by device and inode (visit_dir) */
-  size_t n_seen, cap_seen;
+  kftsp_u64set seen; /* folders walked, by device and inode (visit_dir) */
   size_t done_files, done_bytes; /* for progress */
   int in_txn;
 } run;
@@ -412,32 +411,8 @@ static int skip_name(run *r, const char *abs, const char *name) {
 
 /* Marks folder SB visited; 0 when it was already (a symlink loop, or a second way in). */
 static int visit_dir(run *r, const struct stat *sb) {
-  uint64_t key = ((uint64_t)sb->st_dev << 40) ^ (uint64_t)sb->st_ino;
-  if (!key) key = 1;
-  if (2 * (r->n_seen + 1) > r->cap_seen) {
-    size_t cap = r->cap_seen ? r->cap_seen * 2 : 256;
-    uint64_t *t = kftsp_malloc(cap * sizeof *t);
-    if (!t) return 1; /* out of memory: walk on; the depth limit still ends loops */
-    memset(t, 0, cap * sizeof *t);
-    for (size_t i = 0; i < r->cap_seen; i++)
-      if (r->seen[i])
-        for (size_t j = r->seen[i] & (cap - 1);; j = (j + 1) & (cap - 1))
-          if (!t[j]) {
-            t[j] = r->seen[i];
-            break;
-          }
-    kftsp_free(r->seen);
-    r->seen = t;
-    r->cap_seen = cap;
-  }
-  for (size_t j = key & (r->cap_seen - 1);; j = (j + 1) & (r->cap_seen - 1)) {
-    if (r->seen[j] == key) return 0;
-    if (!r->seen[j]) {
-      r->seen[j] = key;
-      r->n_seen++;
-      return 1;
-    }
-  }
+  /* out of memory (-1): walk on; the depth limit still ends loops */
+  return kftsp_u64set_add(&r->seen, ((uint64_t)sb->st_dev << 40) ^ (uint64_t)sb->st_ino) != 0;
 }
 
 static int walk(run *r, const char *dir, int depth) {
@@ -1029,7 +1004,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
   if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");
 
   finalize_all(&r);
-  kftsp_free(r.seen);
+  kftsp_u64set_free(&r.seen);
   for (size_t i = 0; i < r.n_files; i++) kftsp_free(r.files[i].abs);
   kftsp_free(r.files);
   for (size_t i = 0; roots && i < n_paths; i++) kftsp_free(roots[i]);

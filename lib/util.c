@@ -187,3 +187,36 @@ void kfts_strv_free(char **v, size_t n) {
 void kftsp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
   if (n > 1) qsort(base, n, size, cmp); /* qsort(NULL, 0, ...) is undefined */
 }
+
+int kftsp_u64set_add(kftsp_u64set *s, uint64_t key) {
+  if (!key) key = 1; /* 0 marks an empty slot */
+  if (2 * (s->n + 1) > s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 256;
+    uint64_t *t = kftsp_malloc(cap * sizeof *t);
+    if (!t) return -1;
+    memset(t, 0, cap * sizeof *t);
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->slot[i])
+        for (size_t j = s->slot[i] & (cap - 1);; j = (j + 1) & (cap - 1))
+          if (!t[j]) {
+            t[j] = s->slot[i];
+            break;
+          }
+    kftsp_free(s->slot);
+    s->slot = t;
+    s->cap = cap;
+  }
+  for (size_t j = key & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
+    if (s->slot[j] == key) return 0;
+    if (!s->slot[j]) {
+      s->slot[j] = key;
+      s->n++;
+      return 1;
+    }
+  }
+}
+
+void kftsp_u64set_free(kftsp_u64set *s) {
+  kftsp_free(s->slot);
+  memset(s, 0, sizeof *s);
+}
