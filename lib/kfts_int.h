@@ -12,6 +12,11 @@
 #include <stdio.h>
 
 #define KFTSP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define KFTSP_STR_(...) #__VA_ARGS__
+#define KFTSP_STR(...) KFTSP_STR_(__VA_ARGS__)
+/* bm25() weights of the FTS5 columns title, summary, body, topics: search.c's SQL and
+** scan.c's own bm25 both use these. */
+#define KFTSP_BM25_WEIGHTS 4.0, 2.0, 1.0, 2.0
 
 /**************************************************************************
 ** util.c: allocation hook, growable buffers, errors, hashing, UTF-8.
@@ -233,6 +238,35 @@ int kftsp_match_open(kftsp_match **out, kfts_db *db, const kfts_search_opts *o, 
 ** ERR given to open. */
 int kftsp_match_prepare(kftsp_match *m, const char *outer, int with_score, struct sqlite3_stmt **st);
 void kftsp_match_close(kftsp_match *m);
+/* For scan.c: the FTS5 expression (NULL: filters only) and the filter SQL (" AND ..." on
+** articles a) of the match set; SQL prepared with every parameter of the query bound (the
+** filters' ?1.., the expression ?60, the excluded parts ?61); a row's importance * recency
+** factor, as kfts_boost() computes it; MSG (NULL: the connection's last error) as KFTS_EDB. */
+const char *kftsp_match_fts(const kftsp_match *m);
+const char *kftsp_match_where(const kftsp_match *m);
+int kftsp_match_sql(kftsp_match *m, const char *sql, struct sqlite3_stmt **st);
+double kftsp_match_boost(const kftsp_match *m, int importance, const char *date);
+int kftsp_match_fail(kftsp_match *m, const char *msg);
+
+/**************************************************************************
+** scan.c: the match set streamed in id order, each row's metadata and score without a
+** look-up per row.
+*/
+typedef struct kftsp_mrow {
+  int64_t id;
+  const char *date;   /* "YYYY-MM-DD" or NULL */
+  int importance;     /* -1: none */
+  const char *source; /* or NULL */
+  const char *topics; /* '\n'-separated, or NULL; only with KFTSP_SCAN_TOPICS */
+  double score;       /* the ranked list's score; only with KFTSP_SCAN_SCORE, else 0 */
+} kftsp_mrow;
+#define KFTSP_SCAN_SCORE 1
+#define KFTSP_SCAN_TOPICS 2
+/* Returns KFTS_OK to go on, anything else to stop the scan with that code. */
+typedef int (*kftsp_mrow_fn)(void *ctx, const kftsp_mrow *row);
+int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx);
+/* Registers kfts_tf(), the scan's per-row phrase frequencies. */
+int kftsp_scan_register(fts5_api *api);
 double kftsp_importance_factor(int importance, double w);
 double kftsp_recency_factor(const char *date, const char *newest, double half_life);
 /* Appends S as an FTS5 string: in double quotes, each '"' doubled. User text reaches MATCH

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BM25 "bm25(articles_fts, 4.0, 2.0, 1.0, 2.0)"
+#define BM25 "bm25(articles_fts, " KFTSP_STR(KFTSP_BM25_WEIGHTS) ")"
 
 void kftsp_fts_quote(kftsp_buf *b, const char *s, size_t n) {
   kftsp_buf_addc(b, '"');
@@ -129,6 +129,7 @@ int kftsp_search_register(sqlite3 *db, fts5_api *api) {
   int rc = sqlite3_create_function(db, "kfts_boost", 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, boost_fn,
                                    NULL, NULL);
   if (rc == SQLITE_OK && api) rc = api->xCreateFunction(api, "kfts_coverage", NULL, coverage_fn, NULL);
+  if (rc == SQLITE_OK && api) rc = kftsp_scan_register(api);
   return rc;
 }
 
@@ -753,6 +754,24 @@ int kftsp_match_open(kftsp_match **out, kfts_db *db, const kfts_search_opts *o, 
   }
   *out = m;
   return KFTS_OK;
+}
+
+const char *kftsp_match_fts(const kftsp_match *m) { return m->q->fts; }
+
+const char *kftsp_match_where(const kftsp_match *m) { return m->q->where; }
+
+int kftsp_match_sql(kftsp_match *m, const char *sql, sqlite3_stmt **st) {
+  return prepare(&m->r, sql, st, m->q->fts);
+}
+
+double kftsp_match_boost(const kftsp_match *m, int importance, const char *date) {
+  const kfts_search_opts *o = m->r.o;
+  return kftsp_importance_factor(importance, o->importance_weight) *
+         kftsp_recency_factor(date, m->r.newest, o->recent_half_life);
+}
+
+int kftsp_match_fail(kftsp_match *m, const char *msg) {
+  return msg ? kftsp_err(m->r.err, KFTS_EDB, "database", 0, "%s", msg) : db_err(&m->r);
 }
 
 void kftsp_match_close(kftsp_match *m) {

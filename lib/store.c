@@ -4,12 +4,15 @@
 ** Parsing is format.c's; searching is search.c's.
 **
 ** Schema (user_version KFTSP_SCHEMA_VERSION; 1 used unicode61, 2 the kfts tokenizer, 3 adds
-** story clusters and puts the metadata columns before the text):
+** story clusters and puts the metadata columns before the text, 4 adds articles_meta, which
+** a version-3 index gains in place):
 **   meta(key, value)              created_with, tokenizer, aliases:ROOT
 **   roots(path)                   folders and files indexed before (absolute)
 **   files(id, path, size, mtime_ns, hash, config, format, n_articles, indexed_at)
 **   articles(id, file_id, ord, line, date, source, importance, date_source, published_at,
 **            time_offset, url, topics, title, summary, body)
+**   articles_meta(id, sz, date, importance, source, topics)   compact copy of the metadata
+**                                 and %_docsize's lengths, kept by triggers (scan.c)
 **   topics(topic, article_id)     one row per topic, for filters and counts
 **   articles_fts                  FTS5, external content = articles, kept by triggers
 **   signatures(article_id, n, sig), clusters(article_id, cluster)   cluster.c
@@ -27,7 +30,29 @@
 #include <unistd.h>
 #include <time.h>
 
-#define KFTSP_SCHEMA_VERSION 3
+#define KFTSP_SCHEMA_VERSION 4
+
+/* articles_meta: each article's metadata and its length (%_docsize's blob) in a few dozen
+** bytes, in id order. scan.c walks it beside FTS5's matches instead of looking each match up
+** in articles, whose rows hold the text, and in %_docsize (100k articles: 6 ms for the walk,
+** 45 for the look-ups). The triggers keep it. */
+#define META_TABLE                                                                              \
+  "CREATE TABLE articles_meta(id INTEGER PRIMARY KEY, sz BLOB, date TEXT, importance INTEGER," \
+  " source TEXT, topics TEXT);"
+#define INSERT_TRIGGER                                                                          \
+  "CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN"                                   \
+  " INSERT INTO articles_fts(rowid, title, summary, body, topics)"                              \
+  " VALUES (new.id, new.title, new.summary, new.body, new.topics);"                             \
+  " INSERT INTO articles_meta VALUES (new.id, (SELECT sz FROM articles_fts_docsize WHERE id = new.id)," \
+  " new.date, new.importance, new.source, new.topics); END;"
+#define DELETE_TRIGGER                                                                          \
+  "CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN"                                   \
+  " INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"                \
+  " VALUES ('delete', old.id, old.title, old.summary, old.body, old.topics);"                   \
+  " DELETE FROM articles_meta WHERE id = old.id;"                                               \
+  " DELETE FROM topics WHERE article_id = old.id;"                                              \
+  " DELETE FROM signatures WHERE article_id = old.id;"                                          \
+  " DELETE FROM clusters WHERE article_id = old.id; END;"
 /* Bump when a parser change should re-index unchanged files. */
 #define KFTSP_PARSER_VERSION "2" /* 2: C0 controls dropped from text */
 /* The FTS5 tokenizer: the one place it is chosen. */
@@ -85,18 +110,12 @@ static const char schema_sql[] =
     "CREATE INDEX topics_article ON topics(article_id);"
     "CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary, body, topics,"
     " content='articles', content_rowid='id', tokenize='" KFTSP_TOKENIZE "');"
-    "CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN"
-    " INSERT INTO articles_fts(rowid, title, summary, body, topics)"
-    " VALUES (new.id, new.title, new.summary, new.body, new.topics); END;"
+    META_TABLE
+    INSERT_TRIGGER
     "CREATE TABLE signatures(article_id INTEGER PRIMARY KEY, n INTEGER NOT NULL, sig BLOB NOT NULL);"
     "CREATE TABLE clusters(article_id INTEGER PRIMARY KEY, cluster INTEGER NOT NULL);"
     "CREATE INDEX clusters_cluster ON clusters(cluster);"
-    "CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN"
-    " INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"
-    " VALUES ('delete', old.id, old.title, old.summary, old.body, old.topics);"
-    " DELETE FROM topics WHERE article_id = old.id;"
-    " DELETE FROM signatures WHERE article_id = old.id;"
-    " DELETE FROM clusters WHERE article_id = old.id; END;";
+    DELETE_TRIGGER;
 
 static int db_err(kfts_error *err, sqlite3 *h, const char *what) {
   int code = h ? sqlite3_errcode(h) & 0xff : 0; /* the primary code */
@@ -267,17 +286,29 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
   if (v < KFTSP_SCHEMA_VERSION) {
     if (ro) {
       rc = kftsp_err(err, KFTS_ESCHEMA, path, 0,
-                     v ? "index has an older schema (%d); run kfts-index to rebuild it"
+                     v ? "index has an older schema (%d); run kfts-index to update it"
                        : "empty database%.0d; run kfts-index first",
                      v);
       goto done;
     }
     rc = exec(db->h, "PRAGMA journal_mode=WAL", err);
-    if (rc == KFTS_OK && v != 0) {
+    if (rc == KFTS_OK && v == 3) /* only articles_meta is new: built in place */
+      rc = exec(db->h,
+                "BEGIN IMMEDIATE; DROP TRIGGER IF EXISTS articles_ai; DROP TRIGGER IF EXISTS articles_ad;"
+                " DROP TABLE IF EXISTS articles_meta; " META_TABLE INSERT_TRIGGER DELETE_TRIGGER
+                " INSERT INTO articles_meta SELECT a.id, d.sz, a.date, a.importance, a.source, a.topics"
+                " FROM articles a LEFT JOIN articles_fts_docsize d ON d.id = a.id;"
+                " PRAGMA user_version = " KFTSP_STR(KFTSP_SCHEMA_VERSION) "; COMMIT",
+                err);
+    if (v == 3) {
+      if (rc) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+      v = KFTSP_SCHEMA_VERSION;
+    }
+    if (rc == KFTS_OK && v != 0 && v < KFTSP_SCHEMA_VERSION) {
       rc = drop_all(db->h, err);
       if (rebuilt_out) *rebuilt_out = 1;
     }
-    if (rc == KFTS_OK) rc = create_schema(db->h, err);
+    if (rc == KFTS_OK && v < KFTSP_SCHEMA_VERSION) rc = create_schema(db->h, err);
     if (rc) goto done;
   }
   if (!ro) rc = exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);

@@ -19,8 +19,19 @@
 #define MAX_BUCKETS 100000
 
 static int parse_day(const char *s, int64_t *z) {
-  int y, m, d;
-  if (!s || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3) return 0;
+  int v[8];
+  if (!s) return 0;
+  for (int i = 0, k = 0; i < 10; i++) {
+    if (i == 4 || i == 7) {
+      if (s[i] != '-') return 0;
+    } else if (s[i] >= '0' && s[i] <= '9') {
+      v[k++] = s[i] - '0';
+    } else {
+      return 0;
+    }
+  }
+  if (s[10]) return 0;
+  int y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3], m = v[4] * 10 + v[5], d = v[6] * 10 + v[7];
   *z = kftsp_days_from_civil(y, m, d);
   return 1;
 }
@@ -117,16 +128,15 @@ static int add_source(kfts_bucket *b, const char *src) {
 typedef struct hit {
   int64_t id, day;
   char *source;
-  char date[11];
   double score;
 } hit;
 
-/* By day, best first within a day, then id: the order the buckets are filled in. */
-static int cmp_hit(const void *a, const void *b) {
-  const hit *x = a, *y = b;
-  if (x->day != y->day) return x->day < y->day ? -1 : 1;
-  if (x->score != y->score) return x->score > y->score ? -1 : 1;
-  return x->id < y->id ? -1 : x->id > y->id;
+/* Whether X goes before the bucket's best so far: higher score, then earlier day, then
+** smaller id (the same order whatever order the hits come in). */
+static int better(const hit *x, double score, int64_t day, int64_t id) {
+  if (x->score != score) return x->score > score;
+  if (x->day != day) return x->day < day;
+  return x->id < id;
 }
 
 /* The titles of the buckets' best hits, read once per bucket. */
@@ -149,50 +159,46 @@ static int load_titles(kfts_timeline *t, sqlite3 *h, kfts_error *err) {
   return rc;
 }
 
+typedef struct collect {
+  hit *h;
+  size_t n, cap, undated;
+  int by_source;
+} collect;
+
+static int collect_row(void *ctx, const kftsp_mrow *row) {
+  collect *c = ctx;
+  int64_t z;
+  if (!parse_day(row->date, &z)) {
+    c->undated++;
+    return KFTS_OK;
+  }
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 256;
+    hit *x = kftsp_realloc(c->h, cap * sizeof *x);
+    if (!x) return KFTS_ENOMEM;
+    c->h = x;
+    c->cap = cap;
+  }
+  hit *x = &c->h[c->n++];
+  x->id = row->id;
+  x->day = z;
+  x->score = row->score;
+  x->source = NULL;
+  if (c->by_source && row->source && !(x->source = kftsp_strdup(row->source))) return KFTS_ENOMEM;
+  return KFTS_OK;
+}
+
 int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *o, int by, int by_source,
                   kfts_error *err) {
   *out = NULL;
   kftsp_match *m = NULL;
   int rc = kftsp_match_open(&m, db, o, err);
   if (rc) return rc;
-  sqlite3_stmt *st = NULL;
-  rc = kftsp_match_prepare(m, by_source ? "SELECT id, date, score, source FROM (%s)" : "SELECT id, date, score FROM (%s)",
-                           1, &st);
-  hit *h = NULL;
-  size_t n = 0, cap = 0, undated = 0;
-  int src = SQLITE_DONE;
-  while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t z;
-    if (!parse_day((const char *)sqlite3_column_text(st, 1), &z)) {
-      undated++;
-      continue;
-    }
-    if (n == cap) {
-      cap = cap ? cap * 2 : 256;
-      hit *x = kftsp_realloc(h, cap * sizeof *x);
-      if (!x) {
-        rc = KFTS_ENOMEM;
-        break;
-      }
-      h = x;
-    }
-    hit *x = &h[n++];
-    x->id = sqlite3_column_int64(st, 0);
-    x->day = z;
-    memcpy(x->date, sqlite3_column_text(st, 1), 11);
-    x->score = sqlite3_column_double(st, 2);
-    x->source = NULL;
-    if (by_source) {
-      const char *sv = (const char *)sqlite3_column_text(st, 3);
-      if (sv && !(x->source = kftsp_strdup(sv))) rc = KFTS_ENOMEM;
-    }
-  }
-  if (!rc) kftsp_sort(h, n, sizeof *h, cmp_hit);
-  if (!rc && src != SQLITE_DONE && src != SQLITE_ROW)
-    rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(kftsp_db_handle(db)));
-  sqlite3_finalize(st);
+  collect c = {NULL, 0, 0, 0, by_source};
+  rc = kftsp_match_scan(m, KFTSP_SCAN_SCORE, collect_row, &c);
   kftsp_match_close(m);
-
+  hit *h = c.h;
+  size_t n = c.n, undated = c.undated;
   kfts_timeline *t = rc ? NULL : kftsp_malloc(sizeof *t);
   if (!rc && !t) rc = KFTS_ENOMEM;
   if (t) {
@@ -201,38 +207,54 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
     t->total = n + undated;
   }
   if (!rc && n) {
-    int64_t first = h[0].day, last = h[n - 1].day; /* ordered by date */
+    int64_t first = h[0].day, last = h[0].day;
+    for (size_t i = 1; i < n; i++) {
+      if (h[i].day < first) first = h[i].day;
+      if (h[i].day > last) last = h[i].day;
+    }
     if (by < 0) { /* from the span */
       int64_t span = last - first;
       by = span <= 45 ? KFTS_BY_DAY : span <= 26 * 7 ? KFTS_BY_WEEK : span <= 5 * 366 ? KFTS_BY_MONTH : KFTS_BY_YEAR;
     }
     int64_t nb = period_index(by, first, last) + 1;
+    int64_t *days = NULL; /* per bucket: first, last and best hit's day */
     if (nb > MAX_BUCKETS)
       rc = kftsp_err(err, KFTS_EUSAGE, "query", 0,
                      "the hits span %lld %ss; choose a coarser --timeline (week, month or year)", (long long)nb,
                      by_names[by]);
-    if (!rc && !(t->buckets = kftsp_malloc((size_t)nb * sizeof *t->buckets))) rc = KFTS_ENOMEM;
+    if (!rc && (!(t->buckets = kftsp_malloc((size_t)nb * sizeof *t->buckets)) ||
+                !(days = kftsp_malloc((size_t)nb * 3 * sizeof *days))))
+      rc = KFTS_ENOMEM;
     if (!rc) {
       memset(t->buckets, 0, (size_t)nb * sizeof *t->buckets);
       t->n_buckets = (size_t)nb;
       for (int64_t k = 0; k < nb; k++) period_of(by, first, k, &t->buckets[k]);
-      snprintf(t->first_seen, sizeof t->first_seen, "%s", h[0].date);
+      day_str(first, t->first_seen);
       for (size_t i = 0; i < n && !rc; i++) {
-        kfts_bucket *b = &t->buckets[period_index(by, first, h[i].day)];
-        if (!b->count) snprintf(b->first, sizeof b->first, "%s", h[i].date);
-        snprintf(b->last, sizeof b->last, "%s", h[i].date);
-        b->count++;
-        if (b->count == 1 || h[i].score > b->top_score) {
+        int64_t k = period_index(by, first, h[i].day);
+        kfts_bucket *b = &t->buckets[k];
+        int64_t *d = days + 3 * k;
+        if (!b->count || h[i].day < d[0]) d[0] = h[i].day;
+        if (!b->count || h[i].day > d[1]) d[1] = h[i].day;
+        if (!b->count || better(&h[i], b->top_score, d[2], b->top_id)) {
           b->top_id = h[i].id;
           b->top_score = h[i].score;
-          memcpy(b->top_date, h[i].date, 11);
+          d[2] = h[i].day;
         }
-        if (!rc && by_source) rc = add_source(b, h[i].source);
+        b->count++;
+        if (by_source) rc = add_source(b, h[i].source);
       }
-      for (size_t k = 0; k < t->n_buckets; k++)
-        if (t->buckets[k].count > t->buckets[t->peak].count) t->peak = k;
+      for (size_t k = 0; k < t->n_buckets; k++) {
+        kfts_bucket *b = &t->buckets[k];
+        if (!b->count) continue;
+        day_str(days[3 * k], b->first);
+        day_str(days[3 * k + 1], b->last);
+        day_str(days[3 * k + 2], b->top_date);
+        if (b->count > t->buckets[t->peak].count) t->peak = k;
+      }
       if (!rc) rc = load_titles(t, kftsp_db_handle(db), err);
     }
+    kftsp_free(days);
   }
   if (t) t->by = by < 0 ? KFTS_BY_MONTH : by;
   for (size_t i = 0; i < n; i++) kftsp_free(h[i].source);
@@ -410,30 +432,32 @@ static int cmp_value(const void *a, const void *b) { /* years in order, none las
   return strcmp(x->value, y->value);
 }
 
+typedef struct tallies {
+  tally src, top, yr;
+} tallies;
+
+static int tally_row(void *ctx, const kftsp_mrow *row) {
+  tallies *t = ctx;
+  const char *d = row->date, *tp = row->topics;
+  int rc = tally_add(&t->src, row->source, row->source ? strlen(row->source) : 0);
+  if (!rc) rc = tally_add(&t->yr, d && strlen(d) >= 4 ? d : NULL, 4);
+  while (!rc && tp && *tp) {
+    size_t k = strcspn(tp, "\n");
+    if (k) rc = tally_add(&t->top, tp, k);
+    tp += k + (tp[k] == '\n');
+  }
+  return rc;
+}
+
 int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
   *out = NULL;
   kftsp_match *m = NULL;
   int rc = kftsp_match_open(&m, db, o, err);
   if (rc) return rc;
-  sqlite3_stmt *st = NULL;
-  rc = kftsp_match_prepare(m, "SELECT source, date, topics FROM (%s)", 0, &st);
-  tally src = {0}, top = {0}, yr = {0};
-  int s = SQLITE_DONE;
-  while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *so = (const char *)sqlite3_column_text(st, 0), *d = (const char *)sqlite3_column_text(st, 1);
-    const char *tp = (const char *)sqlite3_column_text(st, 2);
-    rc = tally_add(&src, so, so ? strlen(so) : 0);
-    if (!rc) rc = tally_add(&yr, d && strlen(d) >= 4 ? d : NULL, 4);
-    while (!rc && tp && *tp) {
-      size_t k = strcspn(tp, "\n");
-      if (k) rc = tally_add(&top, tp, k);
-      tp += k + (tp[k] == '\n');
-    }
-  }
-  if (!rc && s != SQLITE_DONE)
-    rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(kftsp_db_handle(db)));
-  sqlite3_finalize(st);
+  tallies ts = {{0}, {0}, {0}};
+  rc = kftsp_match_scan(m, KFTSP_SCAN_TOPICS, tally_row, &ts);
   kftsp_match_close(m);
+  tally src = ts.src, top = ts.top, yr = ts.yr;
   kfts_facets *f = rc ? NULL : kftsp_malloc(sizeof *f);
   if (!rc && !f) rc = KFTS_ENOMEM;
   if (rc) {

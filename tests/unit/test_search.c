@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -237,6 +238,126 @@ static void search__natural_questions(void **state) {
   kftsp_ranker_close(r);
 }
 
+/* ---- the streamed match set (scan.c) against the SQL of the ranked list ---- */
+
+typedef struct scanned {
+  kftsp_mrow *rows;
+  char (*dates)[11];
+  char (*sources)[16];
+  size_t n;
+} scanned;
+
+static int keep_row(void *ctx, const kftsp_mrow *row) {
+  scanned *s = ctx;
+  s->rows = realloc(s->rows, (s->n + 1) * sizeof *s->rows);
+  s->dates = realloc(s->dates, (s->n + 1) * sizeof *s->dates);
+  s->sources = realloc(s->sources, (s->n + 1) * sizeof *s->sources);
+  s->rows[s->n] = *row;
+  snprintf(s->dates[s->n], 11, "%s", row->date ? row->date : "-");
+  snprintf(s->sources[s->n], 16, "%s", row->source ? row->source : "-");
+  s->n++;
+  return KFTS_OK;
+}
+
+/* The scan yields the rows the SQL join yields, in id order, with bit-identical scores;
+** returns how many. */
+static size_t scan_equals_sql(kfts_db *d, const char *q, double weight, double half_life) {
+  kfts_search_opts o;
+  kfts_search_opts_init(&o);
+  o.query = q;
+  o.importance_weight = weight;
+  o.recent_half_life = half_life;
+  kfts_error err;
+  kftsp_match *m = NULL;
+  if (kftsp_match_open(&m, d, &o, &err)) fail_msg("%s: %s", q, err.message);
+  scanned s = {0};
+  assert_int_equal(kftsp_match_scan(m, KFTSP_SCAN_SCORE, keep_row, &s), KFTS_OK);
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(
+      kftsp_match_prepare(m, "SELECT id, score, date, importance, source FROM (%s) ORDER BY id", 1, &st), KFTS_OK);
+  size_t i = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (i >= s.n) fail_msg("%s: the scan has %zu rows, SQL more", q, s.n);
+    const kftsp_mrow *r = &s.rows[i];
+    double want = sqlite3_column_double(st, 1);
+    const char *date = (const char *)sqlite3_column_text(st, 2), *src = (const char *)sqlite3_column_text(st, 4);
+    assert_int_equal(r->id, sqlite3_column_int64(st, 0));
+    if (memcmp(&r->score, &want, sizeof want)) fail_msg("%s: id %lld scores %.17g, SQL %.17g", q, (long long)r->id, r->score, want);
+    assert_string_equal(s.dates[i], date ? date : "-");
+    assert_string_equal(s.sources[i], src ? src : "-");
+    assert_int_equal(r->importance, sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3));
+    i++;
+  }
+  assert_int_equal(i, s.n);
+  sqlite3_finalize(st);
+  kftsp_match_close(m);
+  free(s.rows);
+  free(s.dates);
+  free(s.sources);
+  return i;
+}
+
+/* 2,400 generated crawl articles: a word in nearly all (the scan steps), one in a few (it
+** seeks), one in between; 24 dates, three sources. */
+static kfts_db *generated_db(void) {
+  char path[400];
+  snprintf(path, sizeof path, "%s/gen", dir);
+  if (mkdir(path, 0700)) fail_msg("mkdir %s", path);
+  unsigned x = 12345;
+  static const char *const src[] = {"aitimes", "zdnet", "etnews"};
+  for (int f = 0; f < 24; f++) {
+    char file[460];
+    snprintf(file, sizeof file, "%s/c%02d.txt", path, f);
+    FILE *fp = fopen(file, "w");
+    fprintf(fp, "---\ndate: 2%d%02d%02d\nsource: %s\n---\n\n", 4 + f / 12, f % 12 + 1, f % 28 + 1, src[f % 3]);
+    for (int k = 0; k < 100; k++) {
+      fprintf(fp, "## [%d] 기사 %d 제목\n\n", k + 1, f * 100 + k);
+      int words = 5 + (int)((x = x * 1103515245u + 12345u) >> 16) % 60;
+      for (int w = 0; w < words; w++) {
+        unsigned r = (x = x * 1103515245u + 12345u) >> 16;
+        fputs((r >> 6) % 1000 < 1 ? "희귀낱말이 " : r % 100 < 12 ? "데이터센터 " : r % 100 < 30 ? "모델 " : "문장 ", fp);
+      }
+      fputs("\n\n", fp);
+    }
+    fclose(fp);
+  }
+  char dbp[460];
+  snprintf(dbp, sizeof dbp, "%s/gen.db", dir);
+  kfts_db *g = NULL;
+  kfts_error err;
+  if (kfts_db_open(&g, NULL, dbp, KFTS_OPEN_CREATE, &err)) fail_msg("%s", err.message);
+  const char *paths[] = {path};
+  kfts_index_opts o = {0};
+  kfts_index_stats st;
+  if (kfts_index_paths(g, paths, 1, &o, &st, &err)) fail_msg("%s", err.message);
+  assert_int_equal(st.articles, 2400);
+  return g;
+}
+
+static void search__scan_scores_like_sql(void **state) {
+  (void)state;
+  static const char *const corpus_q[] = {"AI", "데이터센터", "GRPO OR 강화학습", "모델 -GPT", "source:aitimes 오픈AI",
+                                         "AI date:2026-01", "importance:>=8 AI", "title:AI", "\"데이터 센터\""};
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(corpus_q); i++) {
+    size_t n = scan_equals_sql(db, corpus_q[i], 0.25, 0);
+    if (!n) fail_msg("%s: no match", corpus_q[i]);
+    assert_int_equal(scan_equals_sql(db, corpus_q[i], 1.0, 30), n);
+  }
+  kfts_db *g = generated_db();
+  static const struct {
+    const char *q;
+    size_t min, max;
+  } gen_q[] = {{"문장", 2300, 2400},           {"희귀낱말", 5, 200},    {"데이터센터", 1500, 2400},
+               {"모델 source:zdnet", 300, 800}, {"문장 date:2024-03..2024-09", 500, 800},
+               {"희귀낱말 OR 모델", 1000, 2400}, {"문장 -모델", 10, 600}};
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(gen_q); i++) {
+    size_t n = scan_equals_sql(g, gen_q[i].q, 0.25, 0);
+    if (n < gen_q[i].min || n > gen_q[i].max) fail_msg("%s: %zu rows", gen_q[i].q, n);
+    assert_int_equal(scan_equals_sql(g, gen_q[i].q, 0.5, 90), n);
+  }
+  kfts_db_close(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(search__datacenter_any_particle_and_spacing),
@@ -244,6 +365,7 @@ int main(void) {
       cmocka_unit_test(search__two_syllable_words_and_particles),
       cmocka_unit_test(search__highlights_are_exact),
       cmocka_unit_test(search__natural_questions),
+      cmocka_unit_test(search__scan_scores_like_sql),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

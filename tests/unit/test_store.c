@@ -97,6 +97,15 @@ static int64_t id_sum(fixture *fx, const char *where) {
   return v;
 }
 
+/* articles_meta holds exactly one row per article, equal to it and to its %_docsize row. */
+static void assert_meta_consistent(sqlite3 *h) {
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_meta"), scalar(h, "SELECT count(*) FROM articles"));
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_meta m JOIN articles a USING (id)"
+                             " JOIN articles_fts_docsize d USING (id) WHERE m.sz = d.sz AND m.date IS a.date"
+                             " AND m.importance IS a.importance AND m.source IS a.source AND m.topics = a.topics"),
+                   scalar(h, "SELECT count(*) FROM articles"));
+}
+
 static void store__first_run_indexes_everything(void **state) {
   fixture *fx = *state;
   kfts_index_stats st = run_index(fx, 0);
@@ -109,8 +118,9 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 4);
   assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE topic = '데이터센터'"), 1);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE importance IS NOT NULL"), 10);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 3);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 4);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures"), 90); /* one per article */
+  assert_meta_consistent(h);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM files WHERE path LIKE 'corpus/%'"), 5);
   /* FTS5's own consistency check against the content table. */
@@ -153,6 +163,7 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   sqlite3 *h = raw(fx);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 91);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '증분시험'"), 1);
+  assert_meta_consistent(h);
   sqlite3_close(h);
   assert_int_equal(id_sum(fx, "WHERE importance IS NOT NULL AND importance <> 4"), card_ids);
 
@@ -167,6 +178,7 @@ static void store__unchanged_touched_edited_deleted(void **state) {
                              "(SELECT 1 FROM articles a WHERE a.id = t.article_id)"),
                    0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 2);
+  assert_meta_consistent(h);
   assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
@@ -236,11 +248,34 @@ static void store__schema_versions(void **state) {
   sqlite3_close(h);
   /* user_version 0 with tables: not ours, refused. */
   assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_CREATE, &err), KFTS_ESCHEMA);
+  /* Version 3 lacked only articles_meta: the indexer adds it in place, nothing re-indexed;
+  ** readers ask for kfts-index meanwhile. */
+  h = raw(fx);
+  assert_int_equal(sqlite3_exec(h,
+                                "PRAGMA user_version = 3; DROP TRIGGER articles_ai; DROP TABLE articles_meta;"
+                                "CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN"
+                                " INSERT INTO articles_fts(rowid, title, summary, body, topics)"
+                                " VALUES (new.id, new.title, new.summary, new.body, new.topics); END;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(h);
+  int rebuilt = -1;
+  assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_READONLY, &err), KFTS_ESCHEMA);
+  assert_non_null(strstr(err.message, "run kfts-index to update it"));
+  assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_CREATE, &err), KFTS_OK);
+  assert_int_equal(rebuilt, 0);
+  kfts_db_close(db);
+  h = raw(fx);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 4);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 90);
+  assert_meta_consistent(h);
+  sqlite3_close(h);
+  assert_int_equal(run_index(fx, 0).files_indexed, 0);
   /* Schema versions below the current one (there is no older release yet; -1 stands in). */
   h = raw(fx);
   assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = -1", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(h);
-  int rebuilt = 0;
+  rebuilt = 0;
   assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_READONLY, &err), KFTS_ESCHEMA);
   assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_CREATE, &err), KFTS_OK);
   assert_int_equal(rebuilt, 1);
