@@ -259,6 +259,7 @@ typedef struct kftsp_mrow {
   const char *source; /* or NULL */
   const char *topics; /* '\n'-separated, or NULL; only with KFTSP_SCAN_TOPICS */
   double score;       /* the ranked list's score; only with KFTSP_SCAN_SCORE, else 0 */
+  double relevance;   /* its bm25 part */
 } kftsp_mrow;
 #define KFTSP_SCAN_SCORE 1
 #define KFTSP_SCAN_TOPICS 2

@@ -172,7 +172,7 @@ static int scan_filtered(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx)
   sqlite3_stmt *st = NULL;
   int rc = kftsp_match_prepare(m, "SELECT id, date, importance, source, topics FROM (%s)", 0, &st), s = SQLITE_DONE;
   while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
-    kftsp_mrow row = {sqlite3_column_int64(st, 0), NULL, -1, NULL, NULL, 0.0};
+    kftsp_mrow row = {sqlite3_column_int64(st, 0), NULL, -1, NULL, NULL, 0.0, 0.0};
     row_from(&row, st, 1, flags & KFTSP_SCAN_TOPICS);
     rc = fn(ctx, &row);
   }
@@ -210,7 +210,7 @@ int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx) {
       break;
     }
     if (!k) continue; /* the filters leave it out */
-    kftsp_mrow row = {id, NULL, -1, NULL, NULL, 0.0};
+    kftsp_mrow row = {id, NULL, -1, NULL, NULL, 0.0, 0.0};
     row_from(&row, meta.st, 1, topics);
     if (score) {
       double D = doc_length(sqlite3_column_blob(meta.st, 5), sqlite3_column_bytes(meta.st, 5));
@@ -218,7 +218,8 @@ int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx) {
         rc = kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
         break;
       }
-      row.score = bm25(&t, D) * kftsp_match_boost(m, row.importance, row.date);
+      row.relevance = bm25(&t, D);
+      row.score = row.relevance * kftsp_match_boost(m, row.importance, row.date);
     }
     rc = fn(ctx, &row);
   }

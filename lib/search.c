@@ -144,6 +144,13 @@ typedef struct run {
   char *only; /* --collapse: JSON array of the page's ids, or NULL */
 } run;
 
+/* The match set of timelines and facets (kftsp_match_*), and of fetch_top(). */
+struct kftsp_match {
+  run r;
+  kftsp_query *q; /* owned, or NULL when borrowed (fetch_top) */
+  const char *fts;
+};
+
 static int db_err(run *r) {
   return kftsp_err(r->err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(r->h));
 }
@@ -165,8 +172,12 @@ static void bind_params(run *r, sqlite3_stmt *st) {
 ** join the files table too. */
 static void from_where(kftsp_buf *b, const run *r, const char *fts, int files) {
   /* CROSS JOIN keeps FTS5 the outer loop: with an index on a filtered column the planner
-  ** would otherwise run the MATCH once per article. */
-  if (fts) kftsp_buf_adds(b, " FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid");
+  ** would otherwise run the MATCH once per article. Without FILES only metadata is read:
+  ** from articles_meta, whose rows are a few dozen bytes, not articles, whose rows hold the
+  ** text (filters alone keep articles, for its date and source indexes). */
+  if (fts)
+    kftsp_buf_printf(b, " FROM articles_fts CROSS JOIN %s a ON a.id = articles_fts.rowid",
+                     files ? "articles" : "articles_meta");
   else kftsp_buf_adds(b, " FROM articles a");
   if (files) kftsp_buf_adds(b, " JOIN files f ON f.id = a.file_id");
   if (fts) kftsp_buf_adds(b, " WHERE articles_fts MATCH " P_FTS);
@@ -412,16 +423,123 @@ static int load_members(run *r, kfts_hit *x) {
   return rc;
 }
 
+/* Fills X from columns 0..9 of ST: id, title, url, date, date_source, source, topics,
+** importance, path, line; the factors from X's importance and date. */
+static int hit_from(run *r, kfts_hit *x, sqlite3_stmt *st) {
+  const kfts_search_opts *o = r->o;
+  x->id = sqlite3_column_int64(st, 0);
+  x->title = col_dup(st, 1);
+  x->url = col_dup(st, 2);
+  x->date = col_dup(st, 3);
+  x->date_source = col_dup(st, 4);
+  x->source = col_dup(st, 5);
+  x->topics = split_topics((const char *)sqlite3_column_text(st, 6), &x->n_topics);
+  x->importance = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 7);
+  x->file = col_dup(st, 8);
+  x->line = sqlite3_column_int(st, 9);
+  x->collapsed = o->collapse;
+  x->importance_factor = kftsp_importance_factor(x->importance, o->importance_weight);
+  x->recency_factor = kftsp_recency_factor(x->date, r->newest, o->recent_half_life);
+  return x->title && x->file ? KFTS_OK : KFTS_ENOMEM;
+}
+
+#define HIT_COLUMNS                                                                                     \
+  "a.id, a.title, a.url, a.date, a.date_source, a.source, a.topics, a.importance, f.path, a.line"
+
+/* ---- the page by relevance: the best OFFSET + LIMIT of the scan ---- */
+
+typedef struct topk {
+  kftsp_mrow *v; /* a heap: v[0] ranks last */
+  size_t n, k;
+} topk;
+
+/* A ranks below B: lower score, then larger id (as ORDER BY score DESC, a.id). */
+static int ranks_below(const kftsp_mrow *a, const kftsp_mrow *b) {
+  if (a->score != b->score) return a->score < b->score;
+  return a->id > b->id;
+}
+
+static int cmp_rank(const void *a, const void *b) {
+  return ranks_below(a, b) ? 1 : ranks_below(b, a) ? -1 : 0;
+}
+
+static int keep_best(void *ctx, const kftsp_mrow *row) {
+  topk *t = ctx;
+  kftsp_mrow x = {row->id, NULL, row->importance, NULL, NULL, row->score, row->relevance};
+  size_t i;
+  if (t->n < t->k) { /* sift up */
+    for (i = t->n++; i && ranks_below(&x, &t->v[(i - 1) / 2]); i = (i - 1) / 2) t->v[i] = t->v[(i - 1) / 2];
+  } else if (t->k && ranks_below(&t->v[0], &x)) { /* replaces the last; sift down */
+    for (i = 0;;) {
+      size_t c = 2 * i + 1;
+      if (c >= t->n) break;
+      if (c + 1 < t->n && ranks_below(&t->v[c + 1], &t->v[c])) c++;
+      if (!ranks_below(&t->v[c], &x)) break;
+      t->v[i] = t->v[c];
+      i = c;
+    }
+  } else {
+    return KFTS_OK;
+  }
+  t->v[i] = x;
+  return KFTS_OK;
+}
+
+/* The page when hits are ordered by score and every part must match: scan.c scores each match
+** without reading its row of articles, a heap keeps the best OFFSET + LIMIT, and only the
+** page's rows are read. Same order and scores as fetch()'s ORDER BY (test_search.c). */
+static int fetch_top(run *r, kfts_result *res, const char *fts) {
+  const kfts_search_opts *o = r->o;
+  size_t k = o->offset + o->limit;
+  if (k < o->offset || k > res->total) k = res->total;
+  topk t = {k ? kftsp_malloc(k * sizeof *t.v) : NULL, 0, k};
+  if (k && !t.v) return KFTS_ENOMEM;
+  kftsp_match m;
+  memset(&m, 0, sizeof m);
+  m.r = *r;
+  m.fts = fts;
+  int rc = kftsp_match_scan(&m, KFTSP_SCAN_SCORE, keep_best, &t);
+  sqlite3_stmt *st = NULL;
+  size_t first = o->offset < t.n ? o->offset : t.n;
+  if (!rc) {
+    kftsp_sort(t.v, t.n, sizeof *t.v, cmp_rank);
+    res->hits = t.n > first ? kftsp_malloc((t.n - first) * sizeof *res->hits) : NULL;
+    if (t.n > first && !res->hits) rc = KFTS_ENOMEM;
+  }
+  if (!rc && t.n > first &&
+      sqlite3_prepare_v2(r->h, "SELECT " HIT_COLUMNS " FROM articles a JOIN files f ON f.id = a.file_id WHERE a.id = ?1",
+                         -1, &st, NULL) != SQLITE_OK)
+    rc = db_err(r);
+  for (size_t i = first; !rc && i < t.n; i++) {
+    sqlite3_bind_int64(st, 1, t.v[i].id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      kfts_hit *x = &res->hits[res->n_hits++];
+      memset(x, 0, sizeof *x);
+      rc = hit_from(r, x, st);
+      x->relevance = t.v[i].relevance;
+      x->matched = (int)res->n_parts;
+      x->score = x->relevance * x->importance_factor * x->recency_factor;
+    } else {
+      rc = db_err(r);
+    }
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  kftsp_free(t.v);
+  for (size_t i = 0; !rc && o->snippet_tokens > 0 && i < res->n_hits; i++) rc = make_snippet(r, &res->hits[i], fts);
+  return rc;
+}
+
 /* The page of hits for FTS (NULL: filters only); COVER: the phrase-count blob when relaxed. */
 static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover, size_t n_cover) {
   const kfts_search_opts *o = r->o;
+  if (fts && !cover && !o->collapse && o->sort == KFTS_SORT_RELEVANCE) return fetch_top(r, res, fts);
   if (o->collapse) {
     int crc = collapse_page(r, fts, cover, n_cover, &res->total);
     if (crc) return crc;
   }
   kftsp_buf b = {0};
-  kftsp_buf_printf(&b, "SELECT a.id, a.title, a.url, a.date, a.date_source, a.source, a.topics,"
-                       " a.importance, f.path, a.line, %s, %s",
+  kftsp_buf_printf(&b, "SELECT " HIT_COLUMNS ", %s, %s",
                    fts ? "-" BM25 : "0.0", cover ? "kfts_coverage(articles_fts, " P_COVER ")" : "0");
   from_where(&b, r, fts, 1);
   if (r->only) kftsp_buf_adds(&b, " AND a.id IN (SELECT value FROM json_each(?68))");
@@ -450,26 +568,10 @@ static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover
     }
     kfts_hit *x = &res->hits[res->n_hits++];
     memset(x, 0, sizeof *x);
-    x->id = sqlite3_column_int64(st, 0);
-    x->title = col_dup(st, 1);
-    x->url = col_dup(st, 2);
-    x->date = col_dup(st, 3);
-    x->date_source = col_dup(st, 4);
-    x->source = col_dup(st, 5);
-    x->topics = split_topics((const char *)sqlite3_column_text(st, 6), &x->n_topics);
-    x->importance = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 7);
-    x->file = col_dup(st, 8);
-    x->line = sqlite3_column_int(st, 9);
+    if ((rc = hit_from(r, x, st))) break;
     x->relevance = sqlite3_column_double(st, 10);
     x->matched = cover ? sqlite3_column_int(st, 11) : (int)res->n_parts;
-    x->collapsed = o->collapse;
-    x->importance_factor = kftsp_importance_factor(x->importance, o->importance_weight);
-    x->recency_factor = kftsp_recency_factor(x->date, r->newest, o->recent_half_life);
     x->score = x->relevance * x->importance_factor * x->recency_factor;
-    if (!x->title || !x->file) {
-      rc = KFTS_ENOMEM;
-      break;
-    }
   }
   if (!rc && src != SQLITE_DONE) rc = db_err(r);
   sqlite3_finalize(st);
@@ -727,10 +829,6 @@ int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t limit, kfts_
 
 /* ---- the match set, for timelines and facets ---- */
 
-struct kftsp_match {
-  run r;
-  kftsp_query *q;
-};
 
 int kftsp_match_open(kftsp_match **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
   *out = NULL;
@@ -744,6 +842,7 @@ int kftsp_match_open(kftsp_match **out, kfts_db *db, const kfts_search_opts *o, 
   }
   memset(m, 0, sizeof *m);
   m->q = q;
+  m->fts = q->fts;
   m->r.h = kftsp_db_handle(db);
   m->r.q = q;
   m->r.o = o;
@@ -756,12 +855,12 @@ int kftsp_match_open(kftsp_match **out, kfts_db *db, const kfts_search_opts *o, 
   return KFTS_OK;
 }
 
-const char *kftsp_match_fts(const kftsp_match *m) { return m->q->fts; }
+const char *kftsp_match_fts(const kftsp_match *m) { return m->fts; }
 
-const char *kftsp_match_where(const kftsp_match *m) { return m->q->where; }
+const char *kftsp_match_where(const kftsp_match *m) { return m->r.q->where; }
 
 int kftsp_match_sql(kftsp_match *m, const char *sql, sqlite3_stmt **st) {
-  return prepare(&m->r, sql, st, m->q->fts);
+  return prepare(&m->r, sql, st, m->fts);
 }
 
 double kftsp_match_boost(const kftsp_match *m, int importance, const char *date) {
@@ -782,7 +881,7 @@ void kftsp_match_close(kftsp_match *m) {
 
 int kftsp_match_prepare(kftsp_match *m, const char *outer, int with_score, sqlite3_stmt **st) {
   run *r = &m->r;
-  const char *fts = r->q->fts;
+  const char *fts = m->fts;
   kftsp_buf b = {0};
   kftsp_buf_printf(&b, "SELECT a.id AS id, a.date AS date, a.source AS source, a.topics AS topics,"
                        " a.importance AS importance, %s AS score",

@@ -290,6 +290,28 @@ static size_t scan_equals_sql(kfts_db *d, const char *q, double weight, double h
   }
   assert_int_equal(i, s.n);
   sqlite3_finalize(st);
+  /* The ranked pages (fetch_top) are the SQL's ORDER BY score DESC, id. */
+  static const size_t pages[][2] = {{0, 10}, {3, 7}, {0, 1}, {25, 50}, {0, 5000}};
+  for (size_t p = 0; p < KFTSP_ARRAY_LEN(pages); p++) {
+    kfts_search_opts po = o;
+    po.offset = pages[p][0];
+    po.limit = pages[p][1];
+    po.snippet_tokens = 0;
+    kfts_result *res = NULL;
+    if (kfts_search(&res, d, &po, &err)) fail_msg("%s: %s", q, err.message);
+    assert_int_equal(kftsp_match_prepare(m, "SELECT id FROM (%s) ORDER BY score DESC, id LIMIT ?80 OFFSET ?81", 1, &st),
+                     KFTS_OK);
+    sqlite3_bind_int64(st, 80, (int64_t)po.limit);
+    sqlite3_bind_int64(st, 81, (int64_t)po.offset);
+    size_t k = 0;
+    for (; sqlite3_step(st) == SQLITE_ROW; k++) {
+      if (k >= res->n_hits) fail_msg("%s: page %zu+%zu has %zu hits, SQL more", q, po.offset, po.limit, res->n_hits);
+      assert_int_equal(res->hits[k].id, sqlite3_column_int64(st, 0));
+    }
+    assert_int_equal(k, res->n_hits);
+    sqlite3_finalize(st);
+    kfts_result_free(res);
+  }
   kftsp_match_close(m);
   free(s.rows);
   free(s.dates);
