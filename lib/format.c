@@ -168,6 +168,91 @@ static void drop_controls(char *s) {
   *o = 0;
 }
 
+/* Where to end a part of at most MAX bytes of S (N > MAX): after the last newline, else the
+** last space, else at a character boundary. */
+static size_t part_end(const char *s, size_t max) {
+  for (size_t k = max; k > max / 2; k--)
+    if (s[k - 1] == '\n') return k;
+  for (size_t k = max; k > max / 2; k--)
+    if (s[k - 1] == ' ') return k;
+  size_t k = max;
+  while (k > 1 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+  return k;
+}
+
+static char *dup_or_null(kftsp_ctx *c, const char *s) { return s ? kftsp_ctx_str(c, kftsp_strdup(s)) : NULL; }
+
+/* An article whose body passes KFTSP_MAX_PART bytes becomes parts "title (k/N)" of at most
+** that much, each with the article's metadata and the line it starts near: the index holds
+** and tokenizes one part at a time, so memory stays bounded whatever one article's size. */
+static void split_large(kftsp_ctx *c) {
+  kfts_doc *d = c->doc;
+  size_t extra = 0;
+  for (size_t i = 0; i < d->n_articles; i++) {
+    size_t n = strlen(d->articles[i].body);
+    if (n > KFTSP_MAX_PART) extra += n / (KFTSP_MAX_PART / 2); /* parts hold at least half */
+  }
+  if (!extra) return;
+  kfts_article *v = kftsp_malloc((d->n_articles + extra) * sizeof *v);
+  if (!v) {
+    c->rc = KFTS_ENOMEM;
+    return;
+  }
+  size_t out = 0;
+  for (size_t i = 0; i < d->n_articles; i++) {
+    kfts_article *a = &d->articles[i];
+    const char *body = a->body;
+    size_t len = strlen(body);
+    if (len <= KFTSP_MAX_PART || c->rc) {
+      v[out++] = *a;
+      memset(a, 0, sizeof *a);
+      continue;
+    }
+    size_t ends[4096], n_parts = 0; /* part ends; KFTSP_MAX_PART * 2048 > the 512 MB file cap */
+    for (size_t at = 0; at < len;) {
+      int last = len - at <= KFTSP_MAX_PART || n_parts + 1 == KFTSP_ARRAY_LEN(ends);
+      at = last ? len : at + part_end(body + at, KFTSP_MAX_PART);
+      ends[n_parts++] = at;
+    }
+    /* Lines first; then the parts from the last, each cut off the body, which shrinks, so
+    ** the text is held about once. */
+    int lines[4096];
+    lines[0] = a->line;
+    for (size_t k = 1, j = 0; k < n_parts; k++)
+      for (lines[k] = lines[k - 1]; j < ends[k - 1]; j++) lines[k] += body[j] == '\n';
+    memset(v + out, 0, n_parts * sizeof *v); /* what an error leaves unmade stays empty */
+    for (size_t k = n_parts; k-- > 0 && !c->rc;) {
+      size_t from = k ? ends[k - 1] : 0;
+      kfts_article *p = &v[out + k];
+      p->title = kftsp_ctx_str(c, kftsp_printf("%s (%zu/%zu)", a->title, k + 1, n_parts));
+      if (k) {
+        p->body = kftsp_ctx_str(c, kftsp_strndup(a->body + from, ends[k] - from));
+        a->body[from] = 0;
+        char *shrunk = kftsp_realloc(a->body, from + 1);
+        if (shrunk) a->body = shrunk;
+      } else {
+        p->body = a->body;
+        a->body = NULL;
+      }
+      p->summary = k ? NULL : dup_or_null(c, a->summary);
+      p->url = dup_or_null(c, a->url);
+      p->date = dup_or_null(c, a->date);
+      p->date_source = dup_or_null(c, a->date_source);
+      p->published_at = dup_or_null(c, a->published_at);
+      p->source = dup_or_null(c, a->source);
+      p->time_offset = dup_or_null(c, a->time_offset);
+      for (size_t t = 0; t < a->n_topics; t++) kftsp_article_topic(c, p, a->topics[t], strlen(a->topics[t]));
+      p->importance = a->importance;
+      p->line = lines[k];
+    }
+    out += n_parts;
+    kftsp_article_clear(a);
+  }
+  kftsp_free(d->articles);
+  d->articles = v;
+  d->n_articles = out;
+}
+
 /* Manifest defaults fill what the text did not say; fallback titles; drop empty articles. */
 static void finish(kftsp_ctx *c) {
   const kfts_file_opts *o = c->opts;
@@ -206,6 +291,7 @@ static void finish(kftsp_ctx *c) {
     keep++;
   }
   if (!c->rc) d->n_articles = keep;
+  if (!c->rc) split_large(c);
 }
 
 static const char *detect(const kftsp_line *l, size_t n) {

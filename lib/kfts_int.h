@@ -42,6 +42,8 @@ typedef struct kftsp_buf {
   int oom;    /* 1 once an allocation failed */
 } kftsp_buf;
 
+/* Room for N more bytes, exactly (when the final size is known). */
+void kftsp_buf_reserve(kftsp_buf *b, size_t n);
 void kftsp_buf_add(kftsp_buf *b, const char *s, size_t n);
 void kftsp_buf_adds(kftsp_buf *b, const char *s);
 void kftsp_buf_addc(kftsp_buf *b, char c);
@@ -152,6 +154,8 @@ typedef struct kftsp_ctx {
 } kftsp_ctx;
 
 /* Appends an empty article (importance -1) starting at LINE; NULL on OOM (ctx->rc set). */
+/* Bodies longer than this are indexed as parts (format.c: split_large). */
+#define KFTSP_MAX_PART ((size_t)1 << 20)
 kfts_article *kftsp_article_new(kftsp_ctx *c, int line);
 /* Frees an article's fields and zeroes it. */
 void kftsp_article_clear(kfts_article *a);

@@ -658,6 +658,9 @@ static char *read_file(const char *path, size_t *len_out, int *errno_out) {
     return NULL;
   }
   kftsp_buf b = {0};
+  struct stat sb; /* the whole file in one allocation, not a doubling buffer's twice */
+  if (fstat(fileno(f), &sb) == 0 && sb.st_size > 0 && (size_t)sb.st_size < MAX_FILE_BYTES)
+    kftsp_buf_reserve(&b, (size_t)sb.st_size + 1);
   char chunk[65536];
   size_t k;
   while ((k = fread(chunk, 1, sizeof chunk, f)) > 0) {

@@ -22,10 +22,14 @@
 #include "kfts_int.h"
 
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
 enum cls { C_SEP = 0, C_SPACE, C_WORD, C_DIGIT, C_HANGUL, C_CJK };
+
+/* Units normalised at a time (16 bytes each): a long text is tokenized window by window. */
+#define WINDOW 16384
 
 typedef struct unit {
   int32_t cp; /* normalised code point */
@@ -36,6 +40,7 @@ typedef struct unit {
 
 struct kftsp_tokenizer {
   int bridge;    /* bridge Hangul runs across spaces (default 1) */
+  size_t window; /* WINDOW; smaller in tests, to cut texts often */
   unit *u;       /* normalised units of the current text, reused */
   size_t u_cap;
   char *tok;     /* token text buffer, reused */
@@ -137,11 +142,15 @@ static int decode(const unsigned char *s, int n, int32_t *cp) {
 }
 
 /* Text -> normalised units. */
-static int normalise(kftsp_tokenizer *t, const char *text, int len, size_t *n_out) {
+/* Normalises TEXT from byte *POS into units, appended after the *N_OUT already there, until
+** t->window units are out and the last one is a space or separator (or, failing such a
+** place, twice as many): one window of a long text. Advances *POS past what it read. */
+static int normalise(kftsp_tokenizer *t, const char *text, int len, int *pos, size_t *n_out) {
   const unsigned char *s = (const unsigned char *)text;
-  size_t n = 0;
-  int i = 0, rc = SQLITE_OK;
+  size_t n = *n_out;
+  int i = *pos, rc = SQLITE_OK;
   while (i < len && rc == SQLITE_OK) {
+    if (n >= t->window && (n >= 2 * t->window || t->u[n - 1].cls <= C_SPACE)) break;
     int32_t c;
     int k = decode(s + i, len - i, &c);
     if (k < 0) { /* invalid UTF-8: a separator */
@@ -207,6 +216,7 @@ static int normalise(kftsp_tokenizer *t, const char *text, int len, size_t *n_ou
     }
   }
   *n_out = n;
+  *pos = i;
   return rc;
 }
 
@@ -285,11 +295,12 @@ static int emit_pair(kftsp_tokenizer *t, void *ctx, xtoken_fn xToken, size_t i, 
 }
 
 /* Hangul/CJK run [a, b): bigrams, the final unigram (documents), and a bridge from the
-** previous run when BRIDGE_FROM is a unit index (else -1). */
+** previous run when BRIDGE_FROM is a unit index (else -1). CONTINUED: the run began in the
+** previous window, whose last unit is A here. */
 static int emit_run(kftsp_tokenizer *t, void *ctx, xtoken_fn xToken, int query, size_t a, size_t b,
-                    long bridge_from) {
+                    long bridge_from, int continued) {
   int rc = bridge_from >= 0 ? emit_pair(t, ctx, xToken, (size_t)bridge_from, a) : SQLITE_OK;
-  size_t n = b - a;
+  size_t n = b - a + (continued != 0);
   for (size_t i = a; i + 1 < b && rc == SQLITE_OK; i++) rc = emit_pair(t, ctx, xToken, i, i + 1);
   if (rc) return rc;
   if (n == 1) return emit(t, ctx, xToken, 0, a, b);
@@ -300,31 +311,62 @@ static int emit_run(kftsp_tokenizer *t, void *ctx, xtoken_fn xToken, int query, 
 int kftsp_tokenize(kftsp_tokenizer *t, void *ctx, int flags, const char *text, int len,
                    int (*xToken)(void *, int, const char *, int, int, int)) {
   if (len < 0) len = text ? (int)strlen(text) : 0;
-  size_t n = 0;
-  int rc = normalise(t, text, len, &n);
-  int query = (flags & FTS5_TOKENIZE_QUERY) != 0;
-  /* Unit index of the previous Hangul run's last syllable while nothing but spaces has
-  ** followed it; -1 otherwise. */
-  long last_syllable = -1;
-  size_t i = 0;
-  while (rc == SQLITE_OK && i < n) {
-    int cls = t->u[i].cls;
-    if (cls == C_SEP || cls == C_SPACE) {
-      if (cls == C_SEP) last_syllable = -1;
-      i++;
-      continue;
+  int query = (flags & FTS5_TOKENIZE_QUERY) != 0, rc = SQLITE_OK, pos = 0;
+  /* A long text goes window by window (normalise()), so memory stays bounded. Across a
+  ** window's end a unit is carried: the last syllable of a Hangul run that only spaces have
+  ** followed (for the bridge), or the last unit of a run cut in the middle (2 * WINDOW units
+  ** without a space or separator; a Latin word cut there is indexed up to the cut). */
+  unit carried = {0, 0, 0, 0};
+  enum { NONE, BRIDGE, CONTINUE, SKIP } carry = NONE;
+  while (rc == SQLITE_OK && pos < len) {
+    size_t n = 0, i = 0;
+    /* Unit index of the previous Hangul run's last syllable while nothing but spaces has
+    ** followed it; -1 otherwise. */
+    long last_syllable = -1;
+    if (carry == BRIDGE || carry == CONTINUE) {
+      rc = push_cls(t, &n, carried.cp, carried.start, carried.end, carried.cls);
+      if (carry == BRIDGE) last_syllable = 0, i = 1;
     }
-    size_t j = i + 1;
-    while (j < n && t->u[j].cls == cls) j++;
-    if (cls == C_HANGUL || cls == C_CJK) {
-      long from = cls == C_HANGUL && t->bridge ? last_syllable : -1;
-      rc = emit_run(t, ctx, xToken, query, i, j, from);
-      last_syllable = cls == C_HANGUL ? (long)j - 1 : -1;
-    } else {
-      rc = emit(t, ctx, xToken, 0, i, j);
-      last_syllable = -1;
+    int skip = carry == SKIP, continued = carry == CONTINUE;
+    if (rc == SQLITE_OK) rc = normalise(t, text, len, &pos, &n);
+    carry = NONE;
+    /* Cut inside a run: its last unit starts the next window. */
+    int cut = pos < len && n > 0 && t->u[n - 1].cls > C_SPACE;
+    while (rc == SQLITE_OK && i < n) {
+      int cls = t->u[i].cls;
+      if (cls == C_SEP || cls == C_SPACE) {
+        if (cls == C_SEP) last_syllable = -1;
+        skip = 0;
+        i++;
+        continue;
+      }
+      size_t j = i + 1;
+      while (j < n && t->u[j].cls == cls) j++;
+      if (skip) { /* the rest of a word cut at the previous window's end */
+        skip = 0;
+        if (cut && j == n) carry = SKIP;
+      } else if (cls == C_HANGUL || cls == C_CJK) {
+        long from = cls == C_HANGUL && t->bridge ? last_syllable : -1;
+        if (cut && j == n) { /* its bigrams; the rest, from its last unit, next window */
+          rc = from >= 0 ? emit_pair(t, ctx, xToken, (size_t)from, i) : SQLITE_OK;
+          for (size_t k = i; k + 1 < j && rc == SQLITE_OK; k++) rc = emit_pair(t, ctx, xToken, k, k + 1);
+          carried = t->u[j - 1];
+          carry = CONTINUE;
+        } else {
+          rc = emit_run(t, ctx, xToken, query, i, j, from, continued && i == 0);
+        }
+        last_syllable = cls == C_HANGUL ? (long)j - 1 : -1;
+      } else {
+        rc = emit(t, ctx, xToken, 0, i, j);
+        last_syllable = -1;
+        if (cut && j == n) carry = SKIP;
+      }
+      i = j;
     }
-    i = j;
+    if (carry == NONE && last_syllable >= 0 && pos < len) {
+      carried = t->u[last_syllable];
+      carry = BRIDGE;
+    }
   }
   return rc;
 }
@@ -335,12 +377,18 @@ int kftsp_tokenizer_new(kftsp_tokenizer **out, const char **args, int n_args, ch
   if (!t) return SQLITE_NOMEM;
   memset(t, 0, sizeof *t);
   t->bridge = 1;
+  t->window = WINDOW;
   for (int i = 0; i < n_args; i += 2) {
     const char *key = args[i], *val = i + 1 < n_args ? args[i + 1] : NULL;
+    char *end = NULL;
+    long w = val && !strcmp(key, "window") ? strtol(val, &end, 10) : 0;
     if (!strcmp(key, "bridge") && val && (!strcmp(val, "0") || !strcmp(val, "1"))) {
       t->bridge = val[0] == '1';
+    } else if (end && !*end && w >= 2 && w <= 1 << 20) {
+      t->window = (size_t)w;
     } else {
-      if (errmsg) *errmsg = kftsp_printf("kfts tokenizer: unknown option '%s' (known: bridge 0|1)", key);
+      if (errmsg)
+        *errmsg = kftsp_printf("kfts tokenizer: unknown option '%s' (known: bridge 0|1, window 2..1048576)", key);
       kftsp_tokenizer_free(t);
       return SQLITE_ERROR;
     }

@@ -81,6 +81,17 @@ static int buf_reserve(kftsp_buf *b, size_t extra) {
   return 1;
 }
 
+void kftsp_buf_reserve(kftsp_buf *b, size_t n) {
+  if (b->oom || b->n + n + 1 <= b->cap) return;
+  char *p = kftsp_realloc(b->p, b->n + n + 1);
+  if (!p) {
+    b->oom = 1;
+    return;
+  }
+  b->p = p;
+  b->cap = b->n + n + 1;
+}
+
 void kftsp_buf_add(kftsp_buf *b, const char *s, size_t n) {
   if (!buf_reserve(b, n)) return;
   if (n) memcpy(b->p + b->n, s, n);

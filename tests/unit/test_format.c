@@ -283,6 +283,42 @@ static void format__plain_text_and_markdown(void **state) {
   kfts_doc_free(d);
 }
 
+/* An article over KFTSP_MAX_PART bytes becomes parts "title (k/N)" of at most that much,
+** cut after a newline, each with the article's metadata; together they are the body. */
+static void format__huge_article_in_parts(void **state) {
+  (void)state;
+  kftsp_buf b = {0};
+  kftsp_buf_adds(&b, "---\ndate: 250110\nsource: aitimes\n---\n\n## [1] 큰 기사\n\n");
+  size_t head = b.n;
+  for (int i = 0; b.n - head < 3 * KFTSP_MAX_PART + KFTSP_MAX_PART / 2; i++)
+    kftsp_buf_printf(&b, "문단 %d 데이터센터 전력 인공지능 모델이 학습한다.\n\n", i);
+  kftsp_buf_adds(&b, "## [2] 작은 기사\n\n본문\n");
+  assert_false(b.oom);
+  kfts_doc *d = parse_str(b.p, NULL);
+  assert_int_equal(d->n_articles, 5);
+  kftsp_buf all = {0};
+  for (size_t i = 0; i < 4; i++) {
+    const kfts_article *a = &d->articles[i];
+    char want[64];
+    snprintf(want, sizeof want, "큰 기사 (%zu/4)", i + 1);
+    assert_string_equal(a->title, want);
+    assert_true(strlen(a->body) <= KFTSP_MAX_PART);
+    assert_true(strlen(a->body) >= KFTSP_MAX_PART / 2 || i == 3);
+    assert_string_equal(a->date, "2025-01-10");
+    assert_string_equal(a->source, "aitimes");
+    assert_true(i == 0 || a->line > d->articles[i - 1].line);
+    kftsp_buf_adds(&all, a->body);
+  }
+  assert_string_equal(d->articles[4].title, "작은 기사");
+  /* The parts, end to end, are what one article's body would have been. */
+  assert_int_equal(strncmp(all.p, "문단 0 데이터센터", strlen("문단 0 데이터센터")), 0);
+  assert_non_null(strstr(all.p + all.n - 200, "학습한다."));
+  for (size_t i = 0; i + 1 < 4; i++) assert_true(d->articles[i].body[strlen(d->articles[i].body) - 1] == '\n');
+  kftsp_buf_reset(&all);
+  kfts_doc_free(d);
+  kftsp_buf_reset(&b);
+}
+
 static void format__empty_and_invalid_input(void **state) {
   (void)state;
   kfts_doc *d = parse_str("", NULL);
@@ -350,6 +386,7 @@ int main(void) {
       cmocka_unit_test(format__cards_missing_fields),
       cmocka_unit_test(format__crawl_bad_front_matter),
       cmocka_unit_test(format__plain_text_and_markdown),
+      cmocka_unit_test(format__huge_article_in_parts),
       cmocka_unit_test(format__empty_and_invalid_input),
       cmocka_unit_test(format__out_of_memory_is_clean),
   };

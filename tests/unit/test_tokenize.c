@@ -172,6 +172,46 @@ static void tokenize__huge_and_broken_input(void **state) {
   kftsp_tokenizer_free(t);
 }
 
+/* Long texts go window by window; the tokens are the same wherever the windows end. */
+static void tokenize__windows_change_nothing(void **state) {
+  (void)state;
+  static const char *const texts[] = {
+      "데이터센터의 데이터 센터  가나다라마바사아자차카타파하 東京タワー東京タワー AI GPT 5 x 한국어,영어 문장。끝 가 나 다",
+      "가나다라마바사아자차카타파하거너더러머버서어저처커터퍼허고노도로모보소오조초코토포호",
+      "  가   나 다\n라 AB 마 1 바",
+  };
+  kftsp_tokenizer *whole = NULL;
+  const char *big[] = {"window", "1048576"};
+  assert_int_equal(kftsp_tokenizer_new(&whole, big, 2, NULL), SQLITE_OK);
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(texts); i++) {
+    stream want = {0};
+    assert_int_equal(kftsp_tokenize(whole, &want, FTS5_TOKENIZE_DOCUMENT, texts[i], -1, collect), SQLITE_OK);
+    for (int w = 2; w <= 17; w++) {
+      char ws[8];
+      snprintf(ws, sizeof ws, "%d", w);
+      const char *args[] = {"window", ws};
+      kftsp_tokenizer *t = NULL;
+      assert_int_equal(kftsp_tokenizer_new(&t, args, 2, NULL), SQLITE_OK);
+      stream got = {0};
+      assert_int_equal(kftsp_tokenize(t, &got, FTS5_TOKENIZE_DOCUMENT, texts[i], -1, collect), SQLITE_OK);
+      if (strcmp(got.b.p, want.b.p)) fail_msg("window %d:\n%s\nwhole:\n%s", w, got.b.p, want.b.p);
+      kftsp_buf_reset(&got.b);
+      kftsp_tokenizer_free(t);
+    }
+    kftsp_buf_reset(&want.b);
+  }
+  /* A Latin word longer than two windows is indexed up to the cut. */
+  const char *args[] = {"window", "4"};
+  kftsp_tokenizer *t = NULL;
+  assert_int_equal(kftsp_tokenizer_new(&t, args, 2, NULL), SQLITE_OK);
+  stream got = {0};
+  assert_int_equal(kftsp_tokenize(t, &got, FTS5_TOKENIZE_DOCUMENT, "ab supercalifragilistic cd", -1, collect), SQLITE_OK);
+  assert_string_equal(got.b.p, "ab@0-2 super@3-8 cd@24-26");
+  kftsp_buf_reset(&got.b);
+  kftsp_tokenizer_free(t);
+  kftsp_tokenizer_free(whole);
+}
+
 static void tokenize__xtoken_failure_stops(void **state) {
   (void)state;
   kftsp_tokenizer *t = NULL;
@@ -248,6 +288,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(tokenize__table),
       cmocka_unit_test(tokenize__huge_and_broken_input),
+      cmocka_unit_test(tokenize__windows_change_nothing),
       cmocka_unit_test(tokenize__xtoken_failure_stops),
       cmocka_unit_test(tokenize__arguments),
       cmocka_unit_test(tokenize__out_of_memory),
