@@ -118,7 +118,7 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 4);
   assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE topic = '데이터센터'"), 1);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE importance IS NOT NULL"), 10);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 4);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 5);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures"), 90); /* one per article */
   assert_meta_consistent(h);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
@@ -248,14 +248,21 @@ static void store__schema_versions(void **state) {
   sqlite3_close(h);
   /* user_version 0 with tables: not ours, refused. */
   assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_CREATE, &err), KFTS_ESCHEMA);
-  /* Version 3 lacked only articles_meta: the indexer adds it in place, nothing re-indexed;
+  /* Version 3 lacked articles_meta and wrote FTS rows by trigger: the indexer brings it to
+  ** 5 in place, nothing re-indexed;
   ** readers ask for kfts-index meanwhile. */
   h = raw(fx);
   assert_int_equal(sqlite3_exec(h,
-                                "PRAGMA user_version = 3; DROP TRIGGER articles_ai; DROP TABLE articles_meta;"
+                                "PRAGMA user_version = 3; DROP TRIGGER articles_ad; DROP TABLE articles_meta;"
                                 "CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN"
                                 " INSERT INTO articles_fts(rowid, title, summary, body, topics)"
-                                " VALUES (new.id, new.title, new.summary, new.body, new.topics); END;",
+                                " VALUES (new.id, new.title, new.summary, new.body, new.topics); END;"
+                                "CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN"
+                                " INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"
+                                " VALUES ('delete', old.id, old.title, old.summary, old.body, old.topics);"
+                                " DELETE FROM topics WHERE article_id = old.id;"
+                                " DELETE FROM signatures WHERE article_id = old.id;"
+                                " DELETE FROM clusters WHERE article_id = old.id; END;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(h);
@@ -266,9 +273,10 @@ static void store__schema_versions(void **state) {
   assert_int_equal(rebuilt, 0);
   kfts_db_close(db);
   h = raw(fx);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 4);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 5);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 90);
   assert_meta_consistent(h);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE name = 'articles_ai'"), 0);
   sqlite3_close(h);
   assert_int_equal(run_index(fx, 0).files_indexed, 0);
   /* Schema versions below the current one (there is no older release yet; -1 stands in). */
