@@ -269,7 +269,14 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
   if ((rc = kfts_register(db->h, err)) != KFTS_OK) goto done;
   int v = 0;
   if (!user_version(db->h, &v)) {
-    rc = kftsp_err(err, KFTS_EDB, path, 0, "not a kfts database: %s", sqlite3_errmsg(db->h));
+    if ((sqlite3_errcode(db->h) & 0xff) == SQLITE_READONLY)
+      /* A WAL database needs its -shm file, made next to it, even to be read. */
+      rc = kftsp_err(err, KFTS_EDB, path, 0,
+                     ro ? "cannot read: SQLite needs to write %s-shm beside it (the folder is not writable?)"
+                        : "cannot write: the database or its folder is read-only%.0s; nothing was changed",
+                     path);
+    else
+      rc = kftsp_err(err, KFTS_EDB, path, 0, "not a kfts database: %s", sqlite3_errmsg(db->h));
     goto done;
   }
   if (v > KFTSP_SCHEMA_VERSION) {

@@ -3,8 +3,9 @@
 #   a 100 MB file holding one article and a 10 MB single line index in bounded memory (peak
 #   RSS under a fixed budget; skipped in sanitizer builds, whose RSS is the sanitizer's);
 #   a folder of 100,000 small files indexes, and re-indexes as unchanged;
-#   an unreadable file is named, skipped, and costs nothing else (run as an unprivileged
-#   user when we are root, who can read anything).
+#   an unreadable file is named, skipped, and costs nothing else; a database the user may
+#   not write is a clear error that changes nothing (both run as an unprivileged user when
+#   we are root, who can read and write anything).
 set -u
 bin=$1
 tmp=$(mktemp -d) || exit 2
@@ -99,5 +100,20 @@ if [ "$(id -u)" != 0 ] || [ -n "$as" ]; then
   n=$(cd perm && $as "$bin/kfts-query" --count 읽히는)
   [ "$n" = 1 ] || no "unreadable file: the readable one found $n times"
   echo "unreadable file: $err"
+  # A database the user may not write: a clear error, exit 2, the index as it was.
+  if [ -n "$as" ]; then
+    (cd perm && "$bin/kfts-index" -q d 2>/dev/null) # root indexes the secret too
+    printf '# 새 파일\n\n새 본문\n' > perm/d/new.md
+    chmod 755 perm
+    before=$(sqlite3 perm/kfts.db "SELECT count(*) FROM articles")
+    err=$(cd perm && $as "$bin/kfts-index" d 2>&1 >/dev/null)
+    st=$?
+    [ "$st" = 2 ] || no "read-only database: exit $st"
+    echo "$err" | grep -q "^kfts-index: kfts.db: cannot write: the database or its folder is read-only; nothing was changed$" ||
+      no "read-only database: message '$err'"
+    after=$(sqlite3 perm/kfts.db "PRAGMA integrity_check; SELECT count(*) FROM articles" | tr '\n' ' ')
+    [ "$after" = "ok $before " ] || no "read-only database: after the run '$after', before $before"
+    echo "read-only database: $err"
+  fi
 fi
 exit $fail
