@@ -154,8 +154,10 @@ typedef struct kftsp_ctx {
 } kftsp_ctx;
 
 /* Appends an empty article (importance -1) starting at LINE; NULL on OOM (ctx->rc set). */
-/* Bodies longer than this are indexed as parts (format.c: split_large). */
+/* Bodies longer than this are indexed as parts (format.c: split_large); fuzz builds lower it. */
+#ifndef KFTSP_MAX_PART
 #define KFTSP_MAX_PART ((size_t)1 << 20)
+#endif
 kfts_article *kftsp_article_new(kftsp_ctx *c, int line);
 /* Frees an article's fields and zeroes it. */
 void kftsp_article_clear(kfts_article *a);
