@@ -106,15 +106,28 @@ typedef struct row {
   kftsp_sig s;
 } row;
 
-typedef struct band_key {
-  uint64_t h;
-  uint32_t row;
-} band_key;
+/* A band key: the band's 32-bit hash above the row number, so one sort of plain integers
+** groups a bucket's rows, ascending. (Two buckets whose hashes collide in 32 bits are paired
+** too: harmless, every pair is checked with kftsp_sig_related before it counts.) */
+#define KEY_ROW(k) ((uint32_t)(k))
+#define KEY_BUCKET(k) ((k) >> 32)
 
-static int cmp_key(const void *a, const void *b) {
-  const band_key *x = a, *y = b;
-  if (x->h != y->h) return x->h < y->h ? -1 : 1;
-  return x->row < y->row ? -1 : x->row > y->row;
+/* LSD radix sort of N 64-bit keys, 16 bits a pass, using TMP (N keys) and COUNT (65536). */
+static void radix_sort(uint64_t *v, uint64_t *tmp, size_t n, size_t *count) {
+  for (int shift = 0; shift < 64; shift += 16) {
+    memset(count, 0, ((size_t)1 << 16) * sizeof *count);
+    for (size_t i = 0; i < n; i++) count[(v[i] >> shift) & 0xFFFF]++;
+    size_t sum = 0;
+    for (size_t d = 0; d < (1 << 16); d++) {
+      size_t c = count[d];
+      count[d] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xFFFF]++] = v[i];
+    uint64_t *t = v;
+    v = tmp;
+    tmp = t;
+  } /* four passes: the result is back in the caller's V */
 }
 
 static int load_sigs(sqlite3 *h, row **out, size_t *n_out, kfts_error *err) {
@@ -173,28 +186,28 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   int rc = load_sigs(h, &v, &n, err);
   if (rc) return rc;
   uint32_t *leader = kftsp_malloc((n ? n : 1) * sizeof *leader);
-  band_key *keys = kftsp_malloc((n ? n : 1) * sizeof *keys);
+  uint64_t *keys = kftsp_malloc((n ? n : 1) * 2 * sizeof *keys), *tmp = keys ? keys + (n ? n : 1) : NULL;
+  size_t *count = kftsp_malloc(((size_t)1 << 16) * sizeof *count);
   cand_pair *pairs = NULL;
   size_t n_pairs = 0, cap_pairs = 0;
-  if (!leader || !keys) rc = KFTS_ENOMEM;
+  if (!leader || !keys || !count) rc = KFTS_ENOMEM;
   for (int b = 0; !rc && b < BANDS; b++) {
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
       if (v[i].s.n < KFTSP_SIG_MIN_TOKENS) continue;
-      keys[m].h = kftsp_fnv1a((uint64_t)b * 0x100000001b3ULL ^ KFTSP_FNV_INIT, &v[i].s.min[b * ROWS],
-                              ROWS * sizeof v[i].s.min[0]);
-      keys[m].row = (uint32_t)i;
-      m++;
+      uint64_t hk = kftsp_fnv1a((uint64_t)b * 0x100000001b3ULL ^ KFTSP_FNV_INIT, &v[i].s.min[b * ROWS],
+                                ROWS * sizeof v[i].s.min[0]);
+      keys[m++] = ((hk ^ (hk >> 32)) << 32) | (uint32_t)i;
     }
-    kftsp_sort(keys, m, sizeof *keys, cmp_key);
+    radix_sort(keys, tmp, m, count);
     for (size_t g = 0; g < m && !rc;) {
       size_t e = g + 1;
-      while (e < m && keys[e].h == keys[g].h) e++;
+      while (e < m && KEY_BUCKET(keys[e]) == KEY_BUCKET(keys[g])) e++;
       size_t lim = e - g > MAX_GROUP ? g + MAX_GROUP : e;
       for (size_t x = g; x < lim && !rc; x++)
         for (size_t y = x + 1; y < lim; y++) {
           /* Only related pairs are kept: memory follows the duplicates, not the buckets. */
-          if (!kftsp_sig_related(&v[keys[x].row].s, &v[keys[y].row].s)) continue;
+          if (!kftsp_sig_related(&v[KEY_ROW(keys[x])].s, &v[KEY_ROW(keys[y])].s)) continue;
           if (n_pairs == cap_pairs) {
             size_t cap = cap_pairs ? cap_pairs * 2 : 4096;
             cand_pair *t = kftsp_realloc(pairs, cap * sizeof *t);
@@ -205,7 +218,7 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
             pairs = t;
             cap_pairs = cap;
           }
-          uint32_t a = keys[x].row, c = keys[y].row; /* keys sort rows ascending within a bucket */
+          uint32_t a = KEY_ROW(keys[x]), c = KEY_ROW(keys[y]); /* ascending within a bucket */
           pairs[n_pairs].a = a > c ? a : c;
           pairs[n_pairs].b = a > c ? c : a;
           n_pairs++;
@@ -249,6 +262,7 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");
   kftsp_free(pairs);
   kftsp_free(keys);
+  kftsp_free(count);
   kftsp_free(leader);
   kftsp_free(v);
   return rc;
