@@ -101,10 +101,19 @@ int kftsp_sig_related(const kftsp_sig *a, const kftsp_sig *b) {
 
 /* ---- clustering the whole index ---- */
 
+/* What re-clustering keeps of each article: its id, token count and each minimum's low 16
+** bits (140 bytes, not the 264 of a signature). Two different minima agree in their low bits
+** once in 65,536 slots, a Jaccard estimate off by 1/64 for about one pair in a thousand. */
 typedef struct row {
   int64_t id;
-  kftsp_sig s;
+  uint32_t n;
+  uint16_t min[KFTSP_SIG_K];
 } row;
+
+static void sig_of(const row *r, kftsp_sig *s) {
+  s->n = r->n;
+  for (int k = 0; k < KFTSP_SIG_K; k++) s->min[k] = r->min[k];
+}
 
 /* A band key: the band's 32-bit hash above the row number, so one sort of plain integers
 ** groups a bucket's rows, ascending. (Two buckets whose hashes collide in 32 bits are paired
@@ -130,17 +139,21 @@ static void radix_sort(uint64_t *v, uint64_t *tmp, size_t n, size_t *count) {
   } /* four passes: the result is back in the caller's V */
 }
 
-static int load_sigs(sqlite3 *h, row **out, size_t *n_out, kfts_error *err) {
+static int db_fail(kfts_error *err, sqlite3 *h, const char *what) {
+  return kftsp_err(err, KFTS_EDB, "database", 0, "%s: %s", what, sqlite3_errmsg(h));
+}
+
+static int load_rows(sqlite3 *h, row **out, size_t *n_out, kfts_error *err) {
   sqlite3_stmt *st;
   *out = NULL;
   *n_out = 0;
   if (sqlite3_prepare_v2(h, "SELECT article_id, n, sig FROM signatures ORDER BY article_id", -1, &st, NULL) != SQLITE_OK)
-    return kftsp_err(err, KFTS_EDB, "database", 0, "reading signatures: %s", sqlite3_errmsg(h));
+    return db_fail(err, h, "reading signatures");
   row *v = NULL;
   size_t n = 0, cap = 0;
   int rc = KFTS_OK;
   while (sqlite3_step(st) == SQLITE_ROW) {
-    if (sqlite3_column_bytes(st, 2) != (int)sizeof v->s.min) continue; /* not ours: ignored */
+    if (sqlite3_column_bytes(st, 2) != (int)(KFTSP_SIG_K * sizeof(uint32_t))) continue; /* not ours: ignored */
     if (n == cap) {
       cap = cap ? cap * 2 : 1024;
       row *x = kftsp_realloc(v, cap * sizeof *x);
@@ -150,9 +163,11 @@ static int load_sigs(sqlite3 *h, row **out, size_t *n_out, kfts_error *err) {
       }
       v = x;
     }
+    uint32_t min[KFTSP_SIG_K];
+    memcpy(min, sqlite3_column_blob(st, 2), sizeof min);
     v[n].id = sqlite3_column_int64(st, 0);
-    v[n].s.n = (uint32_t)sqlite3_column_int64(st, 1);
-    memcpy(v[n].s.min, sqlite3_column_blob(st, 2), sizeof v[n].s.min);
+    v[n].n = (uint32_t)sqlite3_column_int64(st, 1);
+    for (int k = 0; k < KFTSP_SIG_K; k++) v[n].min[k] = (uint16_t)min[k];
     n++;
   }
   sqlite3_finalize(st);
@@ -163,6 +178,18 @@ static int load_sigs(sqlite3 *h, row **out, size_t *n_out, kfts_error *err) {
   *out = v;
   *n_out = n;
   return KFTS_OK;
+}
+
+/* The signature of article ID, read back (ST: SELECT n, sig ... WHERE article_id = ?1). */
+static int read_sig(sqlite3_stmt *st, int64_t id, kftsp_sig *s) {
+  sqlite3_bind_int64(st, 1, id);
+  int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == (int)sizeof s->min;
+  if (ok) {
+    s->n = (uint32_t)sqlite3_column_int64(st, 0);
+    memcpy(s->min, sqlite3_column_blob(st, 1), sizeof s->min);
+  }
+  sqlite3_reset(st);
+  return ok;
 }
 
 typedef struct cand_pair {
@@ -179,11 +206,12 @@ static int cmp_pair(const void *x, const void *y) {
 ** Related pairs among LSH candidates, then leader clustering in id order: an article joins the
 ** cluster of the first earlier leader it is related to, else leads its own. Every member
 ** is related to its leader, so clusters cannot chain (A~B~C with A, C unrelated).
+** Memory: about 160 bytes an article (the rows, one band's sorted keys, leaders).
 */
 int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   row *v = NULL;
   size_t n = 0;
-  int rc = load_sigs(h, &v, &n, err);
+  int rc = load_rows(h, &v, &n, err);
   if (rc) return rc;
   uint32_t *leader = kftsp_malloc((n ? n : 1) * sizeof *leader);
   uint64_t *keys = kftsp_malloc((n ? n : 1) * 2 * sizeof *keys), *tmp = keys ? keys + (n ? n : 1) : NULL;
@@ -194,9 +222,9 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   for (int b = 0; !rc && b < BANDS; b++) {
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-      if (v[i].s.n < KFTSP_SIG_MIN_TOKENS) continue;
-      uint64_t hk = kftsp_fnv1a((uint64_t)b * 0x100000001b3ULL ^ KFTSP_FNV_INIT, &v[i].s.min[b * ROWS],
-                                ROWS * sizeof v[i].s.min[0]);
+      if (v[i].n < KFTSP_SIG_MIN_TOKENS) continue;
+      uint64_t hk = kftsp_fnv1a((uint64_t)b * 0x100000001b3ULL ^ KFTSP_FNV_INIT, &v[i].min[b * ROWS],
+                                ROWS * sizeof v[i].min[0]);
       keys[m++] = ((hk ^ (hk >> 32)) << 32) | (uint32_t)i;
     }
     radix_sort(keys, tmp, m, count);
@@ -207,7 +235,10 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
       for (size_t x = g; x < lim && !rc; x++)
         for (size_t y = x + 1; y < lim; y++) {
           /* Only related pairs are kept: memory follows the duplicates, not the buckets. */
-          if (!kftsp_sig_related(&v[KEY_ROW(keys[x])].s, &v[KEY_ROW(keys[y])].s)) continue;
+          kftsp_sig sx, sy;
+          sig_of(&v[KEY_ROW(keys[x])], &sx);
+          sig_of(&v[KEY_ROW(keys[y])], &sy);
+          if (!kftsp_sig_related(&sx, &sy)) continue;
           if (n_pairs == cap_pairs) {
             size_t cap = cap_pairs ? cap_pairs * 2 : 4096;
             cand_pair *t = kftsp_realloc(pairs, cap * sizeof *t);
@@ -287,28 +318,49 @@ int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, doub
   *sims_out = NULL;
   *n_out = 0;
   sqlite3 *h = kftsp_db_handle(db);
-  row *v = NULL;
-  size_t n = 0;
-  int rc = load_sigs(h, &v, &n, err);
-  if (rc) return rc;
-  size_t self = n;
-  for (size_t i = 0; i < n; i++)
-    if (v[i].id == id) self = i;
-  if (self == n) {
-    kftsp_free(v);
+  int rc = KFTS_OK;
+  /* One pass over the signatures, compared with ID's as they stream by. */
+  sqlite3_stmt *one = NULL, *all = NULL;
+  kftsp_sig me, o;
+  if (sqlite3_prepare_v2(h, "SELECT n, sig FROM signatures WHERE article_id = ?1", -1, &one, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(h, "SELECT article_id, n, sig FROM signatures WHERE article_id != ?1", -1, &all, NULL) !=
+          SQLITE_OK) {
+    sqlite3_finalize(one);
+    return db_fail(err, h, "reading signatures");
+  }
+  int found = read_sig(one, id, &me);
+  sqlite3_finalize(one);
+  if (!found) {
+    sqlite3_finalize(all);
     return kftsp_err(err, KFTS_EUSAGE, "query", 0, "no article with id %lld (ids are in --json output)",
                      (long long)id);
   }
-  near *c = kftsp_malloc((n ? n : 1) * sizeof *c);
-  if (!c) {
-    kftsp_free(v);
-    return kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+  near *c = NULL;
+  size_t m = 0, cap = 0;
+  sqlite3_bind_int64(all, 1, id);
+  while (!rc && sqlite3_step(all) == SQLITE_ROW) {
+    if (sqlite3_column_bytes(all, 2) != (int)sizeof o.min) continue;
+    o.n = (uint32_t)sqlite3_column_int64(all, 1);
+    if (o.n < KFTSP_SIG_MIN_TOKENS / 2) continue;
+    memcpy(o.min, sqlite3_column_blob(all, 2), sizeof o.min);
+    double sim = kftsp_sig_similarity(&me, &o);
+    if (sim < 0.1) continue;
+    if (m == cap) {
+      cap = cap ? 2 * cap : 256;
+      near *x = kftsp_realloc(c, cap * sizeof *x);
+      if (!x) {
+        rc = KFTS_ENOMEM;
+        break;
+      }
+      c = x;
+    }
+    c[m].id = sqlite3_column_int64(all, 0);
+    c[m++].sim = sim;
   }
-  size_t m = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (i == self) continue;
-    double s = kftsp_sig_similarity(&v[self].s, &v[i].s);
-    if (s >= 0.1 && v[i].s.n >= KFTSP_SIG_MIN_TOKENS / 2) c[m].id = v[i].id, c[m].sim = s, m++;
+  sqlite3_finalize(all);
+  if (rc) {
+    kftsp_free(c);
+    return kftsp_err(err, rc, "", 0, "out of memory");
   }
   kftsp_sort(c, m, sizeof *c, cmp_near);
   if (m > limit) m = limit;
@@ -325,6 +377,5 @@ int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, doub
     *n_out = m;
   }
   kftsp_free(c);
-  kftsp_free(v);
   return rc;
 }
