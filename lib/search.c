@@ -778,9 +778,8 @@ int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t limit, kfts_
   char *desc = kftsp_printf("similar to article %lld", (long long)id);
   if (!res || !hits || !desc) rc = KFTS_ENOMEM;
   sqlite3_stmt *st = NULL;
-  if (!rc && sqlite3_prepare_v2(r.h,
-                                "SELECT a.title, a.url, a.date, a.date_source, a.source, a.topics, a.importance,"
-                                " f.path, a.line FROM articles a JOIN files f ON f.id = a.file_id WHERE a.id = ?1",
+  if (!rc && sqlite3_prepare_v2(r.h, "SELECT " HIT_COLUMNS " FROM articles a JOIN files f ON f.id = a.file_id"
+                                      " WHERE a.id = ?1",
                                 -1, &st, NULL) != SQLITE_OK)
     rc = db_err(&r);
   if (res) {
@@ -796,19 +795,9 @@ int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t limit, kfts_
     if (sqlite3_step(st) == SQLITE_ROW) {
       kfts_hit *x = &res->hits[res->n_hits++];
       memset(x, 0, sizeof *x);
-      x->id = ids[i];
-      x->title = col_dup(st, 0);
-      x->url = col_dup(st, 1);
-      x->date = col_dup(st, 2);
-      x->date_source = col_dup(st, 3);
-      x->source = col_dup(st, 4);
-      x->topics = split_topics((const char *)sqlite3_column_text(st, 5), &x->n_topics);
-      x->importance = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 6);
-      x->file = col_dup(st, 7);
-      x->line = sqlite3_column_int(st, 8);
+      rc = hit_from(&r, x, st);
       x->score = x->relevance = sims[i];
       x->importance_factor = x->recency_factor = 1;
-      if (!x->title || !x->file) rc = KFTS_ENOMEM;
       if (!rc) rc = make_snippet(&r, x, NULL);
     }
     sqlite3_reset(st);
