@@ -21,6 +21,12 @@ state() { # the content that must survive: ids, titles, dates, clusters
 check() {
   ok=$(sqlite3 "$1" "PRAGMA integrity_check")
   [ "$ok" = ok ] || { echo "crash: PRAGMA integrity_check after kill $2: $ok"; exit 1; }
+  # Killed before the schema's transaction committed: an empty database (no table at all),
+  # which kfts-query calls empty and the next run fills. Nothing for FTS5 to check.
+  if [ "$(sqlite3 "$1" "SELECT count(*) FROM sqlite_schema")" = 0 ]; then
+    empty=$((empty + 1))
+    return 0
+  fi
   LD_PRELOAD=${KFTS_TEST_PRELOAD:-} sqlite3 "$1" ".load $build/kfts" \
     "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)" ||
     { echo "crash: FTS5 integrity-check failed after kill $2"; exit 1; }
@@ -33,6 +39,7 @@ ref=$(state ref.db)
 cp -r docs docs.orig
 i=0
 hit=0
+empty=0
 seed=$$
 while [ $i -lt "$kills" ]; do
   i=$((i + 1))
@@ -61,6 +68,6 @@ while [ $i -lt "$kills" ]; do
   got=$(state t.db)
   [ "$got" = "$ref" ] || { echo "crash: after kill $i and a full run the index differs from a clean build"; exit 1; }
 done
-echo "crash: $hit of $kills kills interrupted a run; every database intact, every next run equal to a clean build"
+echo "crash: $hit of $kills kills interrupted a run ($empty before the schema was written); every database intact, every next run equal to a clean build"
 # Too few interruptions and this test proved nothing.
 [ "$hit" -ge $((kills / 4)) ] || { echo "crash: only $hit kills landed while kfts-index ran"; exit 1; }
