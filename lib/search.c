@@ -450,7 +450,8 @@ static int hit_from(run *r, kfts_hit *x, sqlite3_stmt *st) {
 
 typedef struct topk {
   kftsp_mrow *v; /* a heap: v[0] ranks last */
-  size_t n, k;
+  size_t n, k, cap;
+  size_t seen; /* every match the scan passed: the result's total */
 } topk;
 
 /* A ranks below B: lower score, then larger id (as ORDER BY score DESC, a.id). */
@@ -467,6 +468,15 @@ static int keep_best(void *ctx, const kftsp_mrow *row) {
   topk *t = ctx;
   kftsp_mrow x = {row->id, NULL, row->importance, NULL, NULL, row->score, row->relevance};
   size_t i;
+  t->seen++;
+  if (t->n < t->k && t->n == t->cap) { /* grows with the matches, up to K */
+    size_t cap = t->cap ? 2 * t->cap : 64;
+    if (cap > t->k) cap = t->k;
+    kftsp_mrow *v = kftsp_realloc(t->v, cap * sizeof *v);
+    if (!v) return KFTS_ENOMEM;
+    t->v = v;
+    t->cap = cap;
+  }
   if (t->n < t->k) { /* sift up */
     for (i = t->n++; i && ranks_below(&x, &t->v[(i - 1) / 2]); i = (i - 1) / 2) t->v[i] = t->v[(i - 1) / 2];
   } else if (t->k && ranks_below(&t->v[0], &x)) { /* replaces the last; sift down */
@@ -487,18 +497,18 @@ static int keep_best(void *ctx, const kftsp_mrow *row) {
 
 /* The page when hits are ordered by score and every part must match: scan.c scores each match
 ** without reading its row of articles, a heap keeps the best OFFSET + LIMIT, and only the
-** page's rows are read. Same order and scores as fetch()'s ORDER BY (test_search.c). */
+** page's rows are read; the matches it passed are the total (no separate count). Same order
+** and scores as fetch()'s ORDER BY (test_search.c). */
 static int fetch_top(run *r, kfts_result *res, const char *fts) {
   const kfts_search_opts *o = r->o;
   size_t k = o->offset + o->limit;
-  if (k < o->offset || k > res->total) k = res->total;
-  topk t = {k ? kftsp_malloc(k * sizeof *t.v) : NULL, 0, k};
-  if (k && !t.v) return KFTS_ENOMEM;
+  topk t = {NULL, 0, k < o->offset ? SIZE_MAX : k, 0, 0};
   kftsp_match m;
   memset(&m, 0, sizeof m);
   m.r = *r;
   m.fts = fts;
   int rc = kftsp_match_scan(&m, KFTSP_SCAN_SCORE, keep_best, &t);
+  res->total = t.seen;
   sqlite3_stmt *st = NULL;
   size_t first = o->offset < t.n ? o->offset : t.n;
   if (!rc) {
@@ -533,7 +543,6 @@ static int fetch_top(run *r, kfts_result *res, const char *fts) {
 /* The page of hits for FTS (NULL: filters only); COVER: the phrase-count blob when relaxed. */
 static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover, size_t n_cover) {
   const kfts_search_opts *o = r->o;
-  if (fts && !cover && !o->collapse && o->sort == KFTS_SORT_RELEVANCE) return fetch_top(r, res, fts);
   if (o->collapse) {
     int crc = collapse_page(r, fts, cover, n_cover, &res->total);
     if (crc) return crc;
@@ -723,8 +732,11 @@ int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_
   res->sql_filter = describe_filters(q);
   if ((q->fts && !res->fts_query) || !res->sql_filter) rc = KFTS_ENOMEM;
   if (!rc) rc = newest_date(&r);
-  if (!rc) rc = count_rows(&r, q->fts, &res->total);
-  if (!rc && res->total && !o->count_only) rc = fetch(&r, res, q->fts, NULL, 0);
+  /* By relevance, the page's scan counts the matches too; otherwise a count first. */
+  int top = q->fts && !o->count_only && !o->collapse && o->sort == KFTS_SORT_RELEVANCE;
+  if (!rc && top) rc = fetch_top(&r, res, q->fts);
+  if (!rc && !top) rc = count_rows(&r, q->fts, &res->total);
+  if (!rc && !top && res->total && !o->count_only) rc = fetch(&r, res, q->fts, NULL, 0);
   /* Relaxed: no article has every part; rank those with most of them. */
   if (!rc && !res->total && !o->strict && !o->count_only && q->n_conj > 1) {
     kftsp_buf any = {0};

@@ -299,6 +299,7 @@ static size_t scan_equals_sql(kfts_db *d, const char *q, double weight, double h
     po.snippet_tokens = 0;
     kfts_result *res = NULL;
     if (kfts_search(&res, d, &po, &err)) fail_msg("%s: %s", q, err.message);
+    assert_int_equal(res->total, s.n); /* the page's scan counts every match, as count(*) did */
     assert_int_equal(kftsp_match_prepare(m, "SELECT id FROM (%s) ORDER BY score DESC, id LIMIT ?80 OFFSET ?81", 1, &st),
                      KFTS_OK);
     sqlite3_bind_int64(st, 80, (int64_t)po.limit);
