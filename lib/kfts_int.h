@@ -122,6 +122,8 @@ char *kftsp_title_from_text(const char *s, size_t n, size_t max_chars);
 
 int64_t kftsp_days_from_civil(int y, int m, int d);
 void kftsp_civil_from_days(int64_t z, int *y, int *m, int *d);
+/* A stored date, exactly "YYYY-MM-DD", as days since 1970-01-01 into *Z; 0 if S is not one. */
+int kftsp_parse_day(const char *s, int64_t *z);
 int kftsp_valid_ymd(int y, int m, int d);
 /* "YYYY-MM-DD" into OUT[11]. */
 void kftsp_format_ymd(char out[11], int y, int m, int d);

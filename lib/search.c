@@ -74,9 +74,8 @@ void kfts_search_opts_init(kfts_search_opts *o) {
 /* ---- SQL functions ---- */
 
 static double days_of(const char *date) {
-  int y, m, d;
-  if (!date || sscanf(date, "%4d-%2d-%2d", &y, &m, &d) != 3) return NAN;
-  return (double)kftsp_days_from_civil(y, m, d);
+  int64_t z;
+  return kftsp_parse_day(date, &z) ? (double)z : NAN;
 }
 
 double kftsp_importance_factor(int importance, double w) {

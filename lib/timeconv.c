@@ -22,6 +22,23 @@ int64_t kftsp_days_from_civil(int y, int m, int d) {
   return era * 146097 + doe - 719468;
 }
 
+int kftsp_parse_day(const char *s, int64_t *z) {
+  int v[8];
+  if (!s) return 0;
+  for (int i = 0, k = 0; i < 10; i++) {
+    if (i == 4 || i == 7) {
+      if (s[i] != '-') return 0;
+    } else if (s[i] >= '0' && s[i] <= '9') {
+      v[k++] = s[i] - '0';
+    } else {
+      return 0;
+    }
+  }
+  if (s[10]) return 0;
+  *z = kftsp_days_from_civil(v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3], v[4] * 10 + v[5], v[6] * 10 + v[7]);
+  return 1;
+}
+
 void kftsp_civil_from_days(int64_t z, int *y, int *m, int *d) {
   z += 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;

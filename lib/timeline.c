@@ -18,24 +18,6 @@
 
 #define MAX_BUCKETS 100000
 
-static int parse_day(const char *s, int64_t *z) {
-  int v[8];
-  if (!s) return 0;
-  for (int i = 0, k = 0; i < 10; i++) {
-    if (i == 4 || i == 7) {
-      if (s[i] != '-') return 0;
-    } else if (s[i] >= '0' && s[i] <= '9') {
-      v[k++] = s[i] - '0';
-    } else {
-      return 0;
-    }
-  }
-  if (s[10]) return 0;
-  int y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3], m = v[4] * 10 + v[5], d = v[6] * 10 + v[7];
-  *z = kftsp_days_from_civil(y, m, d);
-  return 1;
-}
-
 static void day_str(int64_t z, char out[11]) {
   int y, m, d;
   kftsp_civil_from_days(z, &y, &m, &d);
@@ -168,7 +150,7 @@ typedef struct collect {
 static int collect_row(void *ctx, const kftsp_mrow *row) {
   collect *c = ctx;
   int64_t z;
-  if (!parse_day(row->date, &z)) {
+  if (!kftsp_parse_day(row->date, &z)) {
     c->undated++;
     return KFTS_OK;
   }
