@@ -255,6 +255,11 @@ const char *kftsp_match_where(const kftsp_match *m);
 int kftsp_match_sql(kftsp_match *m, const char *sql, struct sqlite3_stmt **st);
 double kftsp_match_boost(const kftsp_match *m, int importance, const char *date);
 int kftsp_match_fail(kftsp_match *m, const char *msg);
+/* 1 when a row matches exactly when it holds one of the expression's phrases: one part made
+** of words and phrases joined by OR, nothing excluded. Then the rows the expression yields
+** are all that count for each phrase's IDF. */
+int kftsp_match_or_only(const kftsp_match *m);
+struct sqlite3 *kftsp_match_handle(const kftsp_match *m);
 
 /**************************************************************************
 ** scan.c: the match set streamed in id order, each row's metadata and score without a
@@ -326,6 +331,7 @@ typedef struct kftsp_qconj {
   char *text;  /* as typed, for messages */
   int phrases; /* FTS5 phrases in fts, in order: for kfts_coverage() */
   int simple;  /* a word or phrase */
+  int or_only; /* words and phrases joined by OR only: no column, no AND inside */
 } kftsp_qconj;
 
 #define KFTSP_QUERY_MAX_PARAMS 64

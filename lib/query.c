@@ -521,6 +521,15 @@ static int live(const node *x) {
 
 static int emit(parser *p, cbuf *c, const node *x);
 
+/* Words and phrases joined by OR alone (kftsp_qconj.or_only). */
+static int or_only(const node *x) {
+  if (x->type == N_TERM || x->type == N_PHRASE) return 1;
+  if (x->type != N_OR) return 0;
+  for (size_t i = 0; i < x->n_kids; i++)
+    if (live(x->kids[i]) && !or_only(x->kids[i])) return 0;
+  return 1;
+}
+
 static int emit_term(parser *p, cbuf *c, const node *x) {
   if (x->prefix) {
     quote(c, x->s, x->n, 1);
@@ -654,6 +663,7 @@ static int compile_top(parser *p, const node *top) {
     k->phrases = c.phrases;
     k->text = node_text(p, y);
     k->simple = y->type == N_TERM || y->type == N_PHRASE;
+    k->or_only = or_only(y);
     if (!k->fts || !k->text) p->rc = KFTS_ENOMEM;
   }
   if (!p->rc && n_neg_fts) q->fts_neg = kftsp_buf_take(&neg);

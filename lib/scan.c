@@ -31,7 +31,9 @@ static const char tf_type[] = "kfts_tf";
 typedef struct tf {
   double *idf, *freq; /* per phrase; NULL until the first row */
   int n;              /* phrases */
+  int counted;        /* IDFs left to the scan, which counts each phrase's rows */
   double avgdl;       /* tokens per row */
+  sqlite3_int64 rows; /* in the table */
 } tf;
 
 static int count_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud) {
@@ -41,7 +43,15 @@ static int count_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud) {
   return SQLITE_OK;
 }
 
-/* Per query, as bm25() does: the average row length and each phrase's IDF. */
+/* bm25()'s IDF of a phrase found in HITS of ROWS rows. */
+static double idf_of(sqlite3_int64 rows, sqlite3_int64 hits) {
+  double idf = log((rows - hits + 0.5) / (hits + 0.5));
+  return idf <= 0.0 ? 1e-6 : idf;
+}
+
+/* Per query, as bm25() does: the average row length and each phrase's IDF, unless COUNTED:
+** a query of one OR group has each phrase's rows all among its matches, so the scan counts
+** them (scan_counted) instead of a pass of xQueryPhrase over each phrase's rows. */
 static int tf_setup(const Fts5ExtensionApi *api, Fts5Context *fts, tf *t) {
   int n = api->xPhraseCount(fts);
   double *v = kftsp_malloc(2 * (size_t)(n > 0 ? n : 1) * sizeof *v);
@@ -51,9 +61,8 @@ static int tf_setup(const Fts5ExtensionApi *api, Fts5Context *fts, tf *t) {
   if (rc == SQLITE_OK) rc = api->xColumnTotalSize(fts, -1, &tokens);
   for (int i = 0; rc == SQLITE_OK && i < n; i++) {
     sqlite3_int64 hits = 0;
-    rc = api->xQueryPhrase(fts, i, &hits, count_cb);
-    double idf = log((rows - hits + 0.5) / (hits + 0.5));
-    v[i] = idf <= 0.0 ? 1e-6 : idf;
+    if (!t->counted) rc = api->xQueryPhrase(fts, i, &hits, count_cb);
+    v[i] = idf_of(rows, hits);
   }
   if (rc != SQLITE_OK || rows <= 0) {
     kftsp_free(v);
@@ -62,6 +71,7 @@ static int tf_setup(const Fts5ExtensionApi *api, Fts5Context *fts, tf *t) {
   t->idf = v;
   t->freq = v + n;
   t->n = n;
+  t->rows = rows;
   t->avgdl = (double)tokens / (double)rows;
   return SQLITE_OK;
 }
@@ -181,10 +191,77 @@ static int scan_filtered(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx)
   return rc;
 }
 
+/* One match: its metadata from the META cursor (0 when the filters leave it out), its score
+** from T's frequencies, handed to FN. */
+static int emit_row(kftsp_match *m, cursor *meta, int64_t id, const tf *t, int flags, kftsp_mrow_fn fn,
+                    void *ctx) {
+  int k = cursor_to(meta, id);
+  if (k < 0) return kftsp_match_fail(m, NULL);
+  if (!k) return KFTS_OK; /* the filters leave it out */
+  kftsp_mrow row = {id, NULL, -1, NULL, NULL, 0.0, 0.0};
+  row_from(&row, meta->st, 1, flags & KFTSP_SCAN_TOPICS);
+  if (flags & KFTSP_SCAN_SCORE) {
+    double D = doc_length(sqlite3_column_blob(meta->st, 5), sqlite3_column_bytes(meta->st, 5));
+    if (D < 0) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
+    row.relevance = bm25(t, D);
+    row.score = row.relevance * kftsp_match_boost(m, row.importance, row.date);
+  }
+  return fn(ctx, &row);
+}
+
+/* The scored scan of a one-OR-group query (tf.counted): the matches' ids and phrase
+** frequencies first (each frequency a sum of small column weights, exact in a float), each
+** phrase's rows counted on the way; then the IDFs, then the rows in id order as usual.
+** Holds 8 + 4 bytes per phrase per match. */
+static int scan_counted(kftsp_match *m, sqlite3_stmt *hits, cursor *meta, tf *t, int flags, kftsp_mrow_fn fn,
+                        void *ctx) {
+  int64_t *ids = NULL;
+  float *freq = NULL;
+  sqlite3_int64 *seen = NULL;
+  size_t n = 0, cap = 0;
+  int rc = KFTS_OK, s = SQLITE_DONE;
+  while ((s = sqlite3_step(hits)) == SQLITE_ROW) {
+    if (!seen && !(seen = kftsp_malloc((size_t)(t->n > 0 ? t->n : 1) * sizeof *seen))) {
+      rc = KFTS_ENOMEM;
+      break;
+    }
+    if (n == cap) {
+      size_t c = cap ? 2 * cap : 1024;
+      int64_t *x = kftsp_realloc(ids, c * sizeof *x);
+      if (x) ids = x;
+      float *f = x ? kftsp_realloc(freq, c * (size_t)t->n * sizeof *f + 1) : NULL;
+      if (!f) {
+        rc = KFTS_ENOMEM;
+        break;
+      }
+      freq = f;
+      cap = c;
+    }
+    if (n == 0) memset(seen, 0, (size_t)t->n * sizeof *seen);
+    ids[n] = sqlite3_column_int64(hits, 0);
+    for (int p = 0; p < t->n; p++) {
+      freq[n * (size_t)t->n + p] = (float)t->freq[p];
+      seen[p] += t->freq[p] > 0.0;
+    }
+    n++;
+  }
+  if (!rc && s != SQLITE_DONE) rc = kftsp_match_fail(m, NULL);
+  for (int p = 0; !rc && n && p < t->n; p++) t->idf[p] = idf_of(t->rows, seen[p]);
+  for (size_t i = 0; !rc && i < n; i++) {
+    for (int p = 0; p < t->n; p++) t->freq[p] = freq[i * (size_t)t->n + p];
+    rc = emit_row(m, meta, ids[i], t, flags, fn, ctx);
+  }
+  kftsp_free(ids);
+  kftsp_free(freq);
+  kftsp_free(seen);
+  return rc;
+}
+
 int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx) {
   if (!kftsp_match_fts(m)) return scan_filtered(m, flags, fn, ctx);
   int score = flags & KFTSP_SCAN_SCORE, topics = flags & KFTSP_SCAN_TOPICS;
   tf t = {0};
+  t.counted = score && kftsp_match_or_only(m);
   cursor meta = {0};
   sqlite3_stmt *hits = NULL;
   kftsp_buf b = {0};
@@ -201,29 +278,24 @@ int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx) {
                                : "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?60 ORDER BY rowid",
                          &hits);
   if (!rc && score) sqlite3_bind_pointer(hits, sqlite3_bind_parameter_index(hits, "?71"), &t, tf_type, NULL);
-  int s = SQLITE_DONE;
-  while (!rc && (s = sqlite3_step(hits)) == SQLITE_ROW) {
-    int64_t id = sqlite3_column_int64(hits, 0);
-    int k = cursor_to(&meta, id);
-    if (k < 0) {
-      rc = kftsp_match_fail(m, NULL);
-      break;
+  if (!rc && t.counted) {
+    /* Both passes in one read transaction: one snapshot, and no lock taken again at each
+    ** seek of the meta cursor once FTS5's statement is done. */
+    sqlite3 *h = kftsp_match_handle(m);
+    int own = sqlite3_get_autocommit(h);
+    if (own && sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) rc = kftsp_match_fail(m, NULL);
+    if (!rc) rc = scan_counted(m, hits, &meta, &t, flags, fn, ctx);
+    if (own) {
+      sqlite3_reset(hits);
+      sqlite3_reset(meta.st);
+      if (sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !rc) rc = kftsp_match_fail(m, NULL);
     }
-    if (!k) continue; /* the filters leave it out */
-    kftsp_mrow row = {id, NULL, -1, NULL, NULL, 0.0, 0.0};
-    row_from(&row, meta.st, 1, topics);
-    if (score) {
-      double D = doc_length(sqlite3_column_blob(meta.st, 5), sqlite3_column_bytes(meta.st, 5));
-      if (D < 0) {
-        rc = kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
-        break;
-      }
-      row.relevance = bm25(&t, D);
-      row.score = row.relevance * kftsp_match_boost(m, row.importance, row.date);
-    }
-    rc = fn(ctx, &row);
+  } else if (!rc) {
+    int s = SQLITE_DONE;
+    while (!rc && (s = sqlite3_step(hits)) == SQLITE_ROW)
+      rc = emit_row(m, &meta, sqlite3_column_int64(hits, 0), &t, flags, fn, ctx);
+    if (!rc && s != SQLITE_DONE) rc = kftsp_match_fail(m, NULL);
   }
-  if (!rc && s != SQLITE_DONE) rc = kftsp_match_fail(m, NULL);
   sqlite3_finalize(hits);
   sqlite3_finalize(meta.st);
   kftsp_free(t.idf);

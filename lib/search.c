@@ -859,6 +859,13 @@ const char *kftsp_match_fts(const kftsp_match *m) { return m->fts; }
 
 const char *kftsp_match_where(const kftsp_match *m) { return m->r.q->where; }
 
+sqlite3 *kftsp_match_handle(const kftsp_match *m) { return m->r.h; }
+
+int kftsp_match_or_only(const kftsp_match *m) {
+  const kftsp_query *q = m->r.q;
+  return m->fts && m->fts == q->fts && q->n_conj == 1 && q->conj[0].or_only && !q->fts_neg;
+}
+
 int kftsp_match_sql(kftsp_match *m, const char *sql, sqlite3_stmt **st) {
   return prepare(&m->r, sql, st, m->fts);
 }
