@@ -302,6 +302,7 @@ static result run_engine(enum engine e, passage *ps, size_t n_ps, question *qs, 
 }
 
 int main(int argc, char **argv) {
+  kfts_init();
   const char *corpus = NULL, *queries = NULL, *qrels = NULL, *only = NULL;
   int json = 0;
   for (int i = 1; i < argc; i++) {

@@ -19,6 +19,7 @@ static double now_ms(void) {
 }
 
 int main(int argc, char **argv) {
+  kfts_init();
   if (argc < 4) {
     fputs("usage: kfts-bench-query DB RUNS QUERY...\n", stderr);
     return 2;

@@ -28,6 +28,7 @@ static double median(double *v, int n) {
 }
 
 int main(int argc, char **argv) {
+  kfts_init();
   if (argc < 2) {
     fputs("usage: kfts-bench-timeline DB [RUNS] [QUERY...]\n", stderr);
     return 2;

@@ -128,6 +128,7 @@ static int dump(int argc, char **argv, const char *manifest) {
 }
 
 int main(int argc, char **argv) {
+  kfts_init();
   enum { OPT_DB = 256, OPT_MANIFEST, OPT_FULL, OPT_JSON, OPT_DUMP, OPT_FOLLOW, OPT_VERSION, OPT_SUGGEST };
   static const struct option longopts[] = {
       {"db", required_argument, NULL, OPT_DB},

@@ -133,6 +133,14 @@ KFTS_API int kfts_shortcode_time(int64_t *ms_out, const char *code, size_t code_
 struct sqlite3;
 
 /*
+** For a program that owns its process's SQLite: call first, before any other SQLite or kfts
+** call. Turns off SQLite's memory statistics, whose global lock, taken at every allocation,
+** makes the two threads of a large query's scan wait on each other. Optional; KFTS_OK, or
+** KFTS_EUSAGE when SQLite was already in use (then nothing changes).
+*/
+KFTS_API int kfts_init(void);
+
+/*
 ** Registers the "kfts" FTS5 tokenizer on DB, so that tables declared with
 ** tokenize='kfts' (or 'porter kfts') can be read and written. Returns KFTS_OK or
 ** KFTS_EDB (FTS5 missing or too old).

@@ -260,6 +260,12 @@ int kftsp_match_fail(kftsp_match *m, const char *msg);
 ** are all that count for each phrase's IDF. */
 int kftsp_match_or_only(const kftsp_match *m);
 struct sqlite3 *kftsp_match_handle(const kftsp_match *m);
+/* The index's second read-only connection (kftsp_db_worker), or NULL. */
+struct sqlite3 *kftsp_match_worker(kftsp_match *m);
+/* The same match set on connection H, errors to ERR (scan.c's second half); NULL on OOM.
+** kftsp_match_close. */
+kftsp_match *kftsp_match_fork(const kftsp_match *m, struct sqlite3 *h, kfts_error *err);
+kfts_error *kftsp_match_error(kftsp_match *m);
 
 /**************************************************************************
 ** scan.c: the match set streamed in id order, each row's metadata and score without a
@@ -279,6 +285,15 @@ typedef struct kftsp_mrow {
 /* Returns KFTS_OK to go on, anything else to stop the scan with that code. */
 typedef int (*kftsp_mrow_fn)(void *ctx, const kftsp_mrow *row);
 int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx);
+/* The same, split in two halves by id run at once on two threads when CTX2 is given, the
+** index is large and the machine has two cores (KFTS_THREADS=1 in the environment: never):
+** FN gets the lower ids with CTX, the upper ones with CTX2, each half in id order, the two
+** at the same time. The caller merges CTX2 into CTX afterwards (CTX2 untouched: no split). */
+int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, void *ctx2);
+extern int kftsp_split_min_rows; /* articles an index needs for a split scan (20,000) */
+/* The article count both connections see (each in a read transaction), or -1 when they
+** see different states of the index. */
+int64_t kftsp_scan_same_index(struct sqlite3 *h, struct sqlite3 *w);
 /* Registers kfts_tf(), the scan's per-row phrase frequencies. */
 int kftsp_scan_register(fts5_api *api);
 double kftsp_importance_factor(int importance, double w);
@@ -428,6 +443,9 @@ struct sqlite3;
 fts5_api *kftsp_fts5_api(struct sqlite3 *db);
 /* The open connection (borrowed). */
 struct sqlite3 *kftsp_db_handle(kfts_db *db);
+/* A second read-only connection to DB's file, for the second half of a scan (scan.c), opened
+** on first use and closed with DB; NULL when it cannot be opened (or DB is not a file). */
+struct sqlite3 *kftsp_db_worker(kfts_db *db);
 /* Adds the alias groups the indexer stored from manifests. */
 int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err);
 

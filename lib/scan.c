@@ -13,11 +13,23 @@
 ** kfts_tf() hands over each row's phrase frequencies (weighted per column, as bm25() does);
 ** the score is FTS5's bm25 formula on them and the %_docsize length, times the importance
 ** and recency factors: bit for bit the value the ranked list's SQL computes
-** (tests/unit/test_search.c compares every match).
+** (tests/unit/test_search.c compares every match). For a query of one OR group the scan
+** counts each phrase's rows for the IDFs itself, rather than a pass of FTS5 over each phrase.
+**
+** A large index is scanned in two halves by id at once, on two threads, the second on a
+** second read-only connection (kftsp_db_worker) that must read the same state of the index
+** as the first (kftsp_scan_same_index); each half hands its rows to its own context, which
+** the caller merges. The costs per match (FTS5's position lists, the meta cursor's seeks)
+** are CPU-bound and the halves share nothing, so two cores halve them, provided SQLite's
+** memory statistics are off (kfts_init): their lock, taken at every allocation, made the
+** threads wait on each other.
 */
 #include "kfts_int.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -209,95 +221,282 @@ static int emit_row(kftsp_match *m, cursor *meta, int64_t id, const tf *t, int f
   return fn(ctx, &row);
 }
 
-/* The scored scan of a one-OR-group query (tf.counted): the matches' ids and phrase
-** frequencies first (each frequency a sum of small column weights, exact in a float), each
-** phrase's rows counted on the way; then the IDFs, then the rows in id order as usual.
-** Holds 8 + 4 bytes per phrase per match. */
-static int scan_counted(kftsp_match *m, sqlite3_stmt *hits, cursor *meta, tf *t, int flags, kftsp_mrow_fn fn,
-                        void *ctx) {
-  int64_t *ids = NULL;
-  float *freq = NULL;
-  sqlite3_int64 *seen = NULL;
-  size_t n = 0, cap = 0;
+/* One half of a scan: the matches with rowids LO..HI, on M's connection, handed to FN(CTX).
+** A scored scan of a one-OR-group query (tf.counted) runs in two phases: the matches' ids
+** and phrase frequencies first (each frequency a sum of small column weights, exact in a
+** float), each phrase's rows counted on the way (SEEN); then, once the IDFs are known, the
+** rows in id order. That holds 8 + 4 bytes per phrase per match. Other scans run phase 1
+** alone, each row handed over as it comes. */
+typedef struct half {
+  kftsp_match *m;
+  int64_t lo, hi;
+  int flags;
+  kftsp_mrow_fn fn;
+  void *ctx;
+  tf t;
+  cursor meta;
+  sqlite3_stmt *hits;
+  int64_t *ids;
+  float *freq;
+  sqlite3_int64 *seen;
+  size_t n, cap;
+  int rc;
+} half;
+
+static int half_prepare(half *h) {
+  int score = h->flags & KFTSP_SCAN_SCORE, topics = h->flags & KFTSP_SCAN_TOPICS;
+  kftsp_buf b = {0};
+  kftsp_buf_printf(&b,
+                   "SELECT a.id, a.date, a.importance, a.source, %s, %s FROM articles_meta a"
+                   " WHERE a.id >= ?70 AND a.id <= ?73%s ORDER BY a.id",
+                   topics ? "a.topics" : "NULL", score ? "a.sz" : "NULL", kftsp_match_where(h->m));
+  int rc = b.oom ? KFTS_ENOMEM : kftsp_match_sql(h->m, b.p, &h->meta.st);
+  kftsp_buf_reset(&b);
+  if (!rc)
+    rc = kftsp_match_sql(h->m,
+                         score ? "SELECT rowid, kfts_tf(articles_fts, ?71) FROM articles_fts"
+                                 " WHERE articles_fts MATCH ?60 AND rowid BETWEEN ?72 AND ?73 ORDER BY rowid"
+                               : "SELECT rowid FROM articles_fts"
+                                 " WHERE articles_fts MATCH ?60 AND rowid BETWEEN ?72 AND ?73 ORDER BY rowid",
+                         &h->hits);
+  if (rc) return rc;
+  if (score) sqlite3_bind_pointer(h->hits, sqlite3_bind_parameter_index(h->hits, "?71"), &h->t, tf_type, NULL);
+  sqlite3_bind_int64(h->hits, sqlite3_bind_parameter_index(h->hits, "?72"), h->lo);
+  sqlite3_bind_int64(h->hits, sqlite3_bind_parameter_index(h->hits, "?73"), h->hi);
+  sqlite3_bind_int64(h->meta.st, sqlite3_bind_parameter_index(h->meta.st, "?73"), h->hi);
+  return KFTS_OK;
+}
+
+static int half_keep(half *h) {
+  if (!h->seen && !(h->seen = kftsp_malloc((size_t)(h->t.n > 0 ? h->t.n : 1) * sizeof *h->seen)))
+    return KFTS_ENOMEM;
+  if (h->n == 0) memset(h->seen, 0, (size_t)h->t.n * sizeof *h->seen);
+  if (h->n == h->cap) {
+    size_t c = h->cap ? 2 * h->cap : 1024;
+    int64_t *x = kftsp_realloc(h->ids, c * sizeof *x);
+    if (!x) return KFTS_ENOMEM;
+    h->ids = x;
+    float *f = kftsp_realloc(h->freq, c * (size_t)h->t.n * sizeof *f + 1);
+    if (!f) return KFTS_ENOMEM;
+    h->freq = f;
+    h->cap = c;
+  }
+  h->ids[h->n] = sqlite3_column_int64(h->hits, 0);
+  for (int p = 0; p < h->t.n; p++) {
+    h->freq[h->n * (size_t)h->t.n + p] = (float)h->t.freq[p];
+    h->seen[p] += h->t.freq[p] > 0.0;
+  }
+  h->n++;
+  return KFTS_OK;
+}
+
+static void half_phase1(half *h) {
   int rc = KFTS_OK, s = SQLITE_DONE;
-  while ((s = sqlite3_step(hits)) == SQLITE_ROW) {
-    if (!seen && !(seen = kftsp_malloc((size_t)(t->n > 0 ? t->n : 1) * sizeof *seen))) {
-      rc = KFTS_ENOMEM;
-      break;
-    }
-    if (n == cap) {
-      size_t c = cap ? 2 * cap : 1024;
-      int64_t *x = kftsp_realloc(ids, c * sizeof *x);
-      if (x) ids = x;
-      float *f = x ? kftsp_realloc(freq, c * (size_t)t->n * sizeof *f + 1) : NULL;
-      if (!f) {
-        rc = KFTS_ENOMEM;
-        break;
+  while (!rc && (s = sqlite3_step(h->hits)) == SQLITE_ROW)
+    rc = h->t.counted ? half_keep(h) : emit_row(h->m, &h->meta, sqlite3_column_int64(h->hits, 0), &h->t, h->flags,
+                                                h->fn, h->ctx);
+  if (!rc && s != SQLITE_DONE) rc = kftsp_match_fail(h->m, NULL);
+  if (rc == KFTS_ENOMEM) rc = kftsp_err(kftsp_match_error(h->m), rc, "", 0, "out of memory");
+  h->rc = rc;
+}
+
+/* Phase 2 of a counted scan, with IDF (per phrase) and ROWS known. */
+static void half_phase2(half *h, const double *idf) {
+  int rc = KFTS_OK;
+  for (int p = 0; h->n && p < h->t.n; p++) h->t.idf[p] = idf[p];
+  for (size_t i = 0; !rc && i < h->n; i++) {
+    for (int p = 0; p < h->t.n; p++) h->t.freq[p] = h->freq[i * (size_t)h->t.n + p];
+    rc = emit_row(h->m, &h->meta, h->ids[i], &h->t, h->flags, h->fn, h->ctx);
+  }
+  h->rc = rc;
+}
+
+static void half_done(half *h) {
+  sqlite3_finalize(h->hits);
+  sqlite3_finalize(h->meta.st);
+  kftsp_free(h->t.idf);
+  kftsp_free(h->ids);
+  kftsp_free(h->freq);
+  kftsp_free(h->seen);
+}
+
+static void *phase1_main(void *p) {
+  half_phase1(p);
+  return NULL;
+}
+
+typedef struct phase2_arg {
+  half *h;
+  const double *idf;
+} phase2_arg;
+
+static void *phase2_main(void *p) {
+  phase2_arg *a = p;
+  half_phase2(a->h, a->idf);
+  return NULL;
+}
+
+/* Runs F(ARG) on a second thread when H2 is set, while the caller's thread runs it on H1. */
+static int both(void *(*f)(void *), void *a1, void *a2) {
+  pthread_t th;
+  int threaded = a2 && pthread_create(&th, NULL, f, a2) == 0;
+  f(a1);
+  if (threaded) pthread_join(th, NULL);
+  else if (a2) f(a2);
+  return threaded;
+}
+
+/* The IDFs of a counted scan from its halves' counts (bm25()'s, as tf_setup's). */
+static int counted_idf(half *hs, int n_halves, double **out) {
+  int n = -1;
+  sqlite3_int64 rows = 0;
+  for (int i = 0; i < n_halves; i++)
+    if (hs[i].t.idf) n = hs[i].t.n, rows = hs[i].t.rows;
+  *out = NULL;
+  if (n < 0) return KFTS_OK; /* no match at all */
+  double *idf = kftsp_malloc((size_t)(n > 0 ? n : 1) * sizeof *idf);
+  if (!idf) return KFTS_ENOMEM;
+  for (int p = 0; p < n; p++) {
+    sqlite3_int64 hits = 0;
+    for (int i = 0; i < n_halves; i++)
+      if (hs[i].n && hs[i].t.n == n) hits += hs[i].seen[p];
+    idf[p] = idf_of(rows, hits);
+  }
+  *out = idf;
+  return KFTS_OK;
+}
+
+/* ---- splitting a scan in two ---- */
+
+/* Fewer articles than this: one thread (the second connection and thread cost more). A
+** variable so that tests can split small indexes. */
+int kftsp_split_min_rows = 20000;
+
+static int threads_allowed(void) {
+  const char *e = getenv("KFTS_THREADS");
+  if (e && *e) return atoi(e) >= 2;
+  return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+}
+
+/* FTS5's averages and structure records (%_data ids 1 and 10): any committed change to the
+** index changes one of them, so two connections that read the same bytes see the same
+** index. Appends them to B; *ROWS: the row count the averages record starts with. */
+static int fts_state(sqlite3 *h, kftsp_buf *b, sqlite3_int64 *rows) {
+  sqlite3_stmt *st;
+  *rows = 0;
+  if (sqlite3_prepare_v2(h, "SELECT id, block FROM articles_fts_data WHERE id IN (1, 10) ORDER BY id", -1, &st,
+                         NULL) != SQLITE_OK)
+    return -1;
+  int s, got = 0;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    const unsigned char *p = sqlite3_column_blob(st, 1);
+    int n = sqlite3_column_bytes(st, 1);
+    if (sqlite3_column_int64(st, 0) == 1) {
+      uint64_t v = 0;
+      for (int i = 0; i < n && i < 9; i++) { /* SQLite's varint */
+        if (i == 8) {
+          v = (v << 8) | p[i];
+          break;
+        }
+        v = (v << 7) | (p[i] & 0x7f);
+        if (!(p[i] & 0x80)) break;
       }
-      freq = f;
-      cap = c;
+      *rows = (sqlite3_int64)v;
     }
-    if (n == 0) memset(seen, 0, (size_t)t->n * sizeof *seen);
-    ids[n] = sqlite3_column_int64(hits, 0);
-    for (int p = 0; p < t->n; p++) {
-      freq[n * (size_t)t->n + p] = (float)t->freq[p];
-      seen[p] += t->freq[p] > 0.0;
+    kftsp_buf_add(b, (const char *)p, (size_t)n);
+    got++;
+  }
+  sqlite3_finalize(st);
+  return s == SQLITE_DONE && got == 2 && !b->oom ? 0 : -1;
+}
+
+/* The rows of the index both connections read, or -1 when they read different states of it
+** (a write committed between their read transactions) or cannot tell. */
+int64_t kftsp_scan_same_index(sqlite3 *h, sqlite3 *w) {
+  kftsp_buf a = {0}, b = {0};
+  sqlite3_int64 rows = 0, rows_w = 0;
+  int ok = fts_state(h, &a, &rows) == 0 && fts_state(w, &b, &rows_w) == 0 && a.n == b.n && !memcmp(a.p, b.p, a.n);
+  kftsp_buf_reset(&a);
+  kftsp_buf_reset(&b);
+  return ok ? rows : -1;
+}
+
+/* Whether to split, and where: the midpoint of the articles' ids, when the index is large,
+** the machine has two cores, and the worker connection W reads the same index as H (both
+** in the read transactions the caller opened). */
+static int split_point(sqlite3 *h, sqlite3 *w, int64_t *mid) {
+  int ok = kftsp_scan_same_index(h, w) >= kftsp_split_min_rows;
+  sqlite3_stmt *st = NULL;
+  if (ok &&
+      sqlite3_prepare_v2(h, "SELECT (SELECT min(id) FROM articles_meta), (SELECT max(id) FROM articles_meta)", -1,
+                         &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
+    int64_t lo = sqlite3_column_int64(st, 0), hi = sqlite3_column_int64(st, 1);
+    *mid = lo / 2 + hi / 2 + 1;
+    ok = *mid > lo && *mid <= hi;
+  } else {
+    ok = 0;
+  }
+  sqlite3_finalize(st);
+  return ok;
+}
+
+static int begin_read(sqlite3 *h) {
+  return sqlite3_get_autocommit(h) ? (sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 1 : -1) : 0;
+}
+
+int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, void *ctx2) {
+  if (!kftsp_match_fts(m)) return scan_filtered(m, flags, fn, ctx);
+  sqlite3 *h = kftsp_match_handle(m), *w = ctx2 && threads_allowed() ? kftsp_match_worker(m) : NULL;
+  kfts_error werr = {0};
+  kftsp_match *m2 = NULL;
+  half hs[2];
+  memset(hs, 0, sizeof hs);
+  /* One read transaction per connection for the whole scan: one snapshot, and no lock taken
+  ** again at each seek of a meta cursor once FTS5's statement is done. */
+  int own = begin_read(h), own_w = 0, rc = own < 0 ? kftsp_match_fail(m, NULL) : KFTS_OK;
+  int64_t mid = 0;
+  if (!rc && w && (own_w = begin_read(w)) >= 0 && split_point(h, w, &mid) && (m2 = kftsp_match_fork(m, w, &werr))) {
+    hs[0].hi = mid - 1;
+    hs[1].lo = mid;
+    hs[1].hi = INT64_MAX;
+  } else {
+    hs[0].hi = INT64_MAX;
+  }
+  hs[0].lo = INT64_MIN;
+  int n_halves = m2 ? 2 : 1;
+  for (int i = 0; i < n_halves; i++) {
+    hs[i].m = i ? m2 : m;
+    hs[i].flags = flags;
+    hs[i].fn = fn;
+    hs[i].ctx = i ? ctx2 : ctx;
+    hs[i].t.counted = (flags & KFTSP_SCAN_SCORE) && kftsp_match_or_only(m);
+    if (!rc) rc = half_prepare(&hs[i]);
+  }
+  if (!rc) {
+    both(phase1_main, &hs[0], n_halves > 1 ? &hs[1] : NULL);
+    rc = hs[0].rc ? hs[0].rc : hs[1].rc;
+  }
+  if (!rc && hs[0].t.counted) {
+    double *idf = NULL;
+    rc = counted_idf(hs, n_halves, &idf);
+    phase2_arg a1 = {&hs[0], idf}, a2 = {&hs[1], idf};
+    if (!rc && idf) {
+      both(phase2_main, &a1, n_halves > 1 ? &a2 : NULL);
+      rc = hs[0].rc ? hs[0].rc : hs[1].rc;
     }
-    n++;
+    kftsp_free(idf);
+    if (rc == KFTS_ENOMEM) rc = kftsp_err(kftsp_match_error(m), rc, "", 0, "out of memory");
   }
-  if (!rc && s != SQLITE_DONE) rc = kftsp_match_fail(m, NULL);
-  for (int p = 0; !rc && n && p < t->n; p++) t->idf[p] = idf_of(t->rows, seen[p]);
-  for (size_t i = 0; !rc && i < n; i++) {
-    for (int p = 0; p < t->n; p++) t->freq[p] = freq[i * (size_t)t->n + p];
-    rc = emit_row(m, meta, ids[i], t, flags, fn, ctx);
-  }
-  kftsp_free(ids);
-  kftsp_free(freq);
-  kftsp_free(seen);
+  kfts_error *err = kftsp_match_error(m);
+  if (rc && !hs[0].rc && n_halves > 1 && hs[1].rc && err) *err = werr; /* the worker's message */
+  for (int i = 0; i < n_halves; i++) half_done(&hs[i]);
+  if (own > 0 && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !rc) rc = kftsp_match_fail(m, NULL);
+  if (own_w > 0) sqlite3_exec(w, "COMMIT", NULL, NULL, NULL);
+  kftsp_match_close(m2);
   return rc;
 }
 
 int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx) {
-  if (!kftsp_match_fts(m)) return scan_filtered(m, flags, fn, ctx);
-  int score = flags & KFTSP_SCAN_SCORE, topics = flags & KFTSP_SCAN_TOPICS;
-  tf t = {0};
-  t.counted = score && kftsp_match_or_only(m);
-  cursor meta = {0};
-  sqlite3_stmt *hits = NULL;
-  kftsp_buf b = {0};
-  kftsp_buf_printf(&b,
-                   "SELECT a.id, a.date, a.importance, a.source, %s, %s FROM articles_meta a"
-                   " WHERE a.id >= ?70%s ORDER BY a.id",
-                   topics ? "a.topics" : "NULL", score ? "a.sz" : "NULL", kftsp_match_where(m));
-  int rc = b.oom ? KFTS_ENOMEM : kftsp_match_sql(m, b.p, &meta.st);
-  kftsp_buf_reset(&b);
-  if (!rc)
-    rc = kftsp_match_sql(m,
-                         score ? "SELECT rowid, kfts_tf(articles_fts, ?71) FROM articles_fts"
-                                 " WHERE articles_fts MATCH ?60 ORDER BY rowid"
-                               : "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?60 ORDER BY rowid",
-                         &hits);
-  if (!rc && score) sqlite3_bind_pointer(hits, sqlite3_bind_parameter_index(hits, "?71"), &t, tf_type, NULL);
-  if (!rc && t.counted) {
-    /* Both passes in one read transaction: one snapshot, and no lock taken again at each
-    ** seek of the meta cursor once FTS5's statement is done. */
-    sqlite3 *h = kftsp_match_handle(m);
-    int own = sqlite3_get_autocommit(h);
-    if (own && sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) rc = kftsp_match_fail(m, NULL);
-    if (!rc) rc = scan_counted(m, hits, &meta, &t, flags, fn, ctx);
-    if (own) {
-      sqlite3_reset(hits);
-      sqlite3_reset(meta.st);
-      if (sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !rc) rc = kftsp_match_fail(m, NULL);
-    }
-  } else if (!rc) {
-    int s = SQLITE_DONE;
-    while (!rc && (s = sqlite3_step(hits)) == SQLITE_ROW)
-      rc = emit_row(m, &meta, sqlite3_column_int64(hits, 0), &t, flags, fn, ctx);
-    if (!rc && s != SQLITE_DONE) rc = kftsp_match_fail(m, NULL);
-  }
-  sqlite3_finalize(hits);
-  sqlite3_finalize(meta.st);
-  kftsp_free(t.idf);
-  return rc;
+  return kftsp_match_scan2(m, flags, fn, ctx, NULL);
 }

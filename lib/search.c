@@ -141,6 +141,7 @@ typedef struct run {
   kfts_error *err;
   char newest[11];
   char *only; /* --collapse: JSON array of the page's ids, or NULL */
+  kfts_db *db;
 } run;
 
 /* The match set of timelines and facets (kftsp_match_*), and of fetch_top(). */
@@ -506,7 +507,12 @@ static int fetch_top(run *r, kfts_result *res, const char *fts) {
   memset(&m, 0, sizeof m);
   m.r = *r;
   m.fts = fts;
-  int rc = kftsp_match_scan(&m, KFTSP_SCAN_SCORE, keep_best, &t);
+  topk t2 = t;
+  int rc = kftsp_match_scan2(&m, KFTSP_SCAN_SCORE, keep_best, &t, &t2);
+  size_t seen = t.seen + t2.seen;
+  for (size_t i = 0; !rc && i < t2.n; i++) rc = keep_best(&t, &t2.v[i]); /* the upper half's best */
+  kftsp_free(t2.v);
+  t.seen = seen;
   res->total = t.seen;
   sqlite3_stmt *st = NULL;
   size_t first = o->offset < t.n ? o->offset : t.n;
@@ -724,7 +730,7 @@ int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_
     return kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
   }
   memset(res, 0, sizeof *res);
-  run r = {kftsp_db_handle(db), q, o, err, "", NULL};
+  run r = {kftsp_db_handle(db), q, o, err, "", NULL, db};
   res->n_parts = q->n_conj;
   res->collapsed = o->collapse;
   res->fts_query = q->fts ? kftsp_strdup(q->fts) : NULL;
@@ -783,7 +789,7 @@ int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t limit, kfts_
   kfts_search_opts_init(&o);
   kftsp_query none = {0};
   none.where = (char *)"";
-  run r = {kftsp_db_handle(db), &none, &o, err, "", NULL};
+  run r = {kftsp_db_handle(db), &none, &o, err, "", NULL, db};
   kfts_result *res = kftsp_malloc(sizeof *res);
   kfts_hit *hits = kftsp_malloc((n ? n : 1) * sizeof *hits);
   char *desc = kftsp_printf("similar to article %lld", (long long)id);
@@ -844,6 +850,7 @@ int kftsp_match_open(kftsp_match **out, kfts_db *db, const kfts_search_opts *o, 
   m->q = q;
   m->fts = q->fts;
   m->r.h = kftsp_db_handle(db);
+  m->r.db = db;
   m->r.q = q;
   m->r.o = o;
   m->r.err = err;
@@ -860,6 +867,20 @@ const char *kftsp_match_fts(const kftsp_match *m) { return m->fts; }
 const char *kftsp_match_where(const kftsp_match *m) { return m->r.q->where; }
 
 sqlite3 *kftsp_match_handle(const kftsp_match *m) { return m->r.h; }
+
+sqlite3 *kftsp_match_worker(kftsp_match *m) { return m->r.db ? kftsp_db_worker(m->r.db) : NULL; }
+
+kfts_error *kftsp_match_error(kftsp_match *m) { return m->r.err; }
+
+kftsp_match *kftsp_match_fork(const kftsp_match *m, sqlite3 *h, kfts_error *err) {
+  kftsp_match *x = kftsp_malloc(sizeof *x);
+  if (!x) return NULL;
+  *x = *m;
+  x->q = NULL; /* borrowed */
+  x->r.h = h;
+  x->r.err = err;
+  return x;
+}
 
 int kftsp_match_or_only(const kftsp_match *m) {
   const kftsp_query *q = m->r.q;

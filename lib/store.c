@@ -70,6 +70,8 @@ struct kfts_db {
   char *dir; /* absolute folder of the database file; file paths inside it are stored relative */
   char *abs; /* absolute path of the database file */
   int readonly;
+  sqlite3 *worker; /* kftsp_db_worker's, or NULL */
+  int worker_failed;
 };
 
 static const char schema_sql[] =
@@ -233,6 +235,8 @@ int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err) {
   return rc;
 }
 
+int kfts_init(void) { return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK ? KFTS_OK : KFTS_EUSAGE; }
+
 int kfts_register(sqlite3 *db, kfts_error *err) {
   fts5_api *api = kftsp_fts5_api(db);
   int rc = kftsp_register_tokenizer(api);
@@ -350,6 +354,7 @@ done:
 
 void kfts_db_close(kfts_db *db) {
   if (!db) return;
+  sqlite3_close(db->worker);
   sqlite3_close(db->h);
   kftsp_free(db->dir);
   kftsp_free(db->abs);
@@ -357,6 +362,22 @@ void kfts_db_close(kfts_db *db) {
 }
 
 sqlite3 *kftsp_db_handle(kfts_db *db) { return db->h; }
+
+sqlite3 *kftsp_db_worker(kfts_db *db) {
+  if (db->worker || db->worker_failed || !db->abs) return db->worker;
+  sqlite3 *h = NULL;
+  kfts_error err = {0};
+  if (sqlite3_open_v2(db->abs, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+      kfts_register(h, &err) != KFTS_OK) {
+    sqlite3_close(h);
+    db->worker_failed = 1;
+    return NULL;
+  }
+  sqlite3_busy_timeout(h, 10000);
+  sqlite3_extended_result_codes(h, 1);
+  sqlite3_exec(h, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;", NULL, NULL, NULL); /* as a reader's */
+  return db->worker = h;
+}
 
 int kfts_db_roots(kfts_db *db, char ***roots_out, size_t *n_out, kfts_error *err) {
   *roots_out = NULL;

@@ -176,9 +176,22 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
   kftsp_match *m = NULL;
   int rc = kftsp_match_open(&m, db, o, err);
   if (rc) return rc;
-  collect c = {NULL, 0, 0, 0, by_source};
-  rc = kftsp_match_scan(m, KFTSP_SCAN_SCORE, collect_row, &c);
+  collect c = {NULL, 0, 0, 0, by_source}, c2 = {NULL, 0, 0, 0, by_source};
+  rc = kftsp_match_scan2(m, KFTSP_SCAN_SCORE, collect_row, &c, &c2);
   kftsp_match_close(m);
+  if (c2.n || c2.undated) { /* the upper half's hits after the lower's: still in id order */
+    hit *x = c.cap - c.n >= c2.n ? c.h : kftsp_realloc(c.h, (c.n + c2.n) * sizeof *x);
+    if (x) {
+      memcpy(x + c.n, c2.h, c2.n * sizeof *x);
+      c.h = x;
+      c.n += c2.n;
+      c.undated += c2.undated;
+    } else {
+      for (size_t i = 0; i < c2.n; i++) kftsp_free(c2.h[i].source);
+      if (!rc) rc = KFTS_ENOMEM;
+    }
+  }
+  kftsp_free(c2.h);
   hit *h = c.h;
   size_t n = c.n, undated = c.undated;
   kfts_timeline *t = rc ? NULL : kftsp_malloc(sizeof *t);
@@ -374,15 +387,16 @@ static void free_counts(kfts_count *c, size_t n);
 
 typedef struct tally {
   kfts_count *c;
+  size_t *len; /* each value's length */
   size_t n, cap;
 } tally;
 
-/* Adds one to VALUE's count (NULL counts as none); linear, as sources, years and the topics
+/* Adds K to VALUE's count (NULL counts as none); linear, as sources, years and the topics
 ** of one archive are few. */
-static int tally_add(tally *t, const char *v, size_t len) {
+static int tally_add_k(tally *t, const char *v, size_t len, size_t k) {
   for (size_t i = 0; i < t->n; i++)
-    if (v ? t->c[i].value && strlen(t->c[i].value) == len && !memcmp(t->c[i].value, v, len) : !t->c[i].value) {
-      t->c[i].count++;
+    if (v ? t->c[i].value && t->len[i] == len && !memcmp(t->c[i].value, v, len) : !t->c[i].value) {
+      t->c[i].count += k;
       return KFTS_OK;
     }
   if (t->n == t->cap) {
@@ -390,13 +404,26 @@ static int tally_add(tally *t, const char *v, size_t len) {
     kfts_count *c = kftsp_realloc(t->c, cap * sizeof *c);
     if (!c) return KFTS_ENOMEM;
     t->c = c;
+    size_t *l = kftsp_realloc(t->len, cap * sizeof *l);
+    if (!l) return KFTS_ENOMEM;
+    t->len = l;
     t->cap = cap;
   }
   t->c[t->n].value = v ? kftsp_strndup(v, len) : NULL;
-  t->c[t->n].count = 1;
+  t->c[t->n].count = k;
+  t->len[t->n] = len;
   if (v && !t->c[t->n].value) return KFTS_ENOMEM;
   t->n++;
   return KFTS_OK;
+}
+
+static int tally_add(tally *t, const char *v, size_t len) { return tally_add_k(t, v, len, 1); }
+
+/* Adds FROM's counts to TO's. */
+static int tally_merge(tally *to, const tally *from) {
+  int rc = KFTS_OK;
+  for (size_t i = 0; i < from->n && !rc; i++) rc = tally_add_k(to, from->c[i].value, from->len[i], from->c[i].count);
+  return rc;
 }
 
 static void free_tally(tally *t);
@@ -436,9 +463,15 @@ int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, k
   kftsp_match *m = NULL;
   int rc = kftsp_match_open(&m, db, o, err);
   if (rc) return rc;
-  tallies ts = {{0}, {0}, {0}};
-  rc = kftsp_match_scan(m, KFTSP_SCAN_TOPICS, tally_row, &ts);
+  tallies ts = {{0}, {0}, {0}}, ts2 = {{0}, {0}, {0}};
+  rc = kftsp_match_scan2(m, KFTSP_SCAN_TOPICS, tally_row, &ts, &ts2);
   kftsp_match_close(m);
+  if (!rc) rc = tally_merge(&ts.src, &ts2.src);
+  if (!rc) rc = tally_merge(&ts.top, &ts2.top);
+  if (!rc) rc = tally_merge(&ts.yr, &ts2.yr);
+  free_tally(&ts2.src);
+  free_tally(&ts2.top);
+  free_tally(&ts2.yr);
   tally src = ts.src, top = ts.top, yr = ts.yr;
   kfts_facets *f = rc ? NULL : kftsp_malloc(sizeof *f);
   if (!rc && !f) rc = KFTS_ENOMEM;
@@ -452,6 +485,9 @@ int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, k
   kftsp_sort(top.c, top.n, sizeof *top.c, cmp_count);
   kftsp_sort(yr.c, yr.n, sizeof *yr.c, cmp_value);
   while (top.n > 20) kftsp_free(top.c[--top.n].value);
+  kftsp_free(src.len); /* out of step with the sorted counts; no longer needed */
+  kftsp_free(top.len);
+  kftsp_free(yr.len);
   f->source = src.c, f->n_source = src.n;
   f->topic = top.c, f->n_topic = top.n;
   f->year = yr.c, f->n_year = yr.n;
@@ -464,7 +500,10 @@ static void free_counts(kfts_count *c, size_t n) {
   kftsp_free(c);
 }
 
-static void free_tally(tally *t) { free_counts(t->c, t->n); }
+static void free_tally(tally *t) {
+  free_counts(t->c, t->n);
+  kftsp_free(t->len);
+}
 
 void kfts_facets_free(kfts_facets *f) {
   if (!f) return;

@@ -301,6 +301,7 @@ static void print_counts(const char *name, const kfts_count *c, size_t n) {
 static const char *const default_tsv[] = {"rank", "date", "source", "importance", "title", "url", "file", "line"};
 
 int main(int argc, char **argv) {
+  kfts_init();
   enum {
     OPT_DB = 256, OPT_JSON, OPT_JSONL, OPT_TSV, OPT_FIELDS, OPT_COUNT, OPT_OFFSET, OPT_SORT, OPT_IW, OPT_RECENT,
     OPT_EXPLAIN, OPT_STRICT, OPT_ALIASES, OPT_NO_ALIASES, OPT_VERSION, OPT_TOKENS, OPT_QUERY_SIDE,

@@ -270,8 +270,20 @@ static size_t scan_equals_sql(kfts_db *d, const char *q, double weight, double h
   kfts_error err;
   kftsp_match *m = NULL;
   if (kftsp_match_open(&m, d, &o, &err)) fail_msg("%s: %s", q, err.message);
-  scanned s = {0};
-  assert_int_equal(kftsp_match_scan(m, KFTSP_SCAN_SCORE, keep_row, &s), KFTS_OK);
+  scanned s = {0}, s2 = {0};
+  assert_int_equal(kftsp_match_scan2(m, KFTSP_SCAN_SCORE, keep_row, &s, &s2), KFTS_OK);
+  if (kftsp_split_min_rows == 0 && s.n + s2.n > 50 && (!s.n || !s2.n))
+    fail_msg("%s: a forced split gave %zu + %zu rows", q, s.n, s2.n);
+  for (size_t j = 0; j < s2.n; j++) { /* the upper half after the lower one */
+    if (s.n && s2.rows[j].id <= s.rows[s.n - 1].id) fail_msg("%s: the halves overlap", q);
+    s2.rows[j].date = s2.rows[j].source = NULL;
+    keep_row(&s, &s2.rows[j]);
+    memcpy(s.dates[s.n - 1], s2.dates[j], 11);
+    memcpy(s.sources[s.n - 1], s2.sources[j], 16);
+  }
+  free(s2.rows);
+  free(s2.dates);
+  free(s2.sources);
   sqlite3_stmt *st = NULL;
   assert_int_equal(
       kftsp_match_prepare(m, "SELECT id, score, date, importance, source FROM (%s) ORDER BY id", 1, &st), KFTS_OK);
@@ -325,6 +337,15 @@ static size_t scan_equals_sql(kfts_db *d, const char *q, double weight, double h
 static kfts_db *generated_db(void) {
   char path[400];
   snprintf(path, sizeof path, "%s/gen", dir);
+  struct stat sb;
+  snprintf(path, sizeof path, "%s/gen.db", dir);
+  if (!stat(path, &sb)) { /* made by an earlier call */
+    kfts_db *g = NULL;
+    kfts_error err;
+    if (kfts_db_open(&g, NULL, path, KFTS_OPEN_READONLY, &err)) fail_msg("%s", err.message);
+    return g;
+  }
+  snprintf(path, sizeof path, "%s/gen", dir);
   if (mkdir(path, 0700)) fail_msg("mkdir %s", path);
   unsigned x = 12345;
   static const char *const src[] = {"aitimes", "zdnet", "etnews"};
@@ -357,8 +378,67 @@ static kfts_db *generated_db(void) {
   return g;
 }
 
+static void scan_queries(void);
+
+/* Timelines and facets of Q: the same whether the scan runs in one piece or in two halves. */
+static void halves_agree(kfts_db *d, const char *q) {
+  kfts_search_opts o;
+  kfts_search_opts_init(&o);
+  o.query = q;
+  kfts_error err;
+  kfts_timeline *t[2] = {NULL, NULL};
+  kfts_facets *f[2] = {NULL, NULL};
+  int saved = kftsp_split_min_rows;
+  for (int k = 0; k < 2; k++) {
+    kftsp_split_min_rows = k ? 0 : 1 << 30;
+    if (kfts_timeline_get(&t[k], d, &o, -1, 1, &err) || kfts_facets_get(&f[k], d, &o, &err))
+      fail_msg("%s: %s", q, err.message);
+  }
+  kftsp_split_min_rows = saved;
+  assert_int_equal(t[0]->total, t[1]->total);
+  assert_int_equal(t[0]->n_buckets, t[1]->n_buckets);
+  for (size_t b = 0; b < t[0]->n_buckets; b++) {
+    const kfts_bucket *x = &t[0]->buckets[b], *y = &t[1]->buckets[b];
+    assert_int_equal(x->count, y->count);
+    assert_int_equal(x->top_id, y->top_id);
+    assert_int_equal(x->n_sources, y->n_sources);
+    for (size_t i = 0; i < x->n_sources; i++) {
+      assert_string_equal(x->sources[i].value, y->sources[i].value);
+      assert_int_equal(x->sources[i].count, y->sources[i].count);
+    }
+  }
+  const kfts_count *fc[2][3] = {{f[0]->source, f[0]->topic, f[0]->year}, {f[1]->source, f[1]->topic, f[1]->year}};
+  size_t fn[2][3] = {{f[0]->n_source, f[0]->n_topic, f[0]->n_year}, {f[1]->n_source, f[1]->n_topic, f[1]->n_year}};
+  for (int k = 0; k < 3; k++) {
+    assert_int_equal(fn[0][k], fn[1][k]);
+    for (size_t i = 0; i < fn[0][k]; i++) {
+      assert_int_equal(fc[0][k][i].count, fc[1][k][i].count);
+      if (fc[0][k][i].value || fc[1][k][i].value) assert_string_equal(fc[0][k][i].value, fc[1][k][i].value);
+    }
+  }
+  for (int k = 0; k < 2; k++) {
+    kfts_timeline_free(t[k]);
+    kfts_facets_free(f[k]);
+  }
+}
+
 static void search__scan_scores_like_sql(void **state) {
   (void)state;
+  setenv("KFTS_THREADS", "2", 1); /* split whatever the machine's cores */
+  for (int split = 0; split < 2; split++) {
+    kftsp_split_min_rows = split ? 0 : 1 << 30;
+    scan_queries();
+  }
+  kftsp_split_min_rows = 20000;
+  kfts_db *g = generated_db();
+  static const char *const agree_q[] = {"문장", "희귀낱말", "모델 source:zdnet", "희귀낱말 OR 모델", "문장 -모델"};
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(agree_q); i++) halves_agree(g, agree_q[i]);
+  halves_agree(db, "AI");
+  kfts_db_close(g);
+  unsetenv("KFTS_THREADS");
+}
+
+static void scan_queries(void) {
   static const char *const corpus_q[] = {"AI", "데이터센터", "GRPO OR 강화학습", "모델 -GPT", "source:aitimes 오픈AI",
                                          "AI date:2026-01", "importance:>=8 AI", "title:AI", "\"데이터 센터\""};
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(corpus_q); i++) {

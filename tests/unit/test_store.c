@@ -186,6 +186,39 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   assert_int_equal(id_sum(fx, "JOIN files f ON f.id = a.file_id WHERE f.path LIKE '%002_%'"), crawl_ids);
 }
 
+/* The two connections of a split scan (scan.c) must read one state of the index: a write
+** committed between their read transactions is seen, whether it adds or only removes. */
+static void store__split_scan_sees_one_state(void **state) {
+  fixture *fx = *state;
+  run_index(fx, 0);
+  sqlite3 *a = raw(fx), *b = raw(fx);
+  assert_int_equal(sqlite3_exec(a, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(b, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(kftsp_scan_same_index(a, b), 90);
+  assert_int_equal(sqlite3_exec(b, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  char p[512];
+  snprintf(p, sizeof p, "%s/000_249548529e868bab.txt", fx->corpus);
+  FILE *f = fopen(p, "ab");
+  fputs("\n---\n## 제목:\n**새 카드**\n\n**요약**: 분할시험 카드\n\n**중요도**: 4점\n", f);
+  fclose(f);
+  run_index(fx, 0); /* committed while A reads */
+  assert_int_equal(sqlite3_exec(b, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(kftsp_scan_same_index(a, b), -1);
+  assert_int_equal(sqlite3_exec(a, "COMMIT; BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(kftsp_scan_same_index(a, b), 91);
+  assert_int_equal(sqlite3_exec(b, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  unlink(p); /* removals only */
+  run_index(fx, 0);
+  assert_int_equal(sqlite3_exec(b, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(kftsp_scan_same_index(a, b), -1);
+  assert_int_equal(sqlite3_exec(a, "COMMIT; BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(kftsp_scan_same_index(a, b), 90 - 10);
+  sqlite3_exec(a, "COMMIT", NULL, NULL, NULL);
+  sqlite3_exec(b, "COMMIT", NULL, NULL, NULL);
+  sqlite3_close(a);
+  sqlite3_close(b);
+}
+
 static void store__full_rebuild_keeps_ids(void **state) {
   fixture *fx = *state;
   run_index(fx, 0);
@@ -331,6 +364,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(store__first_run_indexes_everything, setup, teardown),
       cmocka_unit_test_setup_teardown(store__unchanged_touched_edited_deleted, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__split_scan_sees_one_state, setup, teardown),
       cmocka_unit_test_setup_teardown(store__full_rebuild_keeps_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(store__bad_files_cost_only_themselves, setup, teardown),
       cmocka_unit_test_setup_teardown(store__schema_versions, setup, teardown),
