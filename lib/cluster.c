@@ -18,9 +18,12 @@
 */
 #include "kfts_int.h"
 
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ROWS 3
 #define BANDS (KFTSP_SIG_K / ROWS)
@@ -115,9 +118,10 @@ static void sig_of(const row *r, kftsp_sig *s) {
   for (int k = 0; k < KFTSP_SIG_K; k++) s->min[k] = r->min[k];
 }
 
-/* A band key: the band's 32-bit hash above the row number, so one sort of plain integers
-** groups a bucket's rows, ascending. (Two buckets whose hashes collide in 32 bits are paired
-** too: harmless, every pair is checked with kftsp_sig_related before it counts.) */
+/* A band key: the band number (5 bits) and 27 bits of the band's hash above the row number,
+** so one sort of plain integers groups each bucket's rows, in row order. (Two buckets whose
+** hashes agree in 27 bits are paired too: harmless, every pair is checked with
+** kftsp_sig_related before it counts.) */
 #define KEY_ROW(k) ((uint32_t)(k))
 #define KEY_BUCKET(k) ((k) >> 32)
 
@@ -143,43 +147,6 @@ static int db_fail(kfts_error *err, sqlite3 *h, const char *what) {
   return kftsp_err(err, KFTS_EDB, "database", 0, "%s: %s", what, sqlite3_errmsg(h));
 }
 
-static int load_rows(sqlite3 *h, row **out, size_t *n_out, kfts_error *err) {
-  sqlite3_stmt *st;
-  *out = NULL;
-  *n_out = 0;
-  if (sqlite3_prepare_v2(h, "SELECT article_id, n, sig FROM signatures ORDER BY article_id", -1, &st, NULL) != SQLITE_OK)
-    return db_fail(err, h, "reading signatures");
-  row *v = NULL;
-  size_t n = 0, cap = 0;
-  int rc = KFTS_OK;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (sqlite3_column_bytes(st, 2) != (int)(KFTSP_SIG_K * sizeof(uint32_t))) continue; /* not ours: ignored */
-    if (n == cap) {
-      cap = cap ? cap * 2 : 1024;
-      row *x = kftsp_realloc(v, cap * sizeof *x);
-      if (!x) {
-        rc = KFTS_ENOMEM;
-        break;
-      }
-      v = x;
-    }
-    uint32_t min[KFTSP_SIG_K];
-    memcpy(min, sqlite3_column_blob(st, 2), sizeof min);
-    v[n].id = sqlite3_column_int64(st, 0);
-    v[n].n = (uint32_t)sqlite3_column_int64(st, 1);
-    for (int k = 0; k < KFTSP_SIG_K; k++) v[n].min[k] = (uint16_t)min[k];
-    n++;
-  }
-  sqlite3_finalize(st);
-  if (rc) {
-    kftsp_free(v);
-    return kftsp_err(err, rc, "", 0, "out of memory");
-  }
-  *out = v;
-  *n_out = n;
-  return KFTS_OK;
-}
-
 /* The signature of article ID, read back (ST: SELECT n, sig ... WHERE article_id = ?1). */
 static int read_sig(sqlite3_stmt *st, int64_t id, kftsp_sig *s) {
   sqlite3_bind_int64(st, 1, id);
@@ -192,6 +159,141 @@ static int read_sig(sqlite3_stmt *st, int64_t id, kftsp_sig *s) {
   return ok;
 }
 
+/*
+** Re-clustering in memory that does not grow with the index: the rows go to a temporary file
+** (read back a row at a time as buckets need them), the band keys are
+** sorted a chunk (2^20) at a time and spilled as sorted runs to a second temporary file, and the
+** runs are merged as they are read. What stays in memory: one chunk and its sort buffer
+** (16 MB), a read buffer per run carved from the chunk, one bucket's rows, and the related
+** pairs (as many as there are near-duplicates, not articles).
+*/
+#define MIN_RUN_BUF 256
+size_t kftsp_cluster_chunk_keys = (size_t)1 << 20; /* a variable so that tests can spill small indexes */
+
+typedef struct sorter {
+  uint64_t *keys, *tmp; /* CHUNK_KEYS each, or fewer when every key fits */
+  size_t cap, n;
+  size_t *count;
+  FILE *runs;         /* sorted runs, one after another; NULL while none was spilled */
+  uint64_t *run_len;  /* keys in each */
+  size_t n_runs, cap_runs;
+  /* merging */
+  struct reader {
+    uint64_t *buf;
+    size_t i, n, len; /* next key in buf, keys in buf, buf's capacity */
+    uint64_t off, end; /* the run's keys in the file, in keys */
+  } *rd;
+  size_t *heap, n_heap; /* readers, smallest current key first */
+  size_t next;          /* no run: next key of the sorted chunk */
+} sorter;
+
+static int sorter_spill(sorter *s) {
+  radix_sort(s->keys, s->tmp, s->n, s->count);
+  if (!s->runs && !(s->runs = tmpfile())) return KFTS_EIO;
+  if (s->n_runs == s->cap_runs) {
+    size_t cap = s->cap_runs ? 2 * s->cap_runs : 16;
+    uint64_t *x = kftsp_realloc(s->run_len, cap * sizeof *x);
+    if (!x) return KFTS_ENOMEM;
+    s->run_len = x;
+    s->cap_runs = cap;
+  }
+  s->run_len[s->n_runs++] = s->n;
+  if (fwrite(s->keys, sizeof *s->keys, s->n, s->runs) != s->n) return KFTS_EIO;
+  s->n = 0;
+  return KFTS_OK;
+}
+
+static int sorter_add(sorter *s, uint64_t k) {
+  int rc = s->n == s->cap ? sorter_spill(s) : KFTS_OK;
+  if (!rc) s->keys[s->n++] = k;
+  return rc;
+}
+
+static int reader_fill(sorter *s, struct reader *r) {
+  size_t want = r->end - r->off < r->len ? (size_t)(r->end - r->off) : r->len;
+  r->i = 0;
+  r->n = 0;
+  if (!want) return KFTS_OK;
+  ssize_t got = pread(fileno(s->runs), r->buf, want * sizeof *r->buf, (off_t)(r->off * sizeof *r->buf));
+  if (got != (ssize_t)(want * sizeof *r->buf)) return KFTS_EIO;
+  r->n = want;
+  r->off += want;
+  return KFTS_OK;
+}
+
+static uint64_t head_of(const sorter *s, size_t k) { return s->rd[k].buf[s->rd[k].i]; }
+
+static void sift_down(sorter *s, size_t i) {
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= s->n_heap) return;
+    if (c + 1 < s->n_heap && head_of(s, s->heap[c + 1]) < head_of(s, s->heap[c])) c++;
+    if (head_of(s, s->heap[i]) <= head_of(s, s->heap[c])) return;
+    size_t t = s->heap[i];
+    s->heap[i] = s->heap[c];
+    s->heap[c] = t;
+    i = c;
+  }
+}
+
+/* After the last key: sorts the chunk in memory when nothing was spilled, else spills it and
+** sets up the merge of the runs. */
+static int sorter_finish(sorter *s) {
+  if (!s->runs) {
+    radix_sort(s->keys, s->tmp, s->n, s->count);
+    return KFTS_OK;
+  }
+  int rc = s->n ? sorter_spill(s) : KFTS_OK;
+  if (!rc && fflush(s->runs) != 0) rc = KFTS_EIO;
+  if (!rc && (!(s->rd = kftsp_malloc(s->n_runs * sizeof *s->rd)) || !(s->heap = kftsp_malloc(s->n_runs * sizeof *s->heap))))
+    rc = KFTS_ENOMEM;
+  size_t per = s->n_runs ? 2 * s->cap / s->n_runs : 0; /* keys and tmp: one buffer */
+  if (per < MIN_RUN_BUF) per = MIN_RUN_BUF;
+  uint64_t *big = NULL;
+  if (!rc && per * s->n_runs > 2 * s->cap) { /* very many runs: buffers of their own */
+    kftsp_free(s->keys);
+    s->tmp = NULL;
+    if (!(s->keys = big = kftsp_malloc(per * s->n_runs * sizeof *big))) rc = KFTS_ENOMEM;
+  }
+  uint64_t off = 0;
+  for (size_t k = 0; !rc && k < s->n_runs; k++) {
+    struct reader *r = &s->rd[k];
+    r->buf = s->keys + k * per;
+    r->len = per;
+    r->off = off;
+    r->end = off += s->run_len[k];
+    rc = reader_fill(s, r);
+    if (!rc && r->n) s->heap[s->n_heap++] = k;
+  }
+  for (size_t i = s->n_heap / 2; !rc && i-- > 0;) sift_down(s, i);
+  return rc;
+}
+
+/* The next key in order: 1, 0 at the end, -1 when the runs cannot be read. */
+static int sorter_next(sorter *s, uint64_t *key) {
+  if (!s->runs) {
+    if (s->next == s->n) return 0;
+    *key = s->keys[s->next++];
+    return 1;
+  }
+  if (!s->n_heap) return 0;
+  struct reader *r = &s->rd[s->heap[0]];
+  *key = r->buf[r->i++];
+  if (r->i == r->n && reader_fill(s, r)) return -1;
+  if (!r->n) s->heap[0] = s->heap[--s->n_heap];
+  sift_down(s, 0);
+  return 1;
+}
+
+static void sorter_free(sorter *s) {
+  if (s->runs) fclose(s->runs);
+  kftsp_free(s->keys); /* tmp is its second half */
+  kftsp_free(s->count);
+  kftsp_free(s->run_len);
+  kftsp_free(s->rd);
+  kftsp_free(s->heap);
+}
+
 typedef struct cand_pair {
   uint32_t a, b; /* rows, a > b */
 } cand_pair;
@@ -202,70 +304,143 @@ static int cmp_pair(const void *x, const void *y) {
   return p->b < q->b ? -1 : p->b > q->b;
 }
 
+static int cmp_u32(const void *x, const void *y) {
+  uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+  return a < b ? -1 : a > b;
+}
+
+typedef struct pairs {
+  cand_pair *v;
+  size_t n, cap;
+} pairs;
+
+/* Row I of the rows file FD. */
+static int read_row(int fd, uint32_t i, row *r) {
+  return pread(fd, r, sizeof *r, (off_t)i * (off_t)sizeof *r) == (ssize_t)sizeof *r ? KFTS_OK : KFTS_EIO;
+}
+
+/* The related pairs among one bucket's rows G[0..N) (ascending), read from the rows file FD. */
+static int pair_bucket(int fd, const uint32_t *g, size_t n, pairs *p) {
+  row r[MAX_GROUP];
+  for (size_t x = 0; x < n; x++)
+    if (read_row(fd, g[x], &r[x])) return KFTS_EIO;
+  for (size_t x = 0; x < n; x++) {
+    kftsp_sig sx, sy;
+    sig_of(&r[x], &sx);
+    for (size_t y = x + 1; y < n; y++) {
+      sig_of(&r[y], &sy);
+      if (!kftsp_sig_related(&sx, &sy)) continue;
+      if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4096;
+        cand_pair *t = kftsp_realloc(p->v, cap * sizeof *t);
+        if (!t) return KFTS_ENOMEM;
+        p->v = t;
+        p->cap = cap;
+      }
+      p->v[p->n].a = g[y]; /* g ascends: y's row is the later one */
+      p->v[p->n].b = g[x];
+      p->n++;
+    }
+  }
+  return KFTS_OK;
+}
+
+/* Streams the eligible signatures, in id order, into the rows file F and their band keys
+** into S. *N: rows written. */
+static int write_rows(sqlite3 *h, FILE *f, sorter *s, size_t *n_out, kfts_error *err) {
+  sqlite3_stmt *st;
+  *n_out = 0;
+  if (sqlite3_prepare_v2(h, "SELECT article_id, n, sig FROM signatures ORDER BY article_id", -1, &st, NULL) != SQLITE_OK)
+    return db_fail(err, h, "reading signatures");
+  int rc = KFTS_OK, step;
+  size_t n = 0;
+  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_column_bytes(st, 2) != (int)(KFTSP_SIG_K * sizeof(uint32_t))) continue; /* not ours: ignored */
+    row r;
+    memset(&r, 0, sizeof r);
+    r.n = (uint32_t)sqlite3_column_int64(st, 1);
+    if (r.n < KFTSP_SIG_MIN_TOKENS) continue; /* never clustered */
+    if (n == UINT32_MAX) break;                /* rows are 32-bit numbers: the rest stay alone */
+    uint32_t min[KFTSP_SIG_K];
+    memcpy(min, sqlite3_column_blob(st, 2), sizeof min);
+    r.id = sqlite3_column_int64(st, 0);
+    for (int k = 0; k < KFTSP_SIG_K; k++) r.min[k] = (uint16_t)min[k];
+    if (fwrite(&r, sizeof r, 1, f) != 1) rc = KFTS_EIO;
+    for (int b = 0; !rc && b < BANDS; b++) {
+      uint64_t hk = kftsp_fnv1a((uint64_t)b * 0x100000001b3ULL ^ KFTSP_FNV_INIT, &r.min[b * ROWS],
+                                ROWS * sizeof r.min[0]);
+      rc = sorter_add(s, (uint64_t)b << 59 | ((hk ^ (hk >> 32)) & 0x7FFFFFF) << 32 | n);
+    }
+    n++;
+  }
+  if (!rc && step != SQLITE_DONE && step != SQLITE_ROW) rc = db_fail(err, h, "reading signatures");
+  sqlite3_finalize(st);
+  *n_out = n;
+  return rc;
+}
+
 /*
 ** Related pairs among LSH candidates, then leader clustering in id order: an article joins the
 ** cluster of the first earlier leader it is related to, else leads its own. Every member
 ** is related to its leader, so clusters cannot chain (A~B~C with A, C unrelated).
-** Memory: about 160 bytes an article (the rows, one band's sorted keys, leaders).
 */
 int kftsp_recluster(sqlite3 *h, kfts_error *err) {
-  row *v = NULL;
-  size_t n = 0;
-  int rc = load_rows(h, &v, &n, err);
-  if (rc) return rc;
-  uint32_t *leader = kftsp_malloc((n ? n : 1) * sizeof *leader);
-  uint64_t *keys = kftsp_malloc((n ? n : 1) * 2 * sizeof *keys), *tmp = keys ? keys + (n ? n : 1) : NULL;
-  size_t *count = kftsp_malloc(((size_t)1 << 16) * sizeof *count);
-  cand_pair *pairs = NULL;
-  size_t n_pairs = 0, cap_pairs = 0;
-  if (!leader || !keys || !count) rc = KFTS_ENOMEM;
-  for (int b = 0; !rc && b < BANDS; b++) {
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (v[i].n < KFTSP_SIG_MIN_TOKENS) continue;
-      uint64_t hk = kftsp_fnv1a((uint64_t)b * 0x100000001b3ULL ^ KFTSP_FNV_INIT, &v[i].min[b * ROWS],
-                                ROWS * sizeof v[i].min[0]);
-      keys[m++] = ((hk ^ (hk >> 32)) << 32) | (uint32_t)i;
+  sorter s;
+  memset(&s, 0, sizeof s);
+  pairs p = {NULL, 0, 0};
+  uint32_t *u = NULL, *lead = NULL;
+  size_t n = 0, n_u = 0;
+  errno = 0;
+  FILE *f = kftsp_tmpfile();
+  int rc = f ? KFTS_OK : KFTS_EIO;
+  s.cap = kftsp_cluster_chunk_keys < MIN_RUN_BUF ? MIN_RUN_BUF : kftsp_cluster_chunk_keys;
+  if (!rc && (!(s.keys = kftsp_malloc(2 * s.cap * sizeof *s.keys)) ||
+              !(s.count = kftsp_malloc(((size_t)1 << 16) * sizeof *s.count))))
+    rc = KFTS_ENOMEM;
+  if (s.keys) s.tmp = s.keys + s.cap;
+  if (!rc) rc = write_rows(h, f, &s, &n, err);
+  if (!rc) rc = sorter_finish(&s);
+  if (!rc && fflush(f) != 0) rc = KFTS_EIO;
+  int fd = f ? fileno(f) : -1;
+  /* Buckets: rows with the same band key, paired with each other (the first MAX_GROUP). */
+  uint32_t g[MAX_GROUP];
+  size_t gn = 0;
+  uint64_t bucket = 0, key;
+  int more;
+  while (!rc && (more = sorter_next(&s, &key)) != 0) {
+    if (more < 0) {
+      rc = KFTS_EIO;
+      break;
     }
-    radix_sort(keys, tmp, m, count);
-    for (size_t g = 0; g < m && !rc;) {
-      size_t e = g + 1;
-      while (e < m && KEY_BUCKET(keys[e]) == KEY_BUCKET(keys[g])) e++;
-      size_t lim = e - g > MAX_GROUP ? g + MAX_GROUP : e;
-      for (size_t x = g; x < lim && !rc; x++)
-        for (size_t y = x + 1; y < lim; y++) {
-          /* Only related pairs are kept: memory follows the duplicates, not the buckets. */
-          kftsp_sig sx, sy;
-          sig_of(&v[KEY_ROW(keys[x])], &sx);
-          sig_of(&v[KEY_ROW(keys[y])], &sy);
-          if (!kftsp_sig_related(&sx, &sy)) continue;
-          if (n_pairs == cap_pairs) {
-            size_t cap = cap_pairs ? cap_pairs * 2 : 4096;
-            cand_pair *t = kftsp_realloc(pairs, cap * sizeof *t);
-            if (!t) {
-              rc = KFTS_ENOMEM;
-              break;
-            }
-            pairs = t;
-            cap_pairs = cap;
-          }
-          uint32_t a = KEY_ROW(keys[x]), c = KEY_ROW(keys[y]); /* ascending within a bucket */
-          pairs[n_pairs].a = a > c ? a : c;
-          pairs[n_pairs].b = a > c ? c : a;
-          n_pairs++;
-        }
-      g = e;
+    if (gn && KEY_BUCKET(key) != bucket) {
+      if (gn > 1) rc = pair_bucket(fd, g, gn, &p);
+      gn = 0;
     }
+    bucket = KEY_BUCKET(key);
+    if (gn < MAX_GROUP) g[gn++] = KEY_ROW(key);
+  }
+  if (!rc && gn > 1) rc = pair_bucket(fd, g, gn, &p);
+  /* Leaders, over the rows that are in a pair: rows are in id order, pairs sorted by
+  ** (later row, earlier row). */
+  if (!rc) {
+    kftsp_sort(p.v, p.n, sizeof *p.v, cmp_pair);
+    if (!(u = kftsp_malloc((2 * p.n + 1) * sizeof *u)) || !(lead = kftsp_malloc((2 * p.n + 1) * sizeof *lead)))
+      rc = KFTS_ENOMEM;
   }
   if (!rc) {
-    kftsp_sort(pairs, n_pairs, sizeof *pairs, cmp_pair);
-    for (size_t i = 0; i < n; i++) leader[i] = (uint32_t)i;
-    /* Rows are in id order; pairs sorted by (later row, earlier row). */
-    for (size_t k = 0; k < n_pairs; k++) {
-      uint32_t a = pairs[k].a, b = pairs[k].b;
-      if (k && pairs[k].a == pairs[k - 1].a && pairs[k].b == pairs[k - 1].b) continue; /* seen in another band */
-      if (leader[a] != a || leader[b] != b) continue; /* a already joined; b follows another leader */
-      leader[a] = b; /* related: checked when the pair was found */
+    for (size_t k = 0; k < p.n; k++) u[n_u++] = p.v[k].a, u[n_u++] = p.v[k].b;
+    kftsp_sort(u, n_u, sizeof *u, cmp_u32);
+    size_t w = 0;
+    for (size_t i = 0; i < n_u; i++)
+      if (!w || u[i] != u[w - 1]) u[w++] = u[i];
+    n_u = w;
+    for (size_t i = 0; i < n_u; i++) lead[i] = u[i];
+    for (size_t k = 0; k < p.n; k++) {
+      uint32_t a = p.v[k].a, b = p.v[k].b;
+      if (k && a == p.v[k - 1].a && b == p.v[k - 1].b) continue; /* seen in another band */
+      uint32_t *ia = bsearch(&a, u, n_u, sizeof *u, cmp_u32), *ib = bsearch(&b, u, n_u, sizeof *u, cmp_u32);
+      if (lead[ia - u] != a || lead[ib - u] != b) continue; /* a already joined; b follows another leader */
+      lead[ia - u] = b; /* related: checked when the pair was found */
     }
   }
   /* Write: each member and each leader with members, as (article, leader's id). */
@@ -278,12 +453,17 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
       rc = kftsp_err(err, KFTS_EDB, "database", 0, "writing clusters: %s", msg ? msg : sqlite3_errmsg(h));
     sqlite3_free(msg);
   }
-  for (size_t i = 0; !rc && i < n; i++) {
-    if (leader[i] == i) continue;
-    int64_t ids[2] = {v[i].id, v[leader[i]].id};
+  for (size_t i = 0; !rc && i < n_u; i++) {
+    if (lead[i] == u[i]) continue;
+    row member, leader;
+    if (read_row(fd, u[i], &member) || read_row(fd, lead[i], &leader)) {
+      rc = KFTS_EIO;
+      break;
+    }
+    int64_t ids[2] = {member.id, leader.id};
     for (int k = 0; k < 2 && !rc; k++) {
       sqlite3_bind_int64(ins, 1, ids[k]);
-      sqlite3_bind_int64(ins, 2, v[leader[i]].id);
+      sqlite3_bind_int64(ins, 2, ids[1]);
       if (sqlite3_step(ins) != SQLITE_DONE)
         rc = kftsp_err(err, KFTS_EDB, "database", 0, "writing clusters: %s", sqlite3_errmsg(h));
       sqlite3_reset(ins);
@@ -291,11 +471,14 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   }
   sqlite3_finalize(ins);
   if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");
-  kftsp_free(pairs);
-  kftsp_free(keys);
-  kftsp_free(count);
-  kftsp_free(leader);
-  kftsp_free(v);
+  if (rc == KFTS_EIO)
+    kftsp_err(err, rc, "clustering", 0, "cannot write a temporary file in %s: %s; set TMPDIR to a folder with room",
+              kftsp_tmpdir(), errno ? strerror(errno) : "short read");
+  if (f) fclose(f);
+  sorter_free(&s);
+  kftsp_free(p.v);
+  kftsp_free(u);
+  kftsp_free(lead);
   return rc;
 }
 

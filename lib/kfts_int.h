@@ -69,6 +69,11 @@ typedef struct kftsp_u64set {
 int kftsp_u64set_add(kftsp_u64set *s, uint64_t key);
 void kftsp_u64set_free(kftsp_u64set *s);
 
+/* An anonymous temporary file in $TMPDIR (else /tmp), removed when closed; NULL on failure
+** (errno set). */
+FILE *kftsp_tmpfile(void);
+const char *kftsp_tmpdir(void); /* $TMPDIR, else /tmp */
+
 /* qsort, also for N = 0 with a NULL BASE. */
 void kftsp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 
@@ -391,6 +396,7 @@ double kftsp_sig_similarity(const kftsp_sig *a, const kftsp_sig *b);
 /* 1 when A and B belong in one cluster. */
 int kftsp_sig_related(const kftsp_sig *a, const kftsp_sig *b);
 /* Rewrites the clusters table from the signatures table (inside the caller's transaction). */
+extern size_t kftsp_cluster_chunk_keys; /* band keys sorted in memory at once (2^20) */
 int kftsp_recluster(struct sqlite3 *h, kfts_error *err);
 /* The LIMIT articles most similar to ID (similarity >= 0.1), best first; kftsp_free both. */
 int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, double **sims_out, size_t *n_out,

@@ -6,8 +6,10 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <utf8proc.h>
 
 static long alloc_fail_countdown; /* 0 = off; else allocations left before failing */
@@ -38,6 +40,23 @@ void *kftsp_realloc(void *p, size_t n) {
 }
 
 void kftsp_free(void *p) { free(p); }
+
+const char *kftsp_tmpdir(void) {
+  const char *dir = getenv("TMPDIR");
+  return dir && *dir ? dir : "/tmp";
+}
+
+FILE *kftsp_tmpfile(void) {
+  const char *dir = kftsp_tmpdir();
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/kfts-XXXXXX", dir) >= (int)sizeof path) return NULL;
+  int fd = mkstemp(path);
+  if (fd < 0) return NULL;
+  unlink(path); /* gone with the last close, also after a crash */
+  FILE *f = fdopen(fd, "w+b");
+  if (!f) close(fd);
+  return f;
+}
 
 void kfts_free(void *p) { free(p); }
 

@@ -219,6 +219,39 @@ static void store__split_scan_sees_one_state(void **state) {
   sqlite3_close(b);
 }
 
+/* The clusters are the same whether the band keys are sorted in memory or spilled to sorted
+** runs on disk and merged (cluster.c). */
+static void store__clusters_same_when_spilled(void **state) {
+  fixture *fx = *state;
+  char cmd[1024]; /* two copies of the crawl file: its 28 articles each a cluster of three */
+  snprintf(cmd, sizeof cmd, "cd '%s' && cp 002_*.txt copy1.txt && cp 002_*.txt copy2.txt", fx->corpus);
+  assert_int_equal(system(cmd), 0);
+  run_index(fx, 0);
+  sqlite3 *h = raw(fx);
+  const char *sig = "SELECT count(*), coalesce(sum((article_id % 1000003) * (cluster % 997)), 0) FROM clusters";
+  int64_t n = scalar(h, "SELECT count(*) FROM clusters");
+  if (n < 24) fail_msg("the copies should make clusters; %lld rows", (long long)n);
+  char want[64], got[64];
+  sqlite3_stmt *st;
+  for (int k = 0; k < 3; k++) {
+    static const size_t chunk[] = {(size_t)1 << 20, 256, 300};
+    kftsp_cluster_chunk_keys = chunk[k];
+    kfts_error err = {0};
+    assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    if (kftsp_recluster(h, &err)) fail_msg("recluster: %s", err.message);
+    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, sig, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(k ? got : want, 64, "%lld/%lld", (long long)sqlite3_column_int64(st, 0),
+             (long long)sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
+    if (k) assert_string_equal(got, want);
+  }
+  kftsp_cluster_chunk_keys = (size_t)1 << 20;
+  assert_int_equal(scalar(h, "SELECT count(*) FROM clusters"), n);
+  sqlite3_close(h);
+}
+
 static void store__full_rebuild_keeps_ids(void **state) {
   fixture *fx = *state;
   run_index(fx, 0);
@@ -365,6 +398,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(store__first_run_indexes_everything, setup, teardown),
       cmocka_unit_test_setup_teardown(store__unchanged_touched_edited_deleted, setup, teardown),
       cmocka_unit_test_setup_teardown(store__split_scan_sees_one_state, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__clusters_same_when_spilled, setup, teardown),
       cmocka_unit_test_setup_teardown(store__full_rebuild_keeps_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(store__bad_files_cost_only_themselves, setup, teardown),
       cmocka_unit_test_setup_teardown(store__schema_versions, setup, teardown),
