@@ -447,7 +447,7 @@ static int begin_read(sqlite3 *h) {
 
 int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, void *ctx2) {
   if (!kftsp_match_fts(m)) return scan_filtered(m, flags, fn, ctx);
-  sqlite3 *h = kftsp_match_handle(m), *w = ctx2 && threads_allowed() ? kftsp_match_worker(m) : NULL;
+  sqlite3 *h = kftsp_match_handle(m), *w = NULL;
   kfts_error werr = {0};
   kftsp_match *m2 = NULL;
   half hs[2];
@@ -455,6 +455,12 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
   /* One read transaction per connection for the whole scan: one snapshot, and no lock taken
   ** again at each seek of a meta cursor once FTS5's statement is done. */
   int own = begin_read(h), own_w = 0, rc = own < 0 ? kftsp_match_fail(m, NULL) : KFTS_OK;
+  if (!rc && ctx2 && threads_allowed()) { /* the second connection only for a large index */
+    kftsp_buf b = {0};
+    sqlite3_int64 rows = 0;
+    if (fts_state(h, &b, &rows) == 0 && rows >= kftsp_split_min_rows) w = kftsp_match_worker(m);
+    kftsp_buf_reset(&b);
+  }
   int64_t mid = 0;
   if (!rc && w && (own_w = begin_read(w)) >= 0 && split_point(h, w, &mid) && (m2 = kftsp_match_fork(m, w, &werr))) {
     hs[0].hi = mid - 1;
