@@ -28,10 +28,10 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdlib.h>
-#include <unistd.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Rows a cursor steps over rather than seek: a seek costs about as much as eight steps. */
 #define SEEK_AFTER 8
@@ -63,7 +63,7 @@ static double idf_of(sqlite3_int64 rows, sqlite3_int64 hits) {
 
 /* Per query, as bm25() does: the average row length and each phrase's IDF, unless COUNTED:
 ** a query of one OR group has each phrase's rows all among its matches, so the scan counts
-** them (scan_counted) instead of a pass of xQueryPhrase over each phrase's rows. */
+** them (half_keep) instead of a pass of xQueryPhrase over each phrase's rows. */
 static int tf_setup(const Fts5ExtensionApi *api, Fts5Context *fts, tf *t) {
   int n = api->xPhraseCount(fts);
   double *v = kftsp_malloc(2 * (size_t)(n > 0 ? n : 1) * sizeof *v);
