@@ -122,6 +122,42 @@ static void search__two_syllable_words_and_particles(void **state) {
   kfts_result_free(r);
 }
 
+/* A page's snippets are the ones each hit gets alone: a prefix query's page takes them in one
+** pass over its matches (make_snippets), a page of one hit per hit. */
+static void search__page_snippets_as_alone(void **state) {
+  (void)state;
+  static const char *const qs[] = {"책", "안", "에이전*", "모*", "데이터센터", "AI"};
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(qs); i++) {
+    kfts_search_opts o;
+    kfts_search_opts_init(&o);
+    o.query = qs[i];
+    o.limit = 12;
+    kfts_result *page = NULL;
+    kfts_error err;
+    if (kfts_search(&page, db, &o, &err)) fail_msg("%s: %s", qs[i], err.message);
+    if (page->n_hits < 3) fail_msg("%s: %zu hits", qs[i], page->n_hits);
+    size_t marked = 0;
+    for (size_t k = 0; k < page->n_hits; k++) {
+      kfts_search_opts one = o;
+      one.offset = k;
+      one.limit = 1;
+      kfts_result *r = NULL;
+      if (kfts_search(&r, db, &one, &err)) fail_msg("%s: %s", qs[i], err.message);
+      assert_int_equal(r->n_hits, 1);
+      const kfts_hit *a = &page->hits[k], *b = &r->hits[0];
+      assert_int_equal(a->id, b->id);
+      assert_non_null(a->snippet);
+      assert_string_equal(a->snippet, b->snippet);
+      assert_int_equal(a->n_highlights, b->n_highlights);
+      if (a->n_highlights) assert_memory_equal(a->highlights, b->highlights, 2 * a->n_highlights * sizeof *a->highlights);
+      marked += a->n_highlights > 0;
+      kfts_result_free(r);
+    }
+    if (!marked) fail_msg("%s: no snippet highlights anything", qs[i]);
+    kfts_result_free(page);
+  }
+}
+
 /* Highlights: each marked span must be one of WANT, character for character. */
 static void check_highlights(const char *match, const char *const *want, size_t n_want, int min_spans) {
   sqlite3 *h = kftsp_db_handle(db);
@@ -467,6 +503,7 @@ int main(void) {
       cmocka_unit_test(search__names_as_people_type_them),
       cmocka_unit_test(search__two_syllable_words_and_particles),
       cmocka_unit_test(search__highlights_are_exact),
+      cmocka_unit_test(search__page_snippets_as_alone),
       cmocka_unit_test(search__natural_questions),
       cmocka_unit_test(search__scan_scores_like_sql),
   };
