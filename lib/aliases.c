@@ -319,16 +319,12 @@ static int on_pair(void *ctx, const char *ko, size_t ko_n, const char *en, size_
       kftsp_free(key);
       return 0;
     }
-  if (m->n == m->cap) {
-    size_t cap = m->cap ? m->cap * 2 : 64;
-    pair *p = kftsp_realloc(m->p, cap * sizeof *p);
-    if (!p) {
-      kftsp_free(key);
-      return m->oom = 1;
-    }
-    m->p = p;
-    m->cap = cap;
+  pair *p = kftsp_grow(m->p, m->n, &m->cap, sizeof *p, 64);
+  if (!p) {
+    kftsp_free(key);
+    return m->oom = 1;
   }
+  m->p = p;
   pair *x = &m->p[m->n++];
   x->key = key;
   x->ko = kftsp_strndup(ko, ko_n);

@@ -190,13 +190,9 @@ typedef struct sorter {
 static int sorter_spill(sorter *s) {
   radix_sort(s->keys, s->tmp, s->n, s->count);
   if (!s->runs && !(s->runs = tmpfile())) return KFTS_EIO;
-  if (s->n_runs == s->cap_runs) {
-    size_t cap = s->cap_runs ? 2 * s->cap_runs : 16;
-    uint64_t *x = kftsp_realloc(s->run_len, cap * sizeof *x);
-    if (!x) return KFTS_ENOMEM;
-    s->run_len = x;
-    s->cap_runs = cap;
-  }
+  uint64_t *x = kftsp_grow(s->run_len, s->n_runs, &s->cap_runs, sizeof *x, 16);
+  if (!x) return KFTS_ENOMEM;
+  s->run_len = x;
   s->run_len[s->n_runs++] = s->n;
   if (fwrite(s->keys, sizeof *s->keys, s->n, s->runs) != s->n) return KFTS_EIO;
   s->n = 0;
@@ -330,13 +326,9 @@ static int pair_bucket(int fd, const uint32_t *g, size_t n, pairs *p) {
     for (size_t y = x + 1; y < n; y++) {
       sig_of(&r[y], &sy);
       if (!kftsp_sig_related(&sx, &sy)) continue;
-      if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 4096;
-        cand_pair *t = kftsp_realloc(p->v, cap * sizeof *t);
-        if (!t) return KFTS_ENOMEM;
-        p->v = t;
-        p->cap = cap;
-      }
+      cand_pair *t = kftsp_grow(p->v, p->n, &p->cap, sizeof *t, 4096);
+      if (!t) return KFTS_ENOMEM;
+      p->v = t;
       p->v[p->n].a = g[y]; /* g ascends: y's row is the later one */
       p->v[p->n].b = g[x];
       p->n++;
@@ -528,15 +520,12 @@ int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, doub
     memcpy(o.min, sqlite3_column_blob(all, 2), sizeof o.min);
     double sim = kftsp_sig_similarity(&me, &o);
     if (sim < 0.1) continue;
-    if (m == cap) {
-      cap = cap ? 2 * cap : 256;
-      near *x = kftsp_realloc(c, cap * sizeof *x);
-      if (!x) {
-        rc = KFTS_ENOMEM;
-        break;
-      }
-      c = x;
+    near *x = kftsp_grow(c, m, &cap, sizeof *x, 256);
+    if (!x) {
+      rc = KFTS_ENOMEM;
+      break;
     }
+    c = x;
     c[m].id = sqlite3_column_int64(all, 0);
     c[m++].sim = sim;
   }

@@ -69,6 +69,11 @@ typedef struct kftsp_u64set {
 int kftsp_u64set_add(kftsp_u64set *s, uint64_t key);
 void kftsp_u64set_free(kftsp_u64set *s);
 
+/* Room for one more element in the array V of N elements of SIZE bytes, capacity *CAP,
+** doubling from FIRST: V when there is room, else V moved to a larger block (*CAP updated);
+** NULL when out of memory, V then untouched and still the caller's. */
+void *kftsp_grow(void *v, size_t n, size_t *cap, size_t size, size_t first);
+
 /* An anonymous temporary file in $TMPDIR (else /tmp), removed when closed; NULL on failure
 ** (errno set). */
 FILE *kftsp_tmpfile(void);

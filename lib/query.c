@@ -91,13 +91,9 @@ static node *new_node(parser *p, int type, size_t pos) {
 }
 
 static int add_kid(parser *p, node *parent, node *kid) {
-  if (parent->n_kids == parent->cap_kids) {
-    size_t cap = parent->cap_kids ? parent->cap_kids * 2 : 4;
-    node **k = kftsp_realloc(parent->kids, cap * sizeof *k);
-    if (!k) return p->rc = KFTS_ENOMEM;
-    parent->kids = k;
-    parent->cap_kids = cap;
-  }
+  node **k = kftsp_grow(parent->kids, parent->n_kids, &parent->cap_kids, sizeof *k, 4);
+  if (!k) return p->rc = KFTS_ENOMEM;
+  parent->kids = k;
   parent->kids[parent->n_kids++] = kid;
   return KFTS_OK;
 }
@@ -641,16 +637,12 @@ static int compile_top(parser *p, const node *top) {
       kftsp_buf_reset(&c.b);
       continue;
     }
-    if (q->n_conj == q->cap_conj) {
-      size_t cap = q->cap_conj ? q->cap_conj * 2 : 8;
-      kftsp_qconj *k = kftsp_realloc(q->conj, cap * sizeof *k);
-      if (!k) {
-        p->rc = KFTS_ENOMEM;
-        break;
-      }
-      q->conj = k;
-      q->cap_conj = cap;
+    kftsp_qconj *grown = kftsp_grow(q->conj, q->n_conj, &q->cap_conj, sizeof *grown, 8);
+    if (!grown) {
+      p->rc = KFTS_ENOMEM;
+      break;
     }
+    q->conj = grown;
     cbuf c = {{0}, 0};
     emit(p, &c, y);
     if (p->rc || c.b.oom) {

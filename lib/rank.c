@@ -401,13 +401,9 @@ static int on_doc_token(void *p, int tflags, const char *tok, int n, int start, 
   kftsp_ranker *r = p;
   (void)start, (void)end;
   if (!(tflags & FTS5_TOKEN_COLOCATED) || r->mask_n == 0) {
-    if (r->mask_n == r->mask_cap) {
-      size_t cap = r->mask_cap ? r->mask_cap * 2 : 1024;
-      uint64_t *m = kftsp_realloc(r->mask, cap * sizeof *m);
-      if (!m) return SQLITE_NOMEM;
-      r->mask = m;
-      r->mask_cap = cap;
-    }
+    uint64_t *m = kftsp_grow(r->mask, r->mask_n, &r->mask_cap, sizeof *m, 1024);
+    if (!m) return SQLITE_NOMEM;
+    r->mask = m;
     r->mask[r->mask_n++] = 0;
   }
   uint64_t *m = &r->mask[r->mask_n - 1];

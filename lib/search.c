@@ -293,8 +293,9 @@ static int snippet_from(kfts_hit *x, sqlite3_stmt *st, int first) {
   return unmark(x, pick ? pick : "");
 }
 
-/* The snippet of hit X without a MATCH (filters only): the start of the summary or body. */
-static int make_snippet(run *r, kfts_hit *x) {
+/* The snippets of the N hits without a MATCH (filters only, --similar): the start of the
+** summary or body; one statement for all. */
+static int plain_snippets(run *r, kfts_hit *hits, size_t n) {
   int rc = KFTS_OK;
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(r->h,
@@ -303,11 +304,14 @@ static int make_snippet(run *r, kfts_hit *x) {
                          " FROM articles WHERE id = ?1)",
                          -1, &st, NULL) != SQLITE_OK)
     return db_err(r);
-  sqlite3_bind_int64(st, 1, x->id);
   sqlite3_bind_int(st, 2, r->o->snippet_tokens * 3);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    const char *s = (const char *)sqlite3_column_text(st, 0);
-    rc = unmark(x, s ? s : "");
+  for (size_t i = 0; !rc && i < n; i++) {
+    sqlite3_bind_int64(st, 1, hits[i].id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const char *s = (const char *)sqlite3_column_text(st, 0);
+      rc = unmark(&hits[i], s ? s : "");
+    }
+    sqlite3_reset(st);
   }
   sqlite3_finalize(st);
   return rc;
@@ -331,10 +335,7 @@ static int has_prefix(const char *fts) {
 static int make_snippets(run *r, kfts_hit *hits, size_t n, const char *fts) {
   int rc = KFTS_OK;
   if (r->o->snippet_tokens <= 0 || !n) return KFTS_OK;
-  if (!fts) {
-    for (size_t i = 0; !rc && i < n; i++) rc = make_snippet(r, &hits[i]);
-    return rc;
-  }
+  if (!fts) return plain_snippets(r, hits, n);
   int batch = n > 1 && has_prefix(fts);
   kftsp_buf b = {0};
   kftsp_buf_printf(&b, "SELECT rowid, snippet(articles_fts, 1, '" MARK_OPEN "', '" MARK_CLOSE "', '…', %d),"
@@ -876,11 +877,11 @@ int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t limit, kfts_
       rc = hit_from(&r, x, st);
       x->score = x->relevance = sims[i];
       x->importance_factor = x->recency_factor = 1;
-      if (!rc) rc = make_snippet(&r, x);
     }
     sqlite3_reset(st);
   }
   sqlite3_finalize(st);
+  if (!rc && res) rc = plain_snippets(&r, res->hits, res->n_hits);
   if (res) res->total = res->n_hits;
   kftsp_free(hits);
   kftsp_free(desc);

@@ -47,6 +47,8 @@
 ** terms to a new segment at the end of every one (a segment per article: 60 % of a build). */
 /* FTS5 keeps up to 16 MB of terms in memory before it writes a segment (default 1 MB): fewer,
 ** larger segments to merge; a 10k-article build 2.29 -> 1.76 s. */
+/* A reader's connection (and the scan's second one): mapped pages, a 64 MB cache. */
+#define READER_PRAGMAS "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;"
 #define FTS_CONFIG "INSERT INTO articles_fts(articles_fts, rank) VALUES ('hashsize', 16777216);"
 #define DELETE_TRIGGER                                                                          \
   "CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN"                                   \
@@ -331,7 +333,7 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
   if (!ro) rc = exec(db->h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
   /* Readers map the file (no read() copies) and keep more pages: timelines and facets of a
   ** broad query touch every matching row. The indexer does not: its memory stays bounded. */
-  if (rc == KFTS_OK && ro) rc = exec(db->h, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;", err);
+  if (rc == KFTS_OK && ro) rc = exec(db->h, READER_PRAGMAS, err);
   /* The indexer: a fixed 64 MB page cache (FTS5 merges re-read segment pages; 2 MB, the
   ** default, cost about 15 % of a 10k-article build). */
   if (rc == KFTS_OK && !ro) rc = exec(db->h, "PRAGMA cache_size=-65536;", err);
@@ -375,7 +377,7 @@ sqlite3 *kftsp_db_worker(kfts_db *db) {
   }
   sqlite3_busy_timeout(h, 10000);
   sqlite3_extended_result_codes(h, 1);
-  sqlite3_exec(h, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;", NULL, NULL, NULL); /* as a reader's */
+  sqlite3_exec(h, READER_PRAGMAS, NULL, NULL, NULL);
   return db->worker = h;
 }
 
@@ -458,13 +460,9 @@ static void event(run *r, const char *path, const char *what, size_t n) {
 }
 
 static int add_file(run *r, const char *abs) {
-  if (r->n_files == r->cap_files) {
-    size_t cap = r->cap_files ? r->cap_files * 2 : 64;
-    file_ent *v = kftsp_realloc(r->files, cap * sizeof *v);
-    if (!v) return KFTS_ENOMEM;
-    r->files = v;
-    r->cap_files = cap;
-  }
+  file_ent *v = kftsp_grow(r->files, r->n_files, &r->cap_files, sizeof *v, 64);
+  if (!v) return KFTS_ENOMEM;
+  r->files = v;
   char *p = kftsp_strdup(abs);
   if (!p) return KFTS_ENOMEM;
   r->files[r->n_files].abs = p;
@@ -742,12 +740,9 @@ static int write_doc(run *r, int64_t file_id, const char *key, const kfts_doc *d
     rc = step_done(r, st, "writing an article");
     sqlite3_clear_bindings(st);
     if (rc == KFTS_OK) { /* its FTS and articles_meta rows: at the batch's end, in id order */
-      if (r->n_pend == r->cap_pend) {
-        size_t cap = r->cap_pend ? 2 * r->cap_pend : 1024;
-        struct pending *v = kftsp_realloc(r->pend, cap * sizeof *v);
-        if (!v) rc = KFTS_ENOMEM;
-        else r->pend = v, r->cap_pend = cap;
-      }
+      struct pending *v = kftsp_grow(r->pend, r->n_pend, &r->cap_pend, sizeof *v, 1024);
+      if (!v) rc = KFTS_ENOMEM;
+      else r->pend = v;
       char *tp = topics.p ? kftsp_buf_take(&topics) : kftsp_strdup("");
       if (!rc && !tp) rc = KFTS_ENOMEM;
       if (!rc) r->pend[r->n_pend++] = (struct pending){id, a, tp};
@@ -929,11 +924,10 @@ static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
   r->batch_files++;
   r->batch_bytes += len;
   r->done_bytes += len;
-  if (rc == KFTS_OK && r->n_docs == r->cap_docs) { /* it owns the text pending rows point to */
-    size_t cap = r->cap_docs ? 2 * r->cap_docs : 64;
-    kfts_doc **v = kftsp_realloc(r->docs, cap * sizeof *v);
+  if (rc == KFTS_OK) { /* it owns the text pending rows point to */
+    kfts_doc **v = kftsp_grow(r->docs, r->n_docs, &r->cap_docs, sizeof *v, 64);
     if (!v) rc = KFTS_ENOMEM;
-    else r->docs = v, r->cap_docs = cap;
+    else r->docs = v;
   }
   if (rc == KFTS_OK) r->docs[r->n_docs++] = doc;
   else kfts_doc_free(doc);

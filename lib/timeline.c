@@ -154,13 +154,9 @@ static int collect_row(void *ctx, const kftsp_mrow *row) {
     c->undated++;
     return KFTS_OK;
   }
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 256;
-    hit *x = kftsp_realloc(c->h, cap * sizeof *x);
-    if (!x) return KFTS_ENOMEM;
-    c->h = x;
-    c->cap = cap;
-  }
+  hit *grown = kftsp_grow(c->h, c->n, &c->cap, sizeof *grown, 256);
+  if (!grown) return KFTS_ENOMEM;
+  c->h = grown;
   hit *x = &c->h[c->n++];
   x->id = row->id;
   x->day = z;

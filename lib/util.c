@@ -41,6 +41,15 @@ void *kftsp_realloc(void *p, size_t n) {
 
 void kftsp_free(void *p) { free(p); }
 
+void *kftsp_grow(void *v, size_t n, size_t *cap, size_t size, size_t first) {
+  if (n < *cap) return v;
+  size_t c = *cap ? *cap * 2 : first;
+  if (c > SIZE_MAX / size) return NULL;
+  void *x = kftsp_realloc(v, c * size);
+  if (x) *cap = c;
+  return x;
+}
+
 const char *kftsp_tmpdir(void) {
   const char *dir = getenv("TMPDIR");
   return dir && *dir ? dir : "/tmp";
