@@ -5,18 +5,20 @@
 **
 ** Schema (user_version KFTSP_SCHEMA_VERSION; 1 used unicode61, 2 the kfts tokenizer, 3 adds
 ** story clusters and puts the metadata columns before the text, 4 adds articles_meta, 5 fills
-** it and articles_fts from write_doc() instead of an insert trigger; a version 3 or 4 index
-** is brought to 5 in place):
+** it and articles_fts from write_doc() instead of an insert trigger, 6 removes an article's
+** rows from remove_articles() instead of a delete trigger; a version 3, 4 or 5 index is
+** brought to 6 in place):
 **   meta(key, value)              created_with, tokenizer, aliases:ROOT
 **   roots(path)                   folders and files indexed before (absolute)
 **   files(id, path, size, mtime_ns, hash, config, format, n_articles, indexed_at)
 **   articles(id, file_id, ord, line, date, source, importance, date_source, published_at,
 **            time_offset, url, topics, title, summary, body)
 **   articles_meta(id, sz, date, importance, source, topics)   compact copy of the metadata
-**                                 and %_docsize's lengths, kept by triggers (scan.c)
+**                                 and %_docsize's lengths (scan.c)
 **   topics(topic, article_id)     one row per topic, for filters and counts
 **   articles_fts                  FTS5, external content = articles; rows written by
-**                                 write_doc(), removed by the delete trigger
+**                                 write_doc() and removed by remove_articles(), both
+**                                 through the batch's queue (flush_pending)
 **   signatures(article_id, n, sig), clusters(article_id, cluster)   cluster.c
 */
 #include "kfts_int.h"
@@ -32,32 +34,25 @@
 #include <unistd.h>
 #include <time.h>
 
-#define KFTSP_SCHEMA_VERSION 5
+#define KFTSP_SCHEMA_VERSION 6
 
 /* articles_meta: each article's metadata and its length (%_docsize's blob) in a few dozen
 ** bytes, in id order. scan.c walks it beside FTS5's matches instead of looking each match up
 ** in articles, whose rows hold the text, and in %_docsize (100k articles: 6 ms for the walk,
-** 45 for the look-ups). write_doc() fills it; the delete trigger empties it. */
+** 45 for the look-ups). write_doc() fills it; remove_articles() empties it. */
 #define META_TABLE                                                                              \
   "CREATE TABLE articles_meta(id INTEGER PRIMARY KEY, sz BLOB, date TEXT, importance INTEGER," \
   " source TEXT, topics TEXT);"
-/* Deleting an article takes its FTS row and the rest with it. Inserting has no trigger:
-** write_doc() writes each table with a statement of its own, because a statement that
-** writes two tables opens a statement savepoint, and SQLite 3.40's FTS5 flushes its pending
-** terms to a new segment at the end of every one (a segment per article: 60 % of a build). */
+/* No triggers: write_doc() and remove_articles() write each table with a statement of its
+** own, because a statement that writes two tables opens a statement savepoint, and SQLite
+** 3.40's FTS5 flushes its pending terms to a new segment at every one (with an insert
+** trigger, a segment per article: 60 % of a build; with the delete trigger schema 5 had, a
+** segment per changed file: a third of an incremental run). */
 /* FTS5 keeps up to 16 MB of terms in memory before it writes a segment (default 1 MB): fewer,
 ** larger segments to merge; a 10k-article build 2.29 -> 1.76 s. */
 /* A reader's connection (and the scan's second one): mapped pages, a 64 MB cache. */
 #define READER_PRAGMAS "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;"
 #define FTS_CONFIG "INSERT INTO articles_fts(articles_fts, rank) VALUES ('hashsize', 16777216);"
-#define DELETE_TRIGGER                                                                          \
-  "CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN"                                   \
-  " INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"                \
-  " VALUES ('delete', old.id, old.title, old.summary, old.body, old.topics);"                   \
-  " DELETE FROM articles_meta WHERE id = old.id;"                                               \
-  " DELETE FROM topics WHERE article_id = old.id;"                                              \
-  " DELETE FROM signatures WHERE article_id = old.id;"                                          \
-  " DELETE FROM clusters WHERE article_id = old.id; END;"
 /* Bump when a parser change should re-index unchanged files. */
 #define KFTSP_PARSER_VERSION "2" /* 2: C0 controls dropped from text */
 /* The FTS5 tokenizer: the one place it is chosen. */
@@ -121,7 +116,7 @@ static const char schema_sql[] =
     "CREATE TABLE signatures(article_id INTEGER PRIMARY KEY, n INTEGER NOT NULL, sig BLOB NOT NULL);"
     "CREATE TABLE clusters(article_id INTEGER PRIMARY KEY, cluster INTEGER NOT NULL);"
     "CREATE INDEX clusters_cluster ON clusters(cluster);"
-    DELETE_TRIGGER FTS_CONFIG;
+    FTS_CONFIG;
 
 /* What the user can do about the connection's last error, if anything. */
 static const char *db_hint(sqlite3 *h) {
@@ -302,7 +297,8 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
                    "this SQLite database was not made by kfts; refusing to touch it");
     goto done;
   }
-  if (v < KFTSP_SCHEMA_VERSION) {
+  /* 5 has the same tables as 6 and a delete trigger the indexer drops: readable as it is. */
+  if (v < KFTSP_SCHEMA_VERSION && !(ro && v == 5)) {
     if (ro) {
       rc = kftsp_err(err, KFTS_ESCHEMA, path, 0,
                      v ? "index has an older schema (%d); run kfts-index to update it"
@@ -311,15 +307,20 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
       goto done;
     }
     rc = exec(db->h, "PRAGMA journal_mode=WAL", err);
-    if (rc == KFTS_OK && (v == 3 || v == 4)) /* articles_meta and triggers: redone in place */
+    if (rc == KFTS_OK && (v == 3 || v == 4)) /* articles_meta redone, triggers dropped, in place */
       rc = exec(db->h,
                 "BEGIN IMMEDIATE; DROP TRIGGER IF EXISTS articles_ai; DROP TRIGGER IF EXISTS articles_ad;"
-                " DROP TABLE IF EXISTS articles_meta; " META_TABLE DELETE_TRIGGER FTS_CONFIG
+                " DROP TABLE IF EXISTS articles_meta; " META_TABLE FTS_CONFIG
                 " INSERT INTO articles_meta SELECT a.id, d.sz, a.date, a.importance, a.source, a.topics"
                 " FROM articles a LEFT JOIN articles_fts_docsize d ON d.id = a.id;"
                 " PRAGMA user_version = " KFTSP_STR(KFTSP_SCHEMA_VERSION) "; COMMIT",
                 err);
-    if (v == 3 || v == 4) {
+    else if (rc == KFTS_OK && v == 5) /* the delete trigger dropped */
+      rc = exec(db->h,
+                "BEGIN IMMEDIATE; DROP TRIGGER IF EXISTS articles_ad;"
+                " PRAGMA user_version = " KFTSP_STR(KFTSP_SCHEMA_VERSION) "; COMMIT",
+                err);
+    if (v >= 3 && v <= 5) {
       if (rc) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
       v = KFTSP_SCHEMA_VERSION;
     }
@@ -425,7 +426,8 @@ typedef struct run {
   file_ent *files;
   size_t n_files, cap_files;
   sqlite3_stmt *q_file, *ins_file, *upd_file, *upd_mtime, *del_articles, *del_file, *ins_article,
-      *ins_topic, *exists_id, *del_sig, *ins_sig, *ins_fts, *q_docsize, *ins_meta;
+      *ins_topic, *exists_id, *del_sig, *ins_sig, *ins_fts, *q_docsize, *ins_meta, *q_old, *del_meta,
+      *del_topics, *del_cluster, *del_fts;
   size_t batch_files, batch_bytes;
   int changed; /* an article was written or deleted: clusters are recomputed */
   kftsp_u64set seen; /* folders walked, by device and inode (visit_dir) */
@@ -439,6 +441,13 @@ typedef struct run {
     char *topics;
   } *pend;
   size_t n_pend, cap_pend;
+  /* The batch's removed articles waiting for their FTS 'delete' (which needs the text it
+  ** indexed), written before the batch's inserts. */
+  struct removal {
+    int64_t id;
+    char *text[4]; /* title, summary, body, topics */
+  } *dels;
+  size_t n_dels, cap_dels, dels_bytes;
   kfts_doc **docs;
   size_t n_docs, cap_docs;
 } run;
@@ -578,6 +587,13 @@ static int prepare(run *r) {
       {offsetof(run, q_docsize), "SELECT sz FROM articles_fts_docsize WHERE id = ?1"},
       {offsetof(run, ins_meta),
        "INSERT INTO articles_meta(id, sz, date, importance, source, topics) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      {offsetof(run, q_old), "SELECT id, title, summary, body, topics FROM articles WHERE file_id = ?1"},
+      {offsetof(run, del_meta), "DELETE FROM articles_meta WHERE id = ?1"},
+      {offsetof(run, del_topics), "DELETE FROM topics WHERE article_id = ?1"},
+      {offsetof(run, del_cluster), "DELETE FROM clusters WHERE article_id = ?1"},
+      {offsetof(run, del_fts),
+       "INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"
+       " VALUES ('delete', ?1, ?2, ?3, ?4, ?5)"},
   };
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(stmts); i++) {
     sqlite3_stmt **slot = (sqlite3_stmt **)((char *)r + stmts[i].off);
@@ -603,12 +619,24 @@ static void finalize_all(run *r) {
   sqlite3_finalize(r->ins_fts);
   sqlite3_finalize(r->q_docsize);
   sqlite3_finalize(r->ins_meta);
+  sqlite3_finalize(r->q_old);
+  sqlite3_finalize(r->del_meta);
+  sqlite3_finalize(r->del_topics);
+  sqlite3_finalize(r->del_cluster);
+  sqlite3_finalize(r->del_fts);
 }
 
 static int step_done(run *r, sqlite3_stmt *st, const char *what);
 static void bind_text(sqlite3_stmt *st, int i, const char *s);
 
+static void drop_removals(run *r) {
+  for (size_t i = 0; i < r->n_dels; i++)
+    for (int k = 0; k < 4; k++) kftsp_free(r->dels[i].text[k]);
+  r->n_dels = r->dels_bytes = 0;
+}
+
 static void drop_pending(run *r) {
+  drop_removals(r);
   for (size_t i = 0; i < r->n_pend; i++) kftsp_free(r->pend[i].topics);
   r->n_pend = 0;
   for (size_t i = 0; i < r->n_docs; i++) kfts_doc_free(r->docs[i]);
@@ -620,13 +648,37 @@ static int cmp_pending(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Writes the batch's FTS rows in ascending rowid order, then each one's articles_meta row
-** with the length FTS5 stored. FTS5 (3.40) writes its pending terms out as a new segment
-** whenever a rowid comes lower than the one before: in the hashed ids' own order that was
-** nearly every article, and merging those segments was half of a build. */
-static int flush_pending(run *r) {
-  kftsp_sort(r->pend, r->n_pend, sizeof *r->pend, cmp_pending);
+static int cmp_removal(const void *a, const void *b) {
+  int64_t x = ((const struct removal *)a)->id, y = ((const struct removal *)b)->id;
+  return x < y ? -1 : x > y;
+}
+
+/* The queued FTS deletions, in ascending rowid order. */
+static int flush_removals(run *r) {
+  kftsp_sort(r->dels, r->n_dels, sizeof *r->dels, cmp_removal);
   int rc = KFTS_OK;
+  for (size_t i = 0; i < r->n_dels && rc == KFTS_OK; i++) {
+    sqlite3_bind_int64(r->del_fts, 1, r->dels[i].id);
+    for (int k = 0; k < 4; k++) bind_text(r->del_fts, k + 2, r->dels[i].text[k]);
+    rc = step_done(r, r->del_fts, "removing an article from the index");
+    sqlite3_clear_bindings(r->del_fts);
+  }
+  drop_removals(r);
+  return rc;
+}
+
+/* Writes the batch's FTS deletions, then its FTS rows, each in ascending rowid order, then
+** each new row's articles_meta row with the length FTS5 stored. FTS5 (3.40) writes its
+** pending terms out as a new segment whenever a rowid comes lower than the one before (or
+** the same rowid is inserted after a delete): in the hashed ids' own order that was nearly
+** every article, and merging those segments was half of a build. */
+static int flush_pending(run *r) {
+  int rc = flush_removals(r);
+  if (rc) {
+    drop_pending(r);
+    return rc;
+  }
+  kftsp_sort(r->pend, r->n_pend, sizeof *r->pend, cmp_pending);
   for (size_t i = 0; i < r->n_pend && rc == KFTS_OK; i++) {
     const struct pending *p = &r->pend[i];
     sqlite3_stmt *st = r->ins_fts;
@@ -805,10 +857,52 @@ static char *read_file(const char *path, size_t *len_out, int *errno_out) {
   return kftsp_buf_take(&b);
 }
 
-static int remove_file_row(run *r, int64_t file_id) {
-  sqlite3_bind_int64(r->del_articles, 1, file_id);
+/*
+** Removes the articles of file FILE_ID: its rows in articles_meta, topics, signatures,
+** clusters and articles now, one table per statement (see the note on triggers), and its FTS
+** rows at the batch's end (flush_pending), with a copy of the text they indexed. Copies
+** beyond BATCH_BYTES are flushed at once, so removing a whole folder stays in bounded memory.
+*/
+static int remove_articles(run *r, int64_t file_id) {
+  size_t first = r->n_dels;
+  int rc = KFTS_OK, step;
   r->changed = 1;
-  int rc = step_done(r, r->del_articles, "removing articles");
+  sqlite3_bind_int64(r->q_old, 1, file_id);
+  while (rc == KFTS_OK && (step = sqlite3_step(r->q_old)) == SQLITE_ROW) {
+    struct removal *v = kftsp_grow(r->dels, r->n_dels, &r->cap_dels, sizeof *v, 256);
+    if (!v) {
+      rc = KFTS_ENOMEM;
+      break;
+    }
+    r->dels = v;
+    struct removal *d = &r->dels[r->n_dels];
+    memset(d, 0, sizeof *d);
+    d->id = sqlite3_column_int64(r->q_old, 0);
+    r->n_dels++;
+    for (int k = 0; k < 4 && rc == KFTS_OK; k++) {
+      const char *t = (const char *)sqlite3_column_text(r->q_old, k + 1);
+      if (t && !(d->text[k] = kftsp_strdup(t))) rc = KFTS_ENOMEM;
+      r->dels_bytes += t ? strlen(t) : 0;
+    }
+  }
+  if (rc == KFTS_OK && step != SQLITE_DONE) rc = db_err(r->err, r->db->h, "reading old articles");
+  sqlite3_reset(r->q_old);
+  sqlite3_stmt *by_id[] = {r->del_meta, r->del_topics, r->del_sig, r->del_cluster};
+  for (size_t i = first; i < r->n_dels && rc == KFTS_OK; i++)
+    for (size_t k = 0; k < KFTSP_ARRAY_LEN(by_id) && rc == KFTS_OK; k++) {
+      sqlite3_bind_int64(by_id[k], 1, r->dels[i].id);
+      rc = step_done(r, by_id[k], "removing old articles");
+    }
+  if (rc == KFTS_OK) {
+    sqlite3_bind_int64(r->del_articles, 1, file_id);
+    rc = step_done(r, r->del_articles, "removing old articles");
+  }
+  if (rc == KFTS_OK && r->dels_bytes > BATCH_BYTES) rc = flush_removals(r);
+  return rc;
+}
+
+static int remove_file_row(run *r, int64_t file_id) {
+  int rc = remove_articles(r, file_id);
   if (rc == KFTS_OK) {
     sqlite3_bind_int64(r->del_file, 1, file_id);
     rc = step_done(r, r->del_file, "removing a file");
@@ -895,11 +989,7 @@ static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
   ** flushes its pending terms into a new segment at every savepoint (and merges them
   ** later), which cost 60 % of a build; a failure here stops the run and rolls the whole
   ** batch back, which the next run redoes. */
-  if (rc == KFTS_OK && known) {
-    sqlite3_bind_int64(r->del_articles, 1, file_id);
-    r->changed = 1;
-    rc = step_done(r, r->del_articles, "removing old articles");
-  }
+  if (rc == KFTS_OK && known) rc = remove_articles(r, file_id);
   if (rc == KFTS_OK) {
     sqlite3_stmt *s = known ? r->upd_file : r->ins_file;
     if (known) sqlite3_bind_int64(s, 1, file_id);
@@ -1169,6 +1259,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
 
   drop_pending(&r);
   kftsp_free(r.pend);
+  kftsp_free(r.dels);
   kftsp_free(r.docs);
   finalize_all(&r);
   kftsp_u64set_free(&r.seen);

@@ -118,7 +118,8 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 4);
   assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE topic = '데이터센터'"), 1);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE importance IS NOT NULL"), 10);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 5);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 6);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures"), 90); /* one per article */
   assert_meta_consistent(h);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
@@ -164,6 +165,9 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 91);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '증분시험'"), 1);
   assert_meta_consistent(h);
+  assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
   sqlite3_close(h);
   assert_int_equal(id_sum(fx, "WHERE importance IS NOT NULL AND importance <> 4"), card_ids);
 
@@ -177,6 +181,9 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM topics t WHERE NOT EXISTS "
                              "(SELECT 1 FROM articles a WHERE a.id = t.article_id)"),
                    0);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM clusters WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts_docsize WHERE id NOT IN (SELECT id FROM articles)"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 2);
   assert_meta_consistent(h);
   assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
@@ -314,12 +321,11 @@ static void store__schema_versions(void **state) {
   sqlite3_close(h);
   /* user_version 0 with tables: not ours, refused. */
   assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_CREATE, &err), KFTS_ESCHEMA);
-  /* Version 3 lacked articles_meta and wrote FTS rows by trigger: the indexer brings it to
-  ** 5 in place, nothing re-indexed;
-  ** readers ask for kfts-index meanwhile. */
+  /* Version 3 lacked articles_meta and wrote and removed FTS rows by trigger: the indexer
+  ** brings it to 6 in place, nothing re-indexed; readers ask for kfts-index meanwhile. */
   h = raw(fx);
   assert_int_equal(sqlite3_exec(h,
-                                "PRAGMA user_version = 3; DROP TRIGGER articles_ad; DROP TABLE articles_meta;"
+                                "PRAGMA user_version = 3; DROP TABLE articles_meta;"
                                 "CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN"
                                 " INSERT INTO articles_fts(rowid, title, summary, body, topics)"
                                 " VALUES (new.id, new.title, new.summary, new.body, new.topics); END;"
@@ -339,12 +345,49 @@ static void store__schema_versions(void **state) {
   assert_int_equal(rebuilt, 0);
   kfts_db_close(db);
   h = raw(fx);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 5);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 6);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 90);
   assert_meta_consistent(h);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE name = 'articles_ai'"), 0);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   sqlite3_close(h);
   assert_int_equal(run_index(fx, 0).files_indexed, 0);
+  /* Version 5 removed an article's rows by trigger: readers read it as it is, the indexer
+  ** drops the trigger, and a file removed afterwards leaves nothing behind. */
+  h = raw(fx);
+  assert_int_equal(sqlite3_exec(h,
+                                "PRAGMA user_version = 5;"
+                                "CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN"
+                                " INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"
+                                " VALUES ('delete', old.id, old.title, old.summary, old.body, old.topics);"
+                                " DELETE FROM articles_meta WHERE id = old.id;"
+                                " DELETE FROM topics WHERE article_id = old.id;"
+                                " DELETE FROM signatures WHERE article_id = old.id;"
+                                " DELETE FROM clusters WHERE article_id = old.id; END;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(h);
+  assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_READONLY, &err), KFTS_OK);
+  kfts_db_close(db);
+  h = raw(fx);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 5);
+  int64_t kept = scalar(h, "SELECT count(*) FROM articles a JOIN files f ON f.id = a.file_id"
+                           " WHERE f.path NOT LIKE '%002_3a5d%'");
+  sqlite3_close(h);
+  char gone[512];
+  snprintf(gone, sizeof gone, "%s/002_3a5d261447ef4f8e.txt", fx->corpus);
+  assert_int_equal(unlink(gone), 0);
+  assert_int_equal(run_index(fx, 0).files_removed, 1);
+  h = raw(fx);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 6);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), kept);
+  assert_meta_consistent(h);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
+  assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(h);
   /* Schema versions below the current one (there is no older release yet; -1 stands in). */
   h = raw(fx);
   assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = -1", NULL, NULL, NULL), SQLITE_OK);
@@ -355,7 +398,7 @@ static void store__schema_versions(void **state) {
   assert_int_equal(rebuilt, 1);
   kfts_db_close(db);
   kfts_index_stats st = run_index(fx, 0);
-  assert_int_equal(st.files_indexed, 5);
+  assert_int_equal(st.files_indexed, 4);
   /* Missing database, read-only: a clear error, no file created. */
   unlink(fx->db);
   assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err), KFTS_EDB);
