@@ -161,11 +161,11 @@ static int read_sig(sqlite3_stmt *st, int64_t id, kftsp_sig *s) {
 
 /*
 ** Re-clustering in memory that does not grow with the index: the rows go to a temporary file
-** (read back a row at a time as buckets need them), the band keys are
+** (read back as buckets need them, through a cache of the first 2^17), the band keys are
 ** sorted a chunk (2^20) at a time and spilled as sorted runs to a second temporary file, and the
 ** runs are merged as they are read. What stays in memory: one chunk and its sort buffer
-** (16 MB), a read buffer per run carved from the chunk, one bucket's rows, and the related
-** pairs (as many as there are near-duplicates, not articles).
+** (16 MB), a read buffer per run carved from the chunk, the row cache (18 MB), one bucket's
+** rows, and the related pairs (as many as there are near-duplicates, not articles).
 */
 #define MIN_RUN_BUF 256
 size_t kftsp_cluster_chunk_keys = (size_t)1 << 20; /* a variable so that tests can spill small indexes */
@@ -310,16 +310,61 @@ typedef struct pairs {
   size_t n, cap;
 } pairs;
 
-/* Row I of the rows file FD. */
-static int read_row(int fd, uint32_t i, row *r) {
-  return pread(fd, r, sizeof *r, (off_t)i * (off_t)sizeof *r) == (ssize_t)sizeof *r ? KFTS_OK : KFTS_EIO;
+/*
+** The rows file, read back through a direct-mapped cache of up to kftsp_cluster_cache_rows
+** rows (18 MB), filled with the first rows in one pass: an index of that many articles or
+** fewer is re-clustered without a system call per row (100k articles: 290k reads, 0.25 s).
+*/
+size_t kftsp_cluster_cache_rows = (size_t)1 << 17;
+
+typedef struct rows {
+  int fd;
+  row *slot;
+  uint32_t *tag; /* the row in each slot; UINT32_MAX: none */
+  size_t cap;
+} rows;
+
+static int rows_open(rows *rs, int fd, size_t n) {
+  rs->fd = fd;
+  rs->cap = n < kftsp_cluster_cache_rows ? n : kftsp_cluster_cache_rows;
+  if (!rs->cap) return KFTS_OK;
+  if (!(rs->slot = kftsp_malloc(rs->cap * sizeof *rs->slot)) || !(rs->tag = kftsp_malloc(rs->cap * sizeof *rs->tag)))
+    return KFTS_ENOMEM;
+  size_t want = rs->cap * sizeof *rs->slot, got = 0;
+  while (got < want) {
+    ssize_t k = pread(fd, (char *)rs->slot + got, want - got, (off_t)got);
+    if (k <= 0) return KFTS_EIO;
+    got += (size_t)k;
+  }
+  for (size_t i = 0; i < rs->cap; i++) rs->tag[i] = (uint32_t)i;
+  return KFTS_OK;
 }
 
-/* The related pairs among one bucket's rows G[0..N) (ascending), read from the rows file FD. */
-static int pair_bucket(int fd, const uint32_t *g, size_t n, pairs *p) {
+static void rows_close(rows *rs) {
+  kftsp_free(rs->slot);
+  kftsp_free(rs->tag);
+}
+
+/* Row I. */
+static int read_row(rows *rs, uint32_t i, row *r) {
+  size_t k = rs->cap ? i % rs->cap : 0;
+  if (rs->cap && rs->tag[k] == i) {
+    *r = rs->slot[k];
+    return KFTS_OK;
+  }
+  if (pread(rs->fd, r, sizeof *r, (off_t)i * (off_t)sizeof *r) != (ssize_t)sizeof *r) return KFTS_EIO;
+  if (rs->cap) {
+    rs->slot[k] = *r;
+    rs->tag[k] = i;
+  }
+  return KFTS_OK;
+}
+
+/* The related pairs among one bucket's rows G[0..N) (ascending). */
+static int pair_bucket(rows *rs, const uint32_t *g, size_t n, pairs *p) {
   row r[MAX_GROUP];
   for (size_t x = 0; x < n; x++)
-    if (read_row(fd, g[x], &r[x])) return KFTS_EIO;
+    if (read_row(rs, g[x], &r[x])) return KFTS_EIO;
   for (size_t x = 0; x < n; x++) {
     kftsp_sig sx, sy;
     sig_of(&r[x], &sx);
@@ -393,7 +438,8 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   if (!rc) rc = write_rows(h, f, &s, &n, err);
   if (!rc) rc = sorter_finish(&s);
   if (!rc && fflush(f) != 0) rc = KFTS_EIO;
-  int fd = f ? fileno(f) : -1;
+  rows rs = {.fd = -1};
+  if (!rc) rc = rows_open(&rs, fileno(f), n);
   /* Buckets: rows with the same band key, paired with each other (the first MAX_GROUP). */
   uint32_t g[MAX_GROUP];
   size_t gn = 0;
@@ -405,13 +451,13 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
       break;
     }
     if (gn && KEY_BUCKET(key) != bucket) {
-      if (gn > 1) rc = pair_bucket(fd, g, gn, &p);
+      if (gn > 1) rc = pair_bucket(&rs, g, gn, &p);
       gn = 0;
     }
     bucket = KEY_BUCKET(key);
     if (gn < MAX_GROUP) g[gn++] = KEY_ROW(key);
   }
-  if (!rc && gn > 1) rc = pair_bucket(fd, g, gn, &p);
+  if (!rc && gn > 1) rc = pair_bucket(&rs, g, gn, &p);
   /* Leaders, over the rows that are in a pair: rows are in id order, pairs sorted by
   ** (later row, earlier row). */
   if (!rc) {
@@ -448,7 +494,7 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   for (size_t i = 0; !rc && i < n_u; i++) {
     if (lead[i] == u[i]) continue;
     row member, leader;
-    if (read_row(fd, u[i], &member) || read_row(fd, lead[i], &leader)) {
+    if (read_row(&rs, u[i], &member) || read_row(&rs, lead[i], &leader)) {
       rc = KFTS_EIO;
       break;
     }
@@ -467,6 +513,7 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
     kftsp_err(err, rc, "clustering", 0, "cannot write a temporary file in %s: %s; set TMPDIR to a folder with room",
               kftsp_tmpdir(), errno ? strerror(errno) : "short read");
   if (f) fclose(f);
+  rows_close(&rs);
   sorter_free(&s);
   kftsp_free(p.v);
   kftsp_free(u);

@@ -402,6 +402,7 @@ double kftsp_sig_similarity(const kftsp_sig *a, const kftsp_sig *b);
 int kftsp_sig_related(const kftsp_sig *a, const kftsp_sig *b);
 /* Rewrites the clusters table from the signatures table (inside the caller's transaction). */
 extern size_t kftsp_cluster_chunk_keys; /* band keys sorted in memory at once (2^20) */
+extern size_t kftsp_cluster_cache_rows; /* rows kept in memory (2^17) */
 int kftsp_recluster(struct sqlite3 *h, kfts_error *err);
 /* The LIMIT articles most similar to ID (similarity >= 0.1), best first; kftsp_free both. */
 int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, double **sims_out, size_t *n_out,

@@ -227,7 +227,8 @@ static void store__split_scan_sees_one_state(void **state) {
 }
 
 /* The clusters are the same whether the band keys are sorted in memory or spilled to sorted
-** runs on disk and merged (cluster.c). */
+** runs on disk and merged, and whether the rows are all in memory or read back through a
+** cache of a few slots (cluster.c). */
 static void store__clusters_same_when_spilled(void **state) {
   fixture *fx = *state;
   char cmd[1024]; /* two copies of the crawl file: its 28 articles each a cluster of three */
@@ -240,9 +241,11 @@ static void store__clusters_same_when_spilled(void **state) {
   if (n < 24) fail_msg("the copies should make clusters; %lld rows", (long long)n);
   char want[64], got[64];
   sqlite3_stmt *st;
-  for (int k = 0; k < 3; k++) {
-    static const size_t chunk[] = {(size_t)1 << 20, 256, 300};
+  for (int k = 0; k < 5; k++) {
+    static const size_t chunk[] = {(size_t)1 << 20, 256, 300, (size_t)1 << 20, 256};
+    static const size_t cache[] = {(size_t)1 << 17, (size_t)1 << 17, 7, 1, 0};
     kftsp_cluster_chunk_keys = chunk[k];
+    kftsp_cluster_cache_rows = cache[k];
     kfts_error err = {0};
     assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
     if (kftsp_recluster(h, &err)) fail_msg("recluster: %s", err.message);
@@ -255,6 +258,7 @@ static void store__clusters_same_when_spilled(void **state) {
     if (k) assert_string_equal(got, want);
   }
   kftsp_cluster_chunk_keys = (size_t)1 << 20;
+  kftsp_cluster_cache_rows = (size_t)1 << 17;
   assert_int_equal(scalar(h, "SELECT count(*) FROM clusters"), n);
   sqlite3_close(h);
 }
