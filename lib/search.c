@@ -508,93 +508,63 @@ static int hit_from(run *r, kfts_hit *x, sqlite3_stmt *st) {
 #define HIT_COLUMNS                                                                                     \
   "a.id, a.title, a.url, a.date, a.date_source, a.source, a.topics, a.importance, f.path, a.line"
 
-/* ---- the page by relevance, date or importance: the best OFFSET + LIMIT of the scan ---- */
-
-/* What the heap keeps of a match: its sort keys. */
-typedef struct best {
-  int64_t id;
-  int importance; /* -1: none */
-  int32_t day;    /* YYYYMMDD, -1: no date */
-  double score, relevance;
-} best;
+/* ---- the page by relevance: the best OFFSET + LIMIT of the scan ---- */
 
 typedef struct topk {
-  best *v; /* a heap: v[0] ranks last */
+  kftsp_mrow *v; /* a heap: v[0] ranks last */
   size_t n, k, cap;
   size_t seen; /* every match the scan passed: the result's total */
-  int sort;    /* KFTS_SORT_* */
 } topk;
 
-/* Dates are always "YYYY-MM-DD" (kftsp_parse_date): as a number they order as the text. */
-static int32_t day_of(const char *date) {
-  if (!date) return -1;
-  int32_t d = 0;
-  for (int i = 0; i < 10 && date[i]; i++)
-    if (date[i] >= '0' && date[i] <= '9') d = d * 10 + (date[i] - '0');
-  return d;
-}
-
-/* A ranks below B in order_by()'s order: by relevance, score DESC, id; by date, dated
-** first, date DESC, score DESC, id; by importance, rated first, importance DESC, score DESC,
-** date DESC, id. */
-static int ranks_below(int sort, const best *a, const best *b) {
-  if (sort == KFTS_SORT_DATE && a->day != b->day) return a->day < b->day;
-  if (sort == KFTS_SORT_IMPORTANCE && a->importance != b->importance) return a->importance < b->importance;
+/* A ranks below B: lower score, then larger id (as ORDER BY score DESC, a.id). */
+static int ranks_below(const kftsp_mrow *a, const kftsp_mrow *b) {
   if (a->score != b->score) return a->score < b->score;
-  if (sort == KFTS_SORT_IMPORTANCE && a->day != b->day) return a->day < b->day;
   return a->id > b->id;
 }
 
-/* Best first, one comparator per order (qsort has no context argument). */
-#define CMP_RANK(name, sort) \
-  static int name(const void *a, const void *b) { return ranks_below(sort, a, b) ? 1 : ranks_below(sort, b, a) ? -1 : 0; }
-CMP_RANK(cmp_by_relevance, KFTS_SORT_RELEVANCE)
-CMP_RANK(cmp_by_date, KFTS_SORT_DATE)
-CMP_RANK(cmp_by_importance, KFTS_SORT_IMPORTANCE)
+static int cmp_rank(const void *a, const void *b) {
+  return ranks_below(a, b) ? 1 : ranks_below(b, a) ? -1 : 0;
+}
 
-static int push_best(topk *t, const best *x) {
+static int keep_best(void *ctx, const kftsp_mrow *row) {
+  topk *t = ctx;
+  kftsp_mrow x = {row->id, NULL, row->importance, NULL, NULL, row->score, row->relevance};
   size_t i;
+  t->seen++;
   if (t->n < t->k && t->n == t->cap) { /* grows with the matches, up to K */
     size_t cap = t->cap ? 2 * t->cap : 64;
     if (cap > t->k) cap = t->k;
-    best *v = kftsp_realloc(t->v, cap * sizeof *v);
+    kftsp_mrow *v = kftsp_realloc(t->v, cap * sizeof *v);
     if (!v) return KFTS_ENOMEM;
     t->v = v;
     t->cap = cap;
   }
   if (t->n < t->k) { /* sift up */
-    for (i = t->n++; i && ranks_below(t->sort, x, &t->v[(i - 1) / 2]); i = (i - 1) / 2) t->v[i] = t->v[(i - 1) / 2];
-  } else if (t->k && ranks_below(t->sort, &t->v[0], x)) { /* replaces the last; sift down */
+    for (i = t->n++; i && ranks_below(&x, &t->v[(i - 1) / 2]); i = (i - 1) / 2) t->v[i] = t->v[(i - 1) / 2];
+  } else if (t->k && ranks_below(&t->v[0], &x)) { /* replaces the last; sift down */
     for (i = 0;;) {
       size_t c = 2 * i + 1;
       if (c >= t->n) break;
-      if (c + 1 < t->n && ranks_below(t->sort, &t->v[c + 1], &t->v[c])) c++;
-      if (!ranks_below(t->sort, &t->v[c], x)) break;
+      if (c + 1 < t->n && ranks_below(&t->v[c + 1], &t->v[c])) c++;
+      if (!ranks_below(&t->v[c], &x)) break;
       t->v[i] = t->v[c];
       i = c;
     }
   } else {
     return KFTS_OK;
   }
-  t->v[i] = *x;
+  t->v[i] = x;
   return KFTS_OK;
 }
 
-static int keep_best(void *ctx, const kftsp_mrow *row) {
-  topk *t = ctx;
-  best x = {row->id, row->importance, day_of(row->date), row->score, row->relevance};
-  t->seen++;
-  return push_best(t, &x);
-}
-
-/* The page when every part must match and hits are ordered by score, date or importance:
-** scan.c scores each match without reading its row of articles, a heap keeps the best
-** OFFSET + LIMIT, and only the page's rows are read; the matches it passed are the total
-** (no separate count). Same order and scores as fetch()'s ORDER BY (test_search.c). */
+/* The page when hits are ordered by score and every part must match: scan.c scores each match
+** without reading its row of articles, a heap keeps the best OFFSET + LIMIT, and only the
+** page's rows are read; the matches it passed are the total (no separate count). Same order
+** and scores as fetch()'s ORDER BY (test_search.c). */
 static int fetch_top(run *r, kfts_result *res, const char *fts) {
   const kfts_search_opts *o = r->o;
   size_t k = o->offset + o->limit;
-  topk t = {NULL, 0, k < o->offset ? SIZE_MAX : k, 0, 0, o->sort};
+  topk t = {NULL, 0, k < o->offset ? SIZE_MAX : k, 0, 0};
   kftsp_match m;
   memset(&m, 0, sizeof m);
   m.r = *r;
@@ -602,17 +572,14 @@ static int fetch_top(run *r, kfts_result *res, const char *fts) {
   topk t2 = t;
   int rc = kftsp_match_scan2(&m, KFTSP_SCAN_SCORE, keep_best, &t, &t2);
   size_t seen = t.seen + t2.seen;
-  for (size_t i = 0; !rc && i < t2.n; i++) rc = push_best(&t, &t2.v[i]); /* the upper half's best */
+  for (size_t i = 0; !rc && i < t2.n; i++) rc = keep_best(&t, &t2.v[i]); /* the upper half's best */
   kftsp_free(t2.v);
   t.seen = seen;
   res->total = t.seen;
   sqlite3_stmt *st = NULL;
   size_t first = o->offset < t.n ? o->offset : t.n;
   if (!rc) {
-    kftsp_sort(t.v, t.n, sizeof *t.v,
-               t.sort == KFTS_SORT_DATE         ? cmp_by_date
-               : t.sort == KFTS_SORT_IMPORTANCE ? cmp_by_importance
-                                                : cmp_by_relevance);
+    kftsp_sort(t.v, t.n, sizeof *t.v, cmp_rank);
     res->hits = t.n > first ? kftsp_malloc((t.n - first) * sizeof *res->hits) : NULL;
     if (t.n > first && !res->hits) rc = KFTS_ENOMEM;
   }
@@ -832,8 +799,8 @@ int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_
   res->sql_filter = describe_filters(q);
   if ((q->fts && !res->fts_query) || !res->sql_filter) rc = KFTS_ENOMEM;
   if (!rc) rc = newest_date(&r);
-  /* The page's scan counts the matches too; --collapse and filters alone: a count first. */
-  int top = q->fts && !o->count_only && !o->collapse;
+  /* By relevance, the page's scan counts the matches too; otherwise a count first. */
+  int top = q->fts && !o->count_only && !o->collapse && o->sort == KFTS_SORT_RELEVANCE;
   if (!rc && top) rc = fetch_top(&r, res, q->fts);
   if (!rc && !top) rc = count_rows(&r, q->fts, &res->total);
   if (!rc && !top && res->total && !o->count_only) rc = fetch(&r, res, q->fts, NULL, 0);
