@@ -386,6 +386,8 @@ static int make_snippets(run *r, kfts_hit *hits, size_t n, const char *fts) {
   return rc;
 }
 
+int kftsp_collapse_by_sql = 0;
+
 /* The page of hits for FTS (NULL: filters only); COVER: the phrase-count blob when relaxed. */
 /* ORDER BY of a page: coverage first when relaxed, then the sort key, then the id. */
 static void order_by(kftsp_buf *b, const run *r, const char *fts, int cover) {
@@ -557,10 +559,131 @@ static int keep_best(void *ctx, const kftsp_mrow *row) {
   return KFTS_OK;
 }
 
+/*
+** --collapse by the scan, when every part must match and hits go by relevance: each match is
+** its own story unless the clusters table (read once, in article order, and walked beside
+** the scan's ids) names its cluster; a heap keeps the best stories alone, and each cluster
+** its best match, which then joins the heap. Into *T: the best OFFSET + LIMIT stories' best
+** matches, and in T->seen the number of stories: what collapse_page() finds by walking every
+** match in ORDER BY order (test_search.c compares the two).
+*/
+typedef struct clustered {
+  int64_t article; /* ascending */
+  size_t k;        /* its cluster, numbered from 0 */
+} clustered;
+
+typedef struct collapse_ctx {
+  topk alone;           /* the matches in no cluster */
+  const clustered *cl;  /* the clusters table */
+  size_t n_cl, i;       /* i: the walk's place in it */
+  kftsp_mrow *best;     /* each cluster's best match so far; id 0: none yet */
+} collapse_ctx;
+
+static int keep_collapsed(void *ctx, const kftsp_mrow *row) {
+  collapse_ctx *c = ctx;
+  while (c->i < c->n_cl && c->cl[c->i].article < row->id) c->i++;
+  if (c->i == c->n_cl || c->cl[c->i].article != row->id) return keep_best(&c->alone, row);
+  kftsp_mrow *b = &c->best[c->cl[c->i].k];
+  if (!b->id || ranks_below(b, row)) {
+    *b = *row;
+    b->date = b->source = b->topics = NULL; /* the scan's: gone after this call */
+  }
+  return KFTS_OK;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The clusters table in article order, each row with its cluster's number; *N_K clusters. */
+static int load_clusters(run *r, clustered **out, size_t *n_out, size_t *n_k) {
+  *out = NULL;
+  *n_out = *n_k = 0;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(r->h, "SELECT article_id, cluster FROM clusters ORDER BY article_id", -1, &st, NULL) != SQLITE_OK)
+    return db_err(r);
+  clustered *v = NULL;
+  int64_t *leader = NULL, *ks = NULL;
+  size_t n = 0, cap = 0, cap_l = 0;
+  int rc = KFTS_OK, src;
+  while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
+    clustered *x = kftsp_grow(v, n, &cap, sizeof *x, 1024);
+    int64_t *y = x ? kftsp_grow(leader, n, &cap_l, sizeof *y, 1024) : NULL;
+    if (x) v = x;
+    if (y) leader = y;
+    if (!x || !y) {
+      rc = KFTS_ENOMEM;
+      break;
+    }
+    v[n].article = sqlite3_column_int64(st, 0);
+    leader[n++] = sqlite3_column_int64(st, 1);
+  }
+  if (!rc && src != SQLITE_DONE) rc = db_err(r);
+  sqlite3_finalize(st);
+  size_t m = 0;
+  if (!rc && n && !(ks = kftsp_malloc(n * sizeof *ks))) rc = KFTS_ENOMEM;
+  if (!rc && n) { /* the distinct leaders, sorted: a cluster's number is its leader's place */
+    memcpy(ks, leader, n * sizeof *ks);
+    kftsp_sort(ks, n, sizeof *ks, cmp_i64);
+    for (size_t i = 0; i < n; i++)
+      if (!m || ks[i] != ks[m - 1]) ks[m++] = ks[i];
+    for (size_t i = 0; i < n; i++)
+      v[i].k = (size_t)((int64_t *)bsearch(&leader[i], ks, m, sizeof *ks, cmp_i64) - ks);
+  }
+  kftsp_free(leader);
+  kftsp_free(ks);
+  if (rc) {
+    kftsp_free(v);
+    return rc;
+  }
+  *out = v;
+  *n_out = n;
+  *n_k = m;
+  return KFTS_OK;
+}
+
+static int collapse_scan(run *r, kftsp_match *m, topk *t) {
+  const kfts_search_opts *o = r->o;
+  size_t k = o->offset + o->limit;
+  collapse_ctx c[2];
+  memset(c, 0, sizeof c);
+  size_t n_k = 0, n_cl = 0;
+  clustered *cl = NULL;
+  int rc = load_clusters(r, &cl, &n_cl, &n_k);
+  for (int h = 0; h < 2 && !rc; h++) {
+    c[h].alone.k = k < o->offset ? SIZE_MAX : k;
+    c[h].cl = cl;
+    c[h].n_cl = n_cl;
+    if (n_k && !(c[h].best = kftsp_malloc(n_k * sizeof *c[h].best))) rc = KFTS_ENOMEM;
+    else if (n_k) memset(c[h].best, 0, n_k * sizeof *c[h].best);
+  }
+  if (!rc) rc = kftsp_match_scan2(m, KFTSP_SCAN_SCORE, keep_collapsed, &c[0], &c[1]);
+  *t = c[0].alone;
+  c[0].alone.v = NULL;
+  size_t n = t->seen + c[1].alone.seen, clusters = 0;
+  for (size_t i = 0; !rc && i < c[1].alone.n; i++) rc = keep_best(t, &c[1].alone.v[i]); /* the upper half's */
+  for (size_t i = 0; !rc && i < n_k; i++) { /* each cluster's best of both halves */
+    const kftsp_mrow *a = &c[0].best[i], *b = &c[1].best[i];
+    if (!a->id || (b->id && ranks_below(a, b))) a = b;
+    if (a->id) {
+      clusters++;
+      rc = keep_best(t, a);
+    }
+  }
+  t->seen = n + clusters;
+  for (int h = 0; h < 2; h++) {
+    kftsp_free(c[h].alone.v);
+    kftsp_free(c[h].best);
+  }
+  kftsp_free(cl);
+  return rc;
+}
+
 /* The page when hits are ordered by score and every part must match: scan.c scores each match
-** without reading its row of articles, a heap keeps the best OFFSET + LIMIT, and only the
-** page's rows are read; the matches it passed are the total (no separate count). Same order
-** and scores as fetch()'s ORDER BY (test_search.c). */
+** without reading its row of articles, a heap keeps the best OFFSET + LIMIT (--collapse: of
+** the stories), and only the page's rows are read; the matches (stories) it passed are the
+** total (no separate count). Same order and scores as fetch()'s ORDER BY (test_search.c). */
 static int fetch_top(run *r, kfts_result *res, const char *fts) {
   const kfts_search_opts *o = r->o;
   size_t k = o->offset + o->limit;
@@ -569,12 +692,17 @@ static int fetch_top(run *r, kfts_result *res, const char *fts) {
   memset(&m, 0, sizeof m);
   m.r = *r;
   m.fts = fts;
-  topk t2 = t;
-  int rc = kftsp_match_scan2(&m, KFTSP_SCAN_SCORE, keep_best, &t, &t2);
-  size_t seen = t.seen + t2.seen;
-  for (size_t i = 0; !rc && i < t2.n; i++) rc = keep_best(&t, &t2.v[i]); /* the upper half's best */
-  kftsp_free(t2.v);
-  t.seen = seen;
+  int rc;
+  if (o->collapse) {
+    rc = collapse_scan(r, &m, &t);
+  } else {
+    topk t2 = t;
+    rc = kftsp_match_scan2(&m, KFTSP_SCAN_SCORE, keep_best, &t, &t2);
+    size_t seen = t.seen + t2.seen;
+    for (size_t i = 0; !rc && i < t2.n; i++) rc = keep_best(&t, &t2.v[i]); /* the upper half's best */
+    kftsp_free(t2.v);
+    t.seen = seen;
+  }
   res->total = t.seen;
   sqlite3_stmt *st = NULL;
   size_t first = o->offset < t.n ? o->offset : t.n;
@@ -604,6 +732,7 @@ static int fetch_top(run *r, kfts_result *res, const char *fts) {
   sqlite3_finalize(st);
   kftsp_free(t.v);
   if (!rc) rc = make_snippets(r, res->hits, res->n_hits, fts);
+  for (size_t i = 0; !rc && o->collapse && i < res->n_hits; i++) rc = load_members(r, &res->hits[i]);
   return rc;
 }
 
@@ -799,8 +928,9 @@ int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_
   res->sql_filter = describe_filters(q);
   if ((q->fts && !res->fts_query) || !res->sql_filter) rc = KFTS_ENOMEM;
   if (!rc) rc = newest_date(&r);
-  /* By relevance, the page's scan counts the matches too; otherwise a count first. */
-  int top = q->fts && !o->count_only && !o->collapse && o->sort == KFTS_SORT_RELEVANCE;
+  /* By relevance, the page's scan counts the matches too (--collapse: the stories); otherwise
+  ** a count first. */
+  int top = q->fts && !o->count_only && o->sort == KFTS_SORT_RELEVANCE && !(o->collapse && kftsp_collapse_by_sql);
   if (!rc && top) rc = fetch_top(&r, res, q->fts);
   if (!rc && !top) rc = count_rows(&r, q->fts, &res->total);
   if (!rc && !top && res->total && !o->count_only) rc = fetch(&r, res, q->fts, NULL, 0);

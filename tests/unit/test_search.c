@@ -474,6 +474,66 @@ static void search__scan_scores_like_sql(void **state) {
   unsetenv("KFTS_THREADS");
 }
 
+/* --collapse by the scan (fetch_top) gives the SQL walk's stories (collapse_page): the same
+** total, page, scores and members, in one piece or in two halves, on the corpus with two
+** longer copies of its crawl file (its articles each a story of three). */
+static void search__collapse_by_scan_like_sql(void **state) {
+  (void)state;
+  char cmd[1024], path[400];
+  snprintf(cmd, sizeof cmd, /* the copies a little longer, so that a story's members score apart */
+           "mkdir '%s/clus' && cp '%s'/*.txt '%s/clus/' && cd '%s/clus'"
+           " && sed 's/다\\.$/다. 데이터센터 AI 모델 강화학습./' 002_*.txt > copy1.txt"
+           " && sed 's/다\\.$/다. AI./' 002_*.txt > copy2.txt", dir, KFTS_CORPUS_DIR, dir, dir);
+  assert_int_equal(system(cmd), 0);
+  snprintf(path, sizeof path, "%s/clus.db", dir);
+  kfts_db *d = NULL;
+  kfts_error err;
+  if (kfts_db_open(&d, NULL, path, KFTS_OPEN_CREATE, &err)) fail_msg("%s", err.message);
+  snprintf(path, sizeof path, "%s/clus", dir);
+  const char *paths[] = {path};
+  kfts_index_opts io = {0};
+  kfts_index_stats st;
+  if (kfts_index_paths(d, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
+  setenv("KFTS_THREADS", "2", 1);
+  static const char *const qs[] = {"AI", "데이터센터", "모델 -GPT", "source:aitimes 오픈AI", "GRPO OR 강화학습", "\"데이터 센터\""};
+  static const size_t pages[][2] = {{0, 10}, {2, 5}, {0, 1}, {0, 500}};
+  size_t clustered_hits = 0;
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(qs); i++)
+    for (size_t p = 0; p < KFTSP_ARRAY_LEN(pages); p++)
+      for (int split = 0; split < 2; split++) {
+        kfts_search_opts o;
+        kfts_search_opts_init(&o);
+        o.query = qs[i];
+        o.collapse = 1;
+        o.offset = pages[p][0];
+        o.limit = pages[p][1];
+        o.snippet_tokens = 0;
+        kfts_result *r[2] = {NULL, NULL};
+        kftsp_split_min_rows = split ? 0 : 1 << 30;
+        for (int by_sql = 0; by_sql < 2; by_sql++) {
+          kftsp_collapse_by_sql = by_sql;
+          if (kfts_search(&r[by_sql], d, &o, &err)) fail_msg("%s: %s", qs[i], err.message);
+        }
+        kftsp_collapse_by_sql = 0;
+        if (!r[1]->total) fail_msg("%s: no match", qs[i]);
+        assert_int_equal(r[0]->total, r[1]->total);
+        assert_int_equal(r[0]->n_hits, r[1]->n_hits);
+        for (size_t h = 0; h < r[0]->n_hits; h++) {
+          const kfts_hit *x = &r[0]->hits[h], *y = &r[1]->hits[h];
+          assert_int_equal(x->id, y->id);
+          if (memcmp(&x->score, &y->score, sizeof x->score)) fail_msg("%s: id %lld scores %.17g, SQL %.17g", qs[i], (long long)x->id, x->score, y->score);
+          assert_int_equal(x->n_similar, y->n_similar);
+          for (size_t k = 0; k < x->n_similar; k++) assert_int_equal(x->similar[k].id, y->similar[k].id);
+          clustered_hits += x->n_similar > 0;
+        }
+        kfts_result_free(r[0]);
+        kfts_result_free(r[1]);
+      }
+  kftsp_split_min_rows = 20000;
+  if (clustered_hits < 10) fail_msg("only %zu hits with similar articles: the copies should make stories", clustered_hits);
+  kfts_db_close(d);
+}
+
 static void scan_queries(void) {
   static const char *const corpus_q[] = {"AI", "데이터센터", "GRPO OR 강화학습", "모델 -GPT", "source:aitimes 오픈AI",
                                          "AI date:2026-01", "importance:>=8 AI", "title:AI", "\"데이터 센터\""};
@@ -506,6 +566,7 @@ int main(void) {
       cmocka_unit_test(search__page_snippets_as_alone),
       cmocka_unit_test(search__natural_questions),
       cmocka_unit_test(search__scan_scores_like_sql),
+      cmocka_unit_test(search__collapse_by_scan_like_sql),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
