@@ -300,8 +300,8 @@ int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx);
 ** FN gets the lower ids with CTX, the upper ones with CTX2, each half in id order, the two
 ** at the same time. The caller merges CTX2 into CTX afterwards (CTX2 untouched: no split). */
 int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, void *ctx2);
-extern int kftsp_split_min_rows;
-extern int kftsp_collapse_by_sql; /* 1: --collapse walks every match in SQL (tests compare) */ /* articles an index needs for a split scan (20,000) */
+extern int kftsp_split_min_rows;  /* articles an index needs for a split scan (20,000) */
+extern int kftsp_collapse_by_sql; /* 1: --collapse walks every match in SQL (tests compare) */
 /* The article count both connections see (each in a read transaction), or -1 when they
 ** see different states of the index. */
 int64_t kftsp_scan_same_index(struct sqlite3 *h, struct sqlite3 *w);
