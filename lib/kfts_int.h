@@ -264,6 +264,9 @@ const char *kftsp_match_fts(const kftsp_match *m);
 const char *kftsp_match_where(const kftsp_match *m);
 int kftsp_match_sql(kftsp_match *m, const char *sql, struct sqlite3_stmt **st);
 double kftsp_match_boost(const kftsp_match *m, int importance, const char *date);
+/* A relaxed query's parts that a row with phrase frequencies FREQ[0..N) matches, as
+** kfts_coverage() counts them; 0 for other queries. */
+int kftsp_match_coverage(const kftsp_match *m, const double *freq, int n);
 int kftsp_match_fail(kftsp_match *m, const char *msg);
 /* 1 when a row matches exactly when it holds one of the expression's phrases: one part made
 ** of words and phrases joined by OR, nothing excluded. Then the rows the expression yields
@@ -289,6 +292,7 @@ typedef struct kftsp_mrow {
   const char *topics; /* '\n'-separated, or NULL; only with KFTSP_SCAN_TOPICS */
   double score;       /* the ranked list's score; only with KFTSP_SCAN_SCORE, else 0 */
   double relevance;   /* its bm25 part */
+  int coverage;       /* relaxed queries: the parts it matches (kfts_coverage()), else 0 */
 } kftsp_mrow;
 #define KFTSP_SCAN_SCORE 1
 #define KFTSP_SCAN_TOPICS 2
@@ -302,6 +306,7 @@ int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx);
 int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, void *ctx2);
 extern int kftsp_split_min_rows;  /* articles an index needs for a split scan (20,000) */
 extern int kftsp_collapse_by_sql; /* 1: --collapse walks every match in SQL (tests compare) */
+extern int kftsp_relaxed_by_sql;  /* 1: the relaxed page from SQL's ORDER BY (tests compare) */
 /* The article count both connections see (each in a read transaction), or -1 when they
 ** see different states of the index. */
 int64_t kftsp_scan_same_index(struct sqlite3 *h, struct sqlite3 *w);

@@ -194,7 +194,7 @@ static int scan_filtered(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx)
   sqlite3_stmt *st = NULL;
   int rc = kftsp_match_prepare(m, "SELECT id, date, importance, source, topics FROM (%s)", 0, &st), s = SQLITE_DONE;
   while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
-    kftsp_mrow row = {sqlite3_column_int64(st, 0), NULL, -1, NULL, NULL, 0.0, 0.0};
+    kftsp_mrow row = {sqlite3_column_int64(st, 0), NULL, -1, NULL, NULL, 0.0, 0.0, 0};
     row_from(&row, st, 1, flags & KFTSP_SCAN_TOPICS);
     rc = fn(ctx, &row);
   }
@@ -210,13 +210,14 @@ static int emit_row(kftsp_match *m, cursor *meta, int64_t id, const tf *t, int f
   int k = cursor_to(meta, id);
   if (k < 0) return kftsp_match_fail(m, NULL);
   if (!k) return KFTS_OK; /* the filters leave it out */
-  kftsp_mrow row = {id, NULL, -1, NULL, NULL, 0.0, 0.0};
+  kftsp_mrow row = {id, NULL, -1, NULL, NULL, 0.0, 0.0, 0};
   row_from(&row, meta->st, 1, flags & KFTSP_SCAN_TOPICS);
   if (flags & KFTSP_SCAN_SCORE) {
     double D = doc_length(sqlite3_column_blob(meta->st, 5), sqlite3_column_bytes(meta->st, 5));
     if (D < 0) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
     row.relevance = bm25(t, D);
     row.score = row.relevance * kftsp_match_boost(m, row.importance, row.date);
+    row.coverage = kftsp_match_coverage(m, t->freq, t->n);
   }
   return fn(ctx, &row);
 }

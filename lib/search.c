@@ -149,6 +149,8 @@ struct kftsp_match {
   run r;
   kftsp_query *q; /* owned, or NULL when borrowed (fetch_top) */
   const char *fts;
+  const int32_t *cover; /* relaxed: each part's number of phrases, in FTS's order */
+  size_t n_cover;
 };
 
 static int db_err(run *r) {
@@ -387,6 +389,7 @@ static int make_snippets(run *r, kfts_hit *hits, size_t n, const char *fts) {
 }
 
 int kftsp_collapse_by_sql = 0;
+int kftsp_relaxed_by_sql = 0;
 
 /* The page of hits for FTS (NULL: filters only); COVER: the phrase-count blob when relaxed. */
 /* ORDER BY of a page: coverage first when relaxed, then the sort key, then the id. */
@@ -518,8 +521,10 @@ typedef struct topk {
   size_t seen; /* every match the scan passed: the result's total */
 } topk;
 
-/* A ranks below B: lower score, then larger id (as ORDER BY score DESC, a.id). */
+/* A ranks below B: fewer parts matched (relaxed), lower score, then larger id (as ORDER BY
+** kfts_coverage() DESC, score DESC, a.id). */
 static int ranks_below(const kftsp_mrow *a, const kftsp_mrow *b) {
+  if (a->coverage != b->coverage) return a->coverage < b->coverage;
   if (a->score != b->score) return a->score < b->score;
   return a->id > b->id;
 }
@@ -530,7 +535,7 @@ static int cmp_rank(const void *a, const void *b) {
 
 static int keep_best(void *ctx, const kftsp_mrow *row) {
   topk *t = ctx;
-  kftsp_mrow x = {row->id, NULL, row->importance, NULL, NULL, row->score, row->relevance};
+  kftsp_mrow x = {row->id, NULL, row->importance, NULL, NULL, row->score, row->relevance, row->coverage};
   size_t i;
   t->seen++;
   if (t->n < t->k && t->n == t->cap) { /* grows with the matches, up to K */
@@ -684,7 +689,7 @@ static int collapse_scan(run *r, kftsp_match *m, topk *t) {
 ** without reading its row of articles, a heap keeps the best OFFSET + LIMIT (--collapse: of
 ** the stories), and only the page's rows are read; the matches (stories) it passed are the
 ** total (no separate count). Same order and scores as fetch()'s ORDER BY (test_search.c). */
-static int fetch_top(run *r, kfts_result *res, const char *fts) {
+static int fetch_top(run *r, kfts_result *res, const char *fts, const int32_t *cover, size_t n_cover) {
   const kfts_search_opts *o = r->o;
   size_t k = o->offset + o->limit;
   topk t = {NULL, 0, k < o->offset ? SIZE_MAX : k, 0, 0};
@@ -692,6 +697,8 @@ static int fetch_top(run *r, kfts_result *res, const char *fts) {
   memset(&m, 0, sizeof m);
   m.r = *r;
   m.fts = fts;
+  m.cover = cover;
+  m.n_cover = n_cover;
   int rc;
   if (o->collapse) {
     rc = collapse_scan(r, &m, &t);
@@ -722,7 +729,7 @@ static int fetch_top(run *r, kfts_result *res, const char *fts) {
       memset(x, 0, sizeof *x);
       rc = hit_from(r, x, st);
       x->relevance = t.v[i].relevance;
-      x->matched = (int)res->n_parts;
+      x->matched = cover ? t.v[i].coverage : (int)res->n_parts;
       x->score = x->relevance * x->importance_factor * x->recency_factor;
     } else {
       rc = db_err(r);
@@ -931,7 +938,7 @@ int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_
   /* By relevance, the page's scan counts the matches too (--collapse: the stories); otherwise
   ** a count first. */
   int top = q->fts && !o->count_only && o->sort == KFTS_SORT_RELEVANCE && !(o->collapse && kftsp_collapse_by_sql);
-  if (!rc && top) rc = fetch_top(&r, res, q->fts);
+  if (!rc && top) rc = fetch_top(&r, res, q->fts, NULL, 0);
   if (!rc && !top) rc = count_rows(&r, q->fts, &res->total);
   if (!rc && !top && res->total && !o->count_only) rc = fetch(&r, res, q->fts, NULL, 0);
   /* Relaxed: no article has every part; rank those with most of them. */
@@ -946,14 +953,20 @@ int kfts_search(kfts_result **out, kfts_db *db, const kfts_search_opts *o, kfts_
     if (q->fts_neg) kftsp_buf_printf(&any, " NOT (%s)", q->fts_neg);
     if (!cover || any.oom) rc = KFTS_ENOMEM;
     size_t n = 0;
-    if (!rc) rc = count_rows(&r, any.p, &n);
+    /* By relevance: the scan, each match's parts counted from its phrase frequencies. */
+    int relaxed_top = o->sort == KFTS_SORT_RELEVANCE && !o->collapse && !kftsp_relaxed_by_sql;
+    if (!rc && relaxed_top) { /* nothing matched every part: no hits yet */
+      rc = fetch_top(&r, res, any.p, cover, q->n_conj);
+      n = res->total;
+    }
+    if (!rc && !relaxed_top) rc = count_rows(&r, any.p, &n);
     if (!rc && n) {
       res->relaxed = 1;
       res->total = n;
       kftsp_free(res->fts_query);
       res->fts_query = kftsp_strdup(any.p);
       if (!res->fts_query) rc = KFTS_ENOMEM;
-      if (!rc) rc = fetch(&r, res, any.p, cover, q->n_conj);
+      if (!rc && !relaxed_top) rc = fetch(&r, res, any.p, cover, q->n_conj);
     }
     kftsp_free(cover);
     kftsp_buf_reset(&any);
@@ -1081,6 +1094,16 @@ int kftsp_match_or_only(const kftsp_match *m) {
 
 int kftsp_match_sql(kftsp_match *m, const char *sql, sqlite3_stmt **st) {
   return prepare(&m->r, sql, st, m->fts);
+}
+
+int kftsp_match_coverage(const kftsp_match *m, const double *freq, int n) {
+  int got = 0, ph = 0;
+  for (size_t i = 0; m->cover && i < m->n_cover && ph < n; i++) {
+    int hit = 0;
+    for (int32_t j = 0; j < m->cover[i] && ph < n; j++, ph++) hit |= freq[ph] > 0.0;
+    got += hit;
+  }
+  return got;
 }
 
 double kftsp_match_boost(const kftsp_match *m, int importance, const char *date) {

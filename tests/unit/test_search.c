@@ -534,6 +534,59 @@ static void search__collapse_by_scan_like_sql(void **state) {
   kfts_db_close(d);
 }
 
+/* Q on D finds no article with every part: the relaxed page from the scan (parts counted
+** from each match's phrase frequencies) is SQL's ORDER BY kfts_coverage() DESC, score DESC,
+** id, with the same total, parts matched and scores, in one piece or in two halves. */
+static void relaxed_agrees(kfts_db *d, const char *q) {
+  static const size_t pages[][2] = {{0, 10}, {2, 5}, {0, 1}, {0, 3000}};
+  kfts_error err;
+  for (size_t p = 0; p < KFTSP_ARRAY_LEN(pages); p++)
+    for (int split = 0; split < 2; split++) {
+      kfts_search_opts o;
+      kfts_search_opts_init(&o);
+      o.query = q;
+      o.offset = pages[p][0];
+      o.limit = pages[p][1];
+      o.snippet_tokens = 0;
+      kfts_result *r[2] = {NULL, NULL};
+      kftsp_split_min_rows = split ? 0 : 1 << 30;
+      for (int by_sql = 0; by_sql < 2; by_sql++) {
+        kftsp_relaxed_by_sql = by_sql;
+        if (kfts_search(&r[by_sql], d, &o, &err)) fail_msg("%s: %s", q, err.message);
+      }
+      kftsp_relaxed_by_sql = 0;
+      if (!r[1]->relaxed || !r[1]->total) fail_msg("%s: not a relaxed query with matches", q);
+      assert_int_equal(r[0]->relaxed, 1);
+      assert_int_equal(r[0]->total, r[1]->total);
+      assert_int_equal(r[0]->n_hits, r[1]->n_hits);
+      assert_string_equal(r[0]->fts_query, r[1]->fts_query);
+      int varied = 0;
+      for (size_t h = 0; h < r[0]->n_hits; h++) {
+        const kfts_hit *x = &r[0]->hits[h], *y = &r[1]->hits[h];
+        assert_int_equal(x->id, y->id);
+        assert_int_equal(x->matched, y->matched);
+        varied |= x->matched != r[0]->hits[0].matched;
+        if (memcmp(&x->score, &y->score, sizeof x->score))
+          fail_msg("%s: id %lld scores %.17g, SQL %.17g", q, (long long)x->id, x->score, y->score);
+      }
+      if (pages[p][1] == 3000 && !varied) fail_msg("%s: every hit matches as many parts", q);
+      kfts_result_free(r[0]);
+      kfts_result_free(r[1]);
+    }
+  kftsp_split_min_rows = 20000;
+}
+
+static void search__relaxed_by_scan_like_sql(void **state) {
+  (void)state;
+  setenv("KFTS_THREADS", "2", 1);
+  relaxed_agrees(db, "데이터센터 오픈AI 화성탐사선");
+  relaxed_agrees(db, "AI 모델 화성탐사선 -GPT");
+  kfts_db *g = generated_db();
+  relaxed_agrees(g, "희귀낱말 데이터센터 화성탐사선");
+  relaxed_agrees(g, "모델 희귀낱말 화성탐사선 source:zdnet");
+  kfts_db_close(g);
+}
+
 static void scan_queries(void) {
   static const char *const corpus_q[] = {"AI", "데이터센터", "GRPO OR 강화학습", "모델 -GPT", "source:aitimes 오픈AI",
                                          "AI date:2026-01", "importance:>=8 AI", "title:AI", "\"데이터 센터\""};
@@ -567,6 +620,7 @@ int main(void) {
       cmocka_unit_test(search__natural_questions),
       cmocka_unit_test(search__scan_scores_like_sql),
       cmocka_unit_test(search__collapse_by_scan_like_sql),
+      cmocka_unit_test(search__relaxed_by_scan_like_sql),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
