@@ -19,6 +19,7 @@
 #include "kfts_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,18 @@ static int on_token(void *p, const kfts_token *t) {
   return 0;
 }
 
+/* K hash functions from one well-mixed 64-bit value: h_k = top 32 bits of (h * odd_k + c_k),
+** one multiply-add each (the token hashes are already mixed). */
+static uint64_t mul[KFTSP_SIG_K], add[KFTSP_SIG_K];
+static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
+
+static void sig_init(void) {
+  for (int k = 0; k < KFTSP_SIG_K; k++) {
+    mul[k] = mix64(0x9E3779B97F4A7C15ULL * (uint64_t)(k + 1)) | 1;
+    add[k] = mix64(0xD1B54A32D192ED03ULL * (uint64_t)(k + 7));
+  }
+}
+
 int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
   sigctx c = {0};
   for (size_t i = 0; i < n_parts && !c.oom; i++)
@@ -63,14 +76,7 @@ int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
   }
   for (int k = 0; k < KFTSP_SIG_K; k++) out->min[k] = UINT32_MAX;
   out->n = (uint32_t)c.set.n;
-  /* K hash functions from one well-mixed 64-bit value: h_k = top 32 bits of (h * odd_k + c_k),
-  ** one multiply-add each (the token hashes are already mixed). */
-  static uint64_t mul[KFTSP_SIG_K], add[KFTSP_SIG_K];
-  if (!mul[0])
-    for (int k = 0; k < KFTSP_SIG_K; k++) {
-      mul[k] = mix64(0x9E3779B97F4A7C15ULL * (uint64_t)(k + 1)) | 1;
-      add[k] = mix64(0xD1B54A32D192ED03ULL * (uint64_t)(k + 7));
-    }
+  pthread_once(&sig_once, sig_init); /* the indexer computes signatures on a second thread */
   for (size_t i = 0; i < c.set.cap; i++) {
     uint64_t h = c.set.slot[i];
     if (!h) continue;

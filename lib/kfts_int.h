@@ -77,6 +77,8 @@ void *kftsp_grow(void *v, size_t n, size_t *cap, size_t size, size_t first);
 /* An anonymous temporary file in $TMPDIR (else /tmp), removed when closed; NULL on failure
 ** (errno set). */
 FILE *kftsp_tmpfile(void);
+/* A second thread may be used: KFTS_THREADS >= 2, or unset and two or more cores. */
+int kftsp_threads_allowed(void);
 const char *kftsp_tmpdir(void); /* $TMPDIR, else /tmp */
 
 /* qsort, also for N = 0 with a NULL BASE. */

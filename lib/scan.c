@@ -373,12 +373,6 @@ static int counted_idf(half *hs, int n_halves, double **out) {
 ** variable so that tests can split small indexes. */
 int kftsp_split_min_rows = 20000;
 
-static int threads_allowed(void) {
-  const char *e = getenv("KFTS_THREADS");
-  if (e && *e) return atoi(e) >= 2;
-  return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
-}
-
 /* FTS5's averages and structure records (%_data ids 1 and 10): any committed change to the
 ** index changes one of them, so two connections that read the same bytes see the same
 ** index. Appends them to B; *ROWS: the row count the averages record starts with. */
@@ -456,7 +450,7 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
   /* One read transaction per connection for the whole scan: one snapshot, and no lock taken
   ** again at each seek of a meta cursor once FTS5's statement is done. */
   int own = begin_read(h), own_w = 0, rc = own < 0 ? kftsp_match_fail(m, NULL) : KFTS_OK;
-  if (!rc && ctx2 && threads_allowed()) { /* the second connection only for a large index */
+  if (!rc && ctx2 && kftsp_threads_allowed()) { /* the second connection only for a large index */
     kftsp_buf b = {0};
     sqlite3_int64 rows = 0;
     if (fts_state(h, &b, &rows) == 0 && rows >= kftsp_split_min_rows) w = kftsp_match_worker(m);

@@ -50,6 +50,12 @@ void *kftsp_grow(void *v, size_t n, size_t *cap, size_t size, size_t first) {
   return x;
 }
 
+int kftsp_threads_allowed(void) {
+  const char *e = getenv("KFTS_THREADS");
+  if (e && *e) return atoi(e) >= 2;
+  return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+}
+
 const char *kftsp_tmpdir(void) {
   const char *dir = getenv("TMPDIR");
   return dir && *dir ? dir : "/tmp";

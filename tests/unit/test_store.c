@@ -263,6 +263,45 @@ static void store__clusters_same_when_spilled(void **state) {
   sqlite3_close(h);
 }
 
+/* Each article's stored signature is the one its own text gives, whether the indexer
+** computes the batch's signatures on a second thread or on its only one. */
+static void store__signatures_of_their_articles(void **state) {
+  fixture *fx = *state;
+  for (int threads = 2; threads >= 1; threads--) {
+    setenv("KFTS_THREADS", threads == 2 ? "2" : "1", 1);
+    char p[400];
+    for (int k = 0; k < 3; k++) {
+      snprintf(p, sizeof p, "%s%s", fx->db, (const char *[]){"", "-wal", "-shm"}[k]);
+      unlink(p);
+    }
+    run_index(fx, 0);
+    sqlite3 *h = raw(fx);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT a.id, a.title, a.summary, a.body, s.n, s.sig FROM articles a"
+                                        " LEFT JOIN signatures s ON s.article_id = a.id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *parts[] = {(const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2),
+                             (const char *)sqlite3_column_text(st, 3)};
+      kftsp_sig want;
+      assert_int_equal(kftsp_signature(parts, 3, &want), KFTS_OK);
+      if (sqlite3_column_type(st, 5) == SQLITE_NULL) fail_msg("article %lld has no signature", (long long)sqlite3_column_int64(st, 0));
+      assert_int_equal(sqlite3_column_int64(st, 4), want.n);
+      assert_int_equal(sqlite3_column_bytes(st, 5), (int)sizeof want.min);
+      if (memcmp(sqlite3_column_blob(st, 5), want.min, sizeof want.min))
+        fail_msg("article %lld: another article's signature (threads %d)", (long long)sqlite3_column_int64(st, 0), threads);
+      n++;
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(n, 90);
+    sqlite3_close(h);
+  }
+  unsetenv("KFTS_THREADS");
+}
+
 static void store__full_rebuild_keeps_ids(void **state) {
   fixture *fx = *state;
   run_index(fx, 0);
@@ -446,6 +485,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(store__unchanged_touched_edited_deleted, setup, teardown),
       cmocka_unit_test_setup_teardown(store__split_scan_sees_one_state, setup, teardown),
       cmocka_unit_test_setup_teardown(store__clusters_same_when_spilled, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__signatures_of_their_articles, setup, teardown),
       cmocka_unit_test_setup_teardown(store__full_rebuild_keeps_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(store__bad_files_cost_only_themselves, setup, teardown),
       cmocka_unit_test_setup_teardown(store__schema_versions, setup, teardown),
