@@ -351,23 +351,19 @@ static void rows_close(rows *rs) {
   kftsp_free(rs->tag);
 }
 
-/* Row I. */
-static int read_row(rows *rs, uint32_t i, row *r) {
+/* Row I. The cache is only read (two threads share it): with random access, keeping the
+** rows read since would not raise its hit rate, cap / rows. */
+static int read_row(const rows *rs, uint32_t i, row *r) {
   size_t k = rs->cap ? i % rs->cap : 0;
   if (rs->cap && rs->tag[k] == i) {
     *r = rs->slot[k];
     return KFTS_OK;
   }
-  if (pread(rs->fd, r, sizeof *r, (off_t)i * (off_t)sizeof *r) != (ssize_t)sizeof *r) return KFTS_EIO;
-  if (rs->cap) {
-    rs->slot[k] = *r;
-    rs->tag[k] = i;
-  }
-  return KFTS_OK;
+  return pread(rs->fd, r, sizeof *r, (off_t)i * (off_t)sizeof *r) == (ssize_t)sizeof *r ? KFTS_OK : KFTS_EIO;
 }
 
 /* The related pairs among one bucket's rows G[0..N) (ascending). */
-static int pair_bucket(rows *rs, const uint32_t *g, size_t n, pairs *p) {
+static int pair_bucket(const rows *rs, const uint32_t *g, size_t n, pairs *p) {
   row r[MAX_GROUP];
   for (size_t x = 0; x < n; x++)
     if (read_row(rs, g[x], &r[x])) return KFTS_EIO;
@@ -389,7 +385,7 @@ static int pair_bucket(rows *rs, const uint32_t *g, size_t n, pairs *p) {
 }
 
 /* Streams the eligible signatures, in id order, into the rows file F and their band keys
-** into S. *N: rows written. */
+** into S[0] (bands below BANDS / 2) and S[1] (the rest). *N: rows written. */
 static int write_rows(sqlite3 *h, FILE *f, sorter *s, size_t *n_out, kfts_error *err) {
   sqlite3_stmt *st;
   *n_out = 0;
@@ -412,7 +408,7 @@ static int write_rows(sqlite3 *h, FILE *f, sorter *s, size_t *n_out, kfts_error 
     for (int b = 0; !rc && b < BANDS; b++) {
       uint64_t hk = kftsp_fnv1a((uint64_t)b * 0x100000001b3ULL ^ KFTSP_FNV_INIT, &r.min[b * ROWS],
                                 ROWS * sizeof r.min[0]);
-      rc = sorter_add(s, (uint64_t)b << 59 | ((hk ^ (hk >> 32)) & 0x7FFFFFF) << 32 | n);
+      rc = sorter_add(&s[b >= BANDS / 2], (uint64_t)b << 59 | ((hk ^ (hk >> 32)) & 0x7FFFFFF) << 32 | n);
     }
     n++;
   }
@@ -422,48 +418,90 @@ static int write_rows(sqlite3 *h, FILE *f, sorter *s, size_t *n_out, kfts_error 
   return rc;
 }
 
+/* One half of the bands: its buckets (rows with the same band key, the first MAX_GROUP of
+** each) paired, into P. Two run at once, one per sorter, reading the same rows. */
+typedef struct pairer {
+  sorter *s;
+  const rows *rs;
+  pairs p;
+  int rc, err_no;
+} pairer;
+
+static void *pair_main(void *arg) {
+  pairer *w = arg;
+  uint32_t g[MAX_GROUP];
+  size_t gn = 0;
+  uint64_t bucket = 0, key;
+  int more, rc = KFTS_OK;
+  errno = 0;
+  while (!rc && (more = sorter_next(w->s, &key)) != 0) {
+    if (more < 0) {
+      rc = KFTS_EIO;
+      break;
+    }
+    if (gn && KEY_BUCKET(key) != bucket) {
+      if (gn > 1) rc = pair_bucket(w->rs, g, gn, &w->p);
+      gn = 0;
+    }
+    bucket = KEY_BUCKET(key);
+    if (gn < MAX_GROUP) g[gn++] = KEY_ROW(key);
+  }
+  if (!rc && gn > 1) rc = pair_bucket(w->rs, g, gn, &w->p);
+  w->rc = rc;
+  w->err_no = errno;
+  return NULL;
+}
+
 /*
 ** Related pairs among LSH candidates, then leader clustering in id order: an article joins the
 ** cluster of the first earlier leader it is related to, else leads its own. Every member
 ** is related to its leader, so clusters cannot chain (A~B~C with A, C unrelated).
+** The bands' keys go to two sorters (half the chunk each), paired on two threads when a
+** second one is allowed: at 1M articles the row reads of the buckets dominate.
 */
 int kftsp_recluster(sqlite3 *h, kfts_error *err) {
-  sorter s;
-  memset(&s, 0, sizeof s);
+  sorter s[2];
+  memset(s, 0, sizeof s);
   pairs p = {NULL, 0, 0};
   uint32_t *u = NULL, *lead = NULL;
   size_t n = 0, n_u = 0;
   errno = 0;
   FILE *f = kftsp_tmpfile();
   int rc = f ? KFTS_OK : KFTS_EIO;
-  s.cap = kftsp_cluster_chunk_keys < MIN_RUN_BUF ? MIN_RUN_BUF : kftsp_cluster_chunk_keys;
-  if (!rc && (!(s.keys = kftsp_malloc(2 * s.cap * sizeof *s.keys)) ||
-              !(s.count = kftsp_malloc(((size_t)1 << 16) * sizeof *s.count))))
-    rc = KFTS_ENOMEM;
-  if (s.keys) s.tmp = s.keys + s.cap;
-  if (!rc) rc = write_rows(h, f, &s, &n, err);
-  if (!rc) rc = sorter_finish(&s);
+  for (int k = 0; k < 2 && !rc; k++) {
+    s[k].cap = kftsp_cluster_chunk_keys / 2 < MIN_RUN_BUF ? MIN_RUN_BUF : kftsp_cluster_chunk_keys / 2;
+    if (!(s[k].keys = kftsp_malloc(2 * s[k].cap * sizeof *s[k].keys)) ||
+        !(s[k].count = kftsp_malloc(((size_t)1 << 16) * sizeof *s[k].count)))
+      rc = KFTS_ENOMEM;
+    if (s[k].keys) s[k].tmp = s[k].keys + s[k].cap;
+  }
+  if (!rc) rc = write_rows(h, f, s, &n, err);
+  for (int k = 0; k < 2 && !rc; k++) rc = sorter_finish(&s[k]);
   if (!rc && fflush(f) != 0) rc = KFTS_EIO;
   rows rs = {.fd = -1};
   if (!rc) rc = rows_open(&rs, fileno(f), n);
-  /* Buckets: rows with the same band key, paired with each other (the first MAX_GROUP). */
-  uint32_t g[MAX_GROUP];
-  size_t gn = 0;
-  uint64_t bucket = 0, key;
-  int more;
-  while (!rc && (more = sorter_next(&s, &key)) != 0) {
-    if (more < 0) {
-      rc = KFTS_EIO;
-      break;
-    }
-    if (gn && KEY_BUCKET(key) != bucket) {
-      if (gn > 1) rc = pair_bucket(&rs, g, gn, &p);
-      gn = 0;
-    }
-    bucket = KEY_BUCKET(key);
-    if (gn < MAX_GROUP) g[gn++] = KEY_ROW(key);
+  pairer pw[2] = {{&s[0], &rs, {NULL, 0, 0}, KFTS_OK, 0}, {&s[1], &rs, {NULL, 0, 0}, KFTS_OK, 0}};
+  if (!rc) {
+    pthread_t th;
+    int threaded = kftsp_threads_allowed() && pthread_create(&th, NULL, pair_main, &pw[1]) == 0;
+    pair_main(&pw[0]);
+    if (threaded) pthread_join(th, NULL);
+    else pair_main(&pw[1]);
+    for (int k = 0; k < 2 && !rc; k++)
+      if ((rc = pw[k].rc)) errno = pw[k].err_no;
   }
-  if (!rc && gn > 1) rc = pair_bucket(&rs, g, gn, &p);
+  p = pw[0].p;
+  if (!rc && pw[1].p.n) { /* one list of pairs (both lists hold fewer than SIZE_MAX / 16) */
+    cand_pair *x = kftsp_realloc(p.v, (p.n + pw[1].p.n) * sizeof *x);
+    if (!x) rc = KFTS_ENOMEM;
+    else {
+      memcpy(x + p.n, pw[1].p.v, pw[1].p.n * sizeof *x);
+      p.v = x;
+      p.n += pw[1].p.n;
+      p.cap = p.n;
+    }
+  }
+  kftsp_free(pw[1].p.v);
   /* Leaders, over the rows that are in a pair: rows are in id order, pairs sorted by
   ** (later row, earlier row). */
   if (!rc) {
@@ -520,7 +558,8 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
               kftsp_tmpdir(), errno ? strerror(errno) : "short read");
   if (f) fclose(f);
   rows_close(&rs);
-  sorter_free(&s);
+  sorter_free(&s[0]);
+  sorter_free(&s[1]);
   kftsp_free(p.v);
   kftsp_free(u);
   kftsp_free(lead);
