@@ -474,6 +474,25 @@ static void search__scan_scores_like_sql(void **state) {
   unsetenv("KFTS_THREADS");
 }
 
+/* O's page by the scan and by SQL (*BY_SQL 0, then 1) into R[0] and R[1]: the same total and
+** hits, bit for bit the same scores. */
+static void search_both_ways(kfts_db *d, const kfts_search_opts *o, int *by_sql, kfts_result *r[2]) {
+  kfts_error err;
+  for (int k = 0; k < 2; k++) {
+    *by_sql = k;
+    if (kfts_search(&r[k], d, o, &err)) fail_msg("%s: %s", o->query, err.message);
+  }
+  *by_sql = 0;
+  assert_int_equal(r[0]->total, r[1]->total);
+  assert_int_equal(r[0]->n_hits, r[1]->n_hits);
+  for (size_t h = 0; h < r[0]->n_hits; h++) {
+    const kfts_hit *x = &r[0]->hits[h], *y = &r[1]->hits[h];
+    assert_int_equal(x->id, y->id);
+    if (memcmp(&x->score, &y->score, sizeof x->score))
+      fail_msg("%s: id %lld scores %.17g, SQL %.17g", o->query, (long long)x->id, x->score, y->score);
+  }
+}
+
 /* --collapse by the scan (fetch_top) gives the SQL walk's stories (collapse_page): the same
 ** total, page, scores and members, in one piece or in two halves, on the corpus with two
 ** longer copies of its crawl file (its articles each a story of three). */
@@ -510,18 +529,10 @@ static void search__collapse_by_scan_like_sql(void **state) {
         o.snippet_tokens = 0;
         kfts_result *r[2] = {NULL, NULL};
         kftsp_split_min_rows = split ? 0 : 1 << 30;
-        for (int by_sql = 0; by_sql < 2; by_sql++) {
-          kftsp_collapse_by_sql = by_sql;
-          if (kfts_search(&r[by_sql], d, &o, &err)) fail_msg("%s: %s", qs[i], err.message);
-        }
-        kftsp_collapse_by_sql = 0;
+        search_both_ways(d, &o, &kftsp_collapse_by_sql, r);
         if (!r[1]->total) fail_msg("%s: no match", qs[i]);
-        assert_int_equal(r[0]->total, r[1]->total);
-        assert_int_equal(r[0]->n_hits, r[1]->n_hits);
         for (size_t h = 0; h < r[0]->n_hits; h++) {
           const kfts_hit *x = &r[0]->hits[h], *y = &r[1]->hits[h];
-          assert_int_equal(x->id, y->id);
-          if (memcmp(&x->score, &y->score, sizeof x->score)) fail_msg("%s: id %lld scores %.17g, SQL %.17g", qs[i], (long long)x->id, x->score, y->score);
           assert_int_equal(x->n_similar, y->n_similar);
           for (size_t k = 0; k < x->n_similar; k++) assert_int_equal(x->similar[k].id, y->similar[k].id);
           clustered_hits += x->n_similar > 0;
@@ -539,7 +550,6 @@ static void search__collapse_by_scan_like_sql(void **state) {
 ** id, with the same total, parts matched and scores, in one piece or in two halves. */
 static void relaxed_agrees(kfts_db *d, const char *q) {
   static const size_t pages[][2] = {{0, 10}, {2, 5}, {0, 1}, {0, 3000}};
-  kfts_error err;
   for (size_t p = 0; p < KFTSP_ARRAY_LEN(pages); p++)
     for (int split = 0; split < 2; split++) {
       kfts_search_opts o;
@@ -550,24 +560,14 @@ static void relaxed_agrees(kfts_db *d, const char *q) {
       o.snippet_tokens = 0;
       kfts_result *r[2] = {NULL, NULL};
       kftsp_split_min_rows = split ? 0 : 1 << 30;
-      for (int by_sql = 0; by_sql < 2; by_sql++) {
-        kftsp_relaxed_by_sql = by_sql;
-        if (kfts_search(&r[by_sql], d, &o, &err)) fail_msg("%s: %s", q, err.message);
-      }
-      kftsp_relaxed_by_sql = 0;
+      search_both_ways(d, &o, &kftsp_relaxed_by_sql, r);
       if (!r[1]->relaxed || !r[1]->total) fail_msg("%s: not a relaxed query with matches", q);
       assert_int_equal(r[0]->relaxed, 1);
-      assert_int_equal(r[0]->total, r[1]->total);
-      assert_int_equal(r[0]->n_hits, r[1]->n_hits);
       assert_string_equal(r[0]->fts_query, r[1]->fts_query);
       int varied = 0;
       for (size_t h = 0; h < r[0]->n_hits; h++) {
-        const kfts_hit *x = &r[0]->hits[h], *y = &r[1]->hits[h];
-        assert_int_equal(x->id, y->id);
-        assert_int_equal(x->matched, y->matched);
-        varied |= x->matched != r[0]->hits[0].matched;
-        if (memcmp(&x->score, &y->score, sizeof x->score))
-          fail_msg("%s: id %lld scores %.17g, SQL %.17g", q, (long long)x->id, x->score, y->score);
+        assert_int_equal(r[0]->hits[h].matched, r[1]->hits[h].matched);
+        varied |= r[0]->hits[h].matched != r[0]->hits[0].matched;
       }
       if (pages[p][1] == 3000 && !varied) fail_msg("%s: every hit matches as many parts", q);
       kfts_result_free(r[0]);

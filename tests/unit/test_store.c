@@ -106,6 +106,21 @@ static void assert_meta_consistent(sqlite3 *h) {
                    scalar(h, "SELECT count(*) FROM articles"));
 }
 
+/* Every table agrees with articles: articles_meta (above), no row of topics, signatures,
+** clusters or %_docsize without its article, and FTS5's own check against the content. */
+static void assert_consistent(sqlite3 *h) {
+  assert_meta_consistent(h);
+  static const char *const orphans[] = {
+      "SELECT count(*) FROM topics WHERE article_id NOT IN (SELECT id FROM articles)",
+      "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)",
+      "SELECT count(*) FROM clusters WHERE article_id NOT IN (SELECT id FROM articles)",
+      "SELECT count(*) FROM articles_fts_docsize WHERE id NOT IN (SELECT id FROM articles)"};
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(orphans); i++) assert_int_equal(scalar(h, orphans[i]), 0);
+  assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+}
+
 static void store__first_run_indexes_everything(void **state) {
   fixture *fx = *state;
   kfts_index_stats st = run_index(fx, 0);
@@ -121,13 +136,8 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(scalar(h, "PRAGMA user_version"), 6);
   assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures"), 90); /* one per article */
-  assert_meta_consistent(h);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM files WHERE path LIKE 'corpus/%'"), 5);
-  /* FTS5's own consistency check against the content table. */
-  assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+  assert_consistent(h);
   sqlite3_close(h);
 }
 
@@ -164,10 +174,7 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   sqlite3 *h = raw(fx);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 91);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '증분시험'"), 1);
-  assert_meta_consistent(h);
-  assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+  assert_consistent(h);
   sqlite3_close(h);
   assert_int_equal(id_sum(fx, "WHERE importance IS NOT NULL AND importance <> 4"), card_ids);
 
@@ -178,17 +185,8 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   h = raw(fx);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 80);
   assert_int_equal(scalar(h, "SELECT count(*) FROM files"), 4);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM topics t WHERE NOT EXISTS "
-                             "(SELECT 1 FROM articles a WHERE a.id = t.article_id)"),
-                   0);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM clusters WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts_docsize WHERE id NOT IN (SELECT id FROM articles)"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 2);
-  assert_meta_consistent(h);
-  assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+  assert_consistent(h);
   sqlite3_close(h);
   assert_int_equal(id_sum(fx, "JOIN files f ON f.id = a.file_id WHERE f.path LIKE '%002_%'"), crawl_ids);
 }
@@ -424,12 +422,7 @@ static void store__schema_versions(void **state) {
   assert_int_equal(scalar(h, "PRAGMA user_version"), 6);
   assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), kept);
-  assert_meta_consistent(h);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)"), 0);
-  assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+  assert_consistent(h);
   sqlite3_close(h);
   /* Schema versions below the current one (there is no older release yet; -1 stands in). */
   h = raw(fx);
