@@ -167,10 +167,10 @@ static int read_sig(sqlite3_stmt *st, int64_t id, kftsp_sig *s) {
 
 /*
 ** Re-clustering in memory that does not grow with the index: the rows go to a temporary file
-** (read back as buckets need them, through a cache of the first 2^17), the band keys are
+** (read back as buckets need them, the first 2^17 kept in memory), the band keys are
 ** sorted a chunk (2^20) at a time and spilled as sorted runs to a second temporary file, and the
 ** runs are merged as they are read. What stays in memory: one chunk and its sort buffer
-** (16 MB), a read buffer per run carved from the chunk, the row cache (18 MB), one bucket's
+** (16 MB), a read buffer per run carved from the chunk, the first rows (18 MB), one bucket's
 ** rows, and the related pairs (as many as there are near-duplicates, not articles).
 */
 #define MIN_RUN_BUF 256
@@ -317,46 +317,40 @@ typedef struct pairs {
 } pairs;
 
 /*
-** The rows file, read back through a direct-mapped cache of up to kftsp_cluster_cache_rows
-** rows (18 MB), filled with the first rows in one pass: an index of that many articles or
-** fewer is re-clustered without a system call per row (100k articles: 290k reads, 0.25 s).
+** The rows file, its first kftsp_cluster_cache_rows rows (18 MB) read into memory in one pass:
+** an index of that many articles or fewer is re-clustered without a system call per row
+** (100k articles: 290k reads, 0.25 s). The rest are read with pread as buckets need them;
+** with random access, keeping those would not raise the hit rate (cached / rows), and
+** memory that is only read can be shared by the two pairing threads.
 */
 size_t kftsp_cluster_cache_rows = (size_t)1 << 17;
 
 typedef struct rows {
   int fd;
-  row *slot;
-  uint32_t *tag; /* the row in each slot; UINT32_MAX: none */
-  size_t cap;
+  row *first; /* rows 0 .. n_first - 1 */
+  size_t n_first;
 } rows;
 
 static int rows_open(rows *rs, int fd, size_t n) {
   rs->fd = fd;
-  rs->cap = n < kftsp_cluster_cache_rows ? n : kftsp_cluster_cache_rows;
-  if (!rs->cap) return KFTS_OK;
-  if (!(rs->slot = kftsp_malloc(rs->cap * sizeof *rs->slot)) || !(rs->tag = kftsp_malloc(rs->cap * sizeof *rs->tag)))
-    return KFTS_ENOMEM;
-  size_t want = rs->cap * sizeof *rs->slot, got = 0;
+  rs->n_first = n < kftsp_cluster_cache_rows ? n : kftsp_cluster_cache_rows;
+  if (!rs->n_first) return KFTS_OK;
+  if (!(rs->first = kftsp_malloc(rs->n_first * sizeof *rs->first))) return KFTS_ENOMEM;
+  size_t want = rs->n_first * sizeof *rs->first, got = 0;
   while (got < want) {
-    ssize_t k = pread(fd, (char *)rs->slot + got, want - got, (off_t)got);
+    ssize_t k = pread(fd, (char *)rs->first + got, want - got, (off_t)got);
     if (k <= 0) return KFTS_EIO;
     got += (size_t)k;
   }
-  for (size_t i = 0; i < rs->cap; i++) rs->tag[i] = (uint32_t)i;
   return KFTS_OK;
 }
 
-static void rows_close(rows *rs) {
-  kftsp_free(rs->slot);
-  kftsp_free(rs->tag);
-}
+static void rows_close(rows *rs) { kftsp_free(rs->first); }
 
-/* Row I. The cache is only read (two threads share it): with random access, keeping the
-** rows read since would not raise its hit rate, cap / rows. */
+/* Row I. */
 static int read_row(const rows *rs, uint32_t i, row *r) {
-  size_t k = rs->cap ? i % rs->cap : 0;
-  if (rs->cap && rs->tag[k] == i) {
-    *r = rs->slot[k];
+  if (i < rs->n_first) {
+    *r = rs->first[i];
     return KFTS_OK;
   }
   return pread(rs->fd, r, sizeof *r, (off_t)i * (off_t)sizeof *r) == (ssize_t)sizeof *r ? KFTS_OK : KFTS_EIO;

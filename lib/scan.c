@@ -31,7 +31,6 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Rows a cursor steps over rather than seek: a seek costs about as much as eight steps. */
 #define SEEK_AFTER 8

@@ -225,8 +225,8 @@ static void store__split_scan_sees_one_state(void **state) {
 }
 
 /* The clusters are the same whether the band keys are sorted in memory or spilled to sorted
-** runs on disk and merged, and whether the rows are all in memory or read back through a
-** cache of a few slots (cluster.c). */
+** runs on disk and merged, and whether the rows are all in memory or only the first few
+** (the rest read back from their file) (cluster.c). */
 static void store__clusters_same_when_spilled(void **state) {
   fixture *fx = *state;
   char cmd[1024]; /* two copies of the crawl file: its 28 articles each a cluster of three */
