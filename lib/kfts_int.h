@@ -266,6 +266,8 @@ const char *kftsp_match_fts(const kftsp_match *m);
 const char *kftsp_match_where(const kftsp_match *m);
 int kftsp_match_sql(kftsp_match *m, const char *sql, struct sqlite3_stmt **st);
 double kftsp_match_boost(const kftsp_match *m, int importance, const char *date);
+/* kftsp_match_boost's inputs: the importance weight, the half-life, the newest day (NAN). */
+void kftsp_match_boost_params(const kftsp_match *m, double *weight, double *half_life, double *newest);
 /* A relaxed query's parts that a row with phrase frequencies FREQ[0..N) matches, as
 ** kfts_coverage() counts them; 0 for other queries. */
 int kftsp_match_coverage(const kftsp_match *m, const double *freq, int n);
@@ -283,6 +285,40 @@ kftsp_match *kftsp_match_fork(const kftsp_match *m, struct sqlite3 *h, kfts_erro
 kfts_error *kftsp_match_error(kftsp_match *m);
 
 /**************************************************************************
+** docvals.c: each article's length, importance and day in blocks by id, for scoring
+** without a look-up per match.
+*/
+#define KFTSP_DV_SHIFT 41 /* block = id >> 41: ids are 53 bits, so at most 4096 blocks */
+#define KFTSP_DV_BLOCKS 4096
+int64_t kftsp_dv_block(int64_t id);
+/* The blocks an indexing run changed (ALL: every one, or an id outside 0 .. 2^53). */
+typedef struct kftsp_dv_dirty {
+  unsigned char bits[KFTSP_DV_BLOCKS / 8];
+  int all;
+} kftsp_dv_dirty;
+void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t id);
+/* Rewrites D's blocks from articles_meta and marks them all current (meta 'docvals'), in
+** the caller's transaction. */
+int kftsp_dv_rebuild(struct sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err);
+/* 1 when every block is current in H's view of the index. */
+int kftsp_dv_valid(struct sqlite3 *h);
+/* One block, decoded; POS: where the caller's search left off. */
+typedef struct kftsp_dv_block_t {
+  int64_t *id;
+  uint32_t *len; /* UINT32_MAX: malformed */
+  int32_t *day;  /* INT32_MIN: none */
+  signed char *imp;
+  uint32_t n, pos;
+  size_t cap;
+  void *mem;
+} kftsp_dv_block_t;
+/* 0, -1 when the blob is malformed, -2 out of memory. */
+int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n);
+void kftsp_dv_block_free(kftsp_dv_block_t *b);
+/* The summed length of a %_docsize blob; UINT32_MAX when malformed. */
+uint32_t kftsp_dv_length(const unsigned char *sz, int n);
+
+/**************************************************************************
 ** scan.c: the match set streamed in id order, each row's metadata and score without a
 ** look-up per row.
 */
@@ -298,6 +334,10 @@ typedef struct kftsp_mrow {
 } kftsp_mrow;
 #define KFTSP_SCAN_SCORE 1
 #define KFTSP_SCAN_TOPICS 2
+/* The caller reads only id, importance, score, relevance and coverage of a row (date, source
+** and topics may be NULL): with no filters, scores come from docvals blocks. */
+#define KFTSP_SCAN_LEAN 4
+extern int kftsp_dv_off; /* 1: scans never read docvals (tests compare) */
 /* Returns KFTS_OK to go on, anything else to stop the scan with that code. */
 typedef int (*kftsp_mrow_fn)(void *ctx, const kftsp_mrow *row);
 int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx);
@@ -316,6 +356,10 @@ int64_t kftsp_scan_same_index(struct sqlite3 *h, struct sqlite3 *w);
 int kftsp_scan_register(fts5_api *api);
 double kftsp_importance_factor(int importance, double w);
 double kftsp_recency_factor(const char *date, const char *newest, double half_life);
+/* The same from days since 1970 (NAN: none). */
+double kftsp_recency_days(double day, double newest, double half_life);
+/* Days since 1970 of a YYYY-MM-DD date, NAN when it is not one. */
+double kftsp_days_of(const char *date);
 /* Appends S as an FTS5 string: in double quotes, each '"' doubled. User text reaches MATCH
 ** only this way. */
 void kftsp_fts_quote(kftsp_buf *b, const char *s, size_t n);

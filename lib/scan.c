@@ -221,6 +221,51 @@ static int emit_row(kftsp_match *m, cursor *meta, int64_t id, const tf *t, int f
   return fn(ctx, &row);
 }
 
+/* A lean scored scan with no filters reads each match's length, importance and day from
+** its docvals block (docvals.c) rather than from articles_meta: one block per few hundred
+** articles, stepped through in id order like the meta cursor. */
+typedef struct dvscan {
+  cursor c; /* over docvals: column 0 the block, 1 its blob */
+  kftsp_dv_block_t b;
+  int64_t k; /* the block in b */
+  int has;   /* b holds block k (else k has none) */
+  int started;
+  double weight, half_life, newest;
+} dvscan;
+
+int kftsp_dv_off = 0;
+
+/* A match scored from its docvals entry; 0 when it has none (not in articles_meta). */
+static int emit_dv(kftsp_match *m, dvscan *d, int64_t id, const tf *t, kftsp_mrow_fn fn, void *ctx) {
+  int64_t k = kftsp_dv_block(id);
+  if (!d->started || k != d->k) {
+    d->started = 1;
+    d->k = k;
+    d->has = 0;
+    int got = cursor_to(&d->c, k);
+    if (got < 0) return kftsp_match_fail(m, NULL);
+    if (got) {
+      int e = kftsp_dv_decode(&d->b, sqlite3_column_blob(d->c.st, 1), sqlite3_column_bytes(d->c.st, 1));
+      if (e == -2) return KFTS_ENOMEM;
+      if (e) return kftsp_match_fail(m, "a docvals block is garbled: run kfts-index --full");
+      d->has = 1;
+    }
+  }
+  kftsp_dv_block_t *b = &d->b;
+  if (!d->has) return KFTS_OK;
+  while (b->pos < b->n && b->id[b->pos] < id) b->pos++;
+  if (b->pos == b->n || b->id[b->pos] != id) return KFTS_OK;
+  uint32_t i = b->pos;
+  if (b->len[i] == UINT32_MAX) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
+  kftsp_mrow row = {id, NULL, b->imp[i], NULL, NULL, 0.0, 0.0, 0};
+  row.relevance = bm25(t, (double)b->len[i]);
+  double boost = kftsp_importance_factor(row.importance, d->weight) *
+                 kftsp_recency_days(b->day[i] == INT32_MIN ? NAN : (double)b->day[i], d->newest, d->half_life);
+  row.score = row.relevance * boost; /* as kftsp_match_boost(), in its order */
+  row.coverage = kftsp_match_coverage(m, t->freq, t->n);
+  return fn(ctx, &row);
+}
+
 /* One half of a scan: the matches with rowids LO..HI, on M's connection, handed to FN(CTX).
 ** A scored scan of a one-OR-group query (tf.counted) runs in two phases: the matches' ids
 ** and phrase frequencies first (each frequency a sum of small column weights, exact in a
@@ -235,6 +280,7 @@ typedef struct half {
   void *ctx;
   tf t;
   cursor meta;
+  dvscan *dv; /* NULL: scores from the meta cursor */
   sqlite3_stmt *hits;
   int64_t *ids;
   float *freq;
@@ -243,14 +289,31 @@ typedef struct half {
   int rc;
 } half;
 
+/* Whether H can score from docvals: a lean scored scan, no filters, every block current. */
+static int dv_prepare(half *h) {
+  if (!(h->flags & KFTSP_SCAN_SCORE) || !(h->flags & KFTSP_SCAN_LEAN) || kftsp_dv_off ||
+      *kftsp_match_where(h->m) || !kftsp_dv_valid(kftsp_match_handle(h->m)))
+    return KFTS_OK;
+  if (!(h->dv = kftsp_malloc(sizeof *h->dv))) return KFTS_ENOMEM;
+  memset(h->dv, 0, sizeof *h->dv);
+  int rc = kftsp_match_sql(h->m, "SELECT block, v FROM docvals WHERE block >= ?70 AND block <= ?73 ORDER BY block",
+                           &h->dv->c.st);
+  if (rc) return rc;
+  sqlite3_bind_int64(h->dv->c.st, sqlite3_bind_parameter_index(h->dv->c.st, "?73"), kftsp_dv_block(h->hi));
+  kftsp_match_boost_params(h->m, &h->dv->weight, &h->dv->half_life, &h->dv->newest);
+  return KFTS_OK;
+}
+
 static int half_prepare(half *h) {
   int score = h->flags & KFTSP_SCAN_SCORE, topics = h->flags & KFTSP_SCAN_TOPICS;
+  int rc = dv_prepare(h);
+  if (rc) return rc;
   kftsp_buf b = {0};
   kftsp_buf_printf(&b,
                    "SELECT a.id, a.date, a.importance, a.source, %s, %s FROM articles_meta a"
                    " WHERE a.id >= ?70 AND a.id <= ?73%s ORDER BY a.id",
                    topics ? "a.topics" : "NULL", score ? "a.sz" : "NULL", kftsp_match_where(h->m));
-  int rc = b.oom ? KFTS_ENOMEM : kftsp_match_sql(h->m, b.p, &h->meta.st);
+  rc = b.oom ? KFTS_ENOMEM : h->dv ? KFTS_OK : kftsp_match_sql(h->m, b.p, &h->meta.st);
   kftsp_buf_reset(&b);
   if (!rc)
     rc = kftsp_match_sql(h->m,
@@ -263,7 +326,7 @@ static int half_prepare(half *h) {
   if (score) sqlite3_bind_pointer(h->hits, sqlite3_bind_parameter_index(h->hits, "?71"), &h->t, tf_type, NULL);
   sqlite3_bind_int64(h->hits, sqlite3_bind_parameter_index(h->hits, "?72"), h->lo);
   sqlite3_bind_int64(h->hits, sqlite3_bind_parameter_index(h->hits, "?73"), h->hi);
-  sqlite3_bind_int64(h->meta.st, sqlite3_bind_parameter_index(h->meta.st, "?73"), h->hi);
+  if (h->meta.st) sqlite3_bind_int64(h->meta.st, sqlite3_bind_parameter_index(h->meta.st, "?73"), h->hi);
   return KFTS_OK;
 }
 
@@ -290,11 +353,15 @@ static int half_keep(half *h) {
   return KFTS_OK;
 }
 
+static int half_emit(half *h, int64_t id) {
+  return h->dv ? emit_dv(h->m, h->dv, id, &h->t, h->fn, h->ctx)
+               : emit_row(h->m, &h->meta, id, &h->t, h->flags, h->fn, h->ctx);
+}
+
 static void half_phase1(half *h) {
   int rc = KFTS_OK, s = SQLITE_DONE;
   while (!rc && (s = sqlite3_step(h->hits)) == SQLITE_ROW)
-    rc = h->t.counted ? half_keep(h) : emit_row(h->m, &h->meta, sqlite3_column_int64(h->hits, 0), &h->t, h->flags,
-                                                h->fn, h->ctx);
+    rc = h->t.counted ? half_keep(h) : half_emit(h, sqlite3_column_int64(h->hits, 0));
   if (!rc && s != SQLITE_DONE) rc = kftsp_match_fail(h->m, NULL);
   if (rc == KFTS_ENOMEM) rc = kftsp_err(kftsp_match_error(h->m), rc, "", 0, "out of memory");
   h->rc = rc;
@@ -306,7 +373,7 @@ static void half_phase2(half *h, const double *idf) {
   for (int p = 0; h->n && p < h->t.n; p++) h->t.idf[p] = idf[p];
   for (size_t i = 0; !rc && i < h->n; i++) {
     for (int p = 0; p < h->t.n; p++) h->t.freq[p] = h->freq[i * (size_t)h->t.n + p];
-    rc = emit_row(h->m, &h->meta, h->ids[i], &h->t, h->flags, h->fn, h->ctx);
+    rc = half_emit(h, h->ids[i]);
   }
   h->rc = rc;
 }
@@ -314,6 +381,11 @@ static void half_phase2(half *h, const double *idf) {
 static void half_done(half *h) {
   sqlite3_finalize(h->hits);
   sqlite3_finalize(h->meta.st);
+  if (h->dv) {
+    sqlite3_finalize(h->dv->c.st);
+    kftsp_dv_block_free(&h->dv->b);
+    kftsp_free(h->dv);
+  }
   kftsp_free(h->t.idf);
   kftsp_free(h->ids);
   kftsp_free(h->freq);

@@ -73,7 +73,7 @@ void kfts_search_opts_init(kfts_search_opts *o) {
 
 /* ---- SQL functions ---- */
 
-static double days_of(const char *date) {
+double kftsp_days_of(const char *date) {
   int64_t z;
   return kftsp_parse_day(date, &z) ? (double)z : NAN;
 }
@@ -83,8 +83,11 @@ double kftsp_importance_factor(int importance, double w) {
 }
 
 double kftsp_recency_factor(const char *date, const char *newest, double half_life) {
+  return half_life <= 0 ? 1.0 : kftsp_recency_days(kftsp_days_of(date), kftsp_days_of(newest), half_life);
+}
+
+double kftsp_recency_days(double a, double b, double half_life) {
   if (half_life <= 0) return 1.0;
-  double a = days_of(date), b = days_of(newest);
   if (isnan(a) || isnan(b)) return 0.75;
   double age = b - a < 0 ? 0 : b - a;
   return 0.5 + 0.5 * pow(2.0, -age / half_life);
@@ -663,7 +666,7 @@ static int collapse_scan(run *r, kftsp_match *m, topk *t) {
     if (n_k && !(c[h].best = kftsp_malloc(n_k * sizeof *c[h].best))) rc = KFTS_ENOMEM;
     else if (n_k) memset(c[h].best, 0, n_k * sizeof *c[h].best);
   }
-  if (!rc) rc = kftsp_match_scan2(m, KFTSP_SCAN_SCORE, keep_collapsed, &c[0], &c[1]);
+  if (!rc) rc = kftsp_match_scan2(m, KFTSP_SCAN_SCORE | KFTSP_SCAN_LEAN, keep_collapsed, &c[0], &c[1]);
   *t = c[0].alone;
   c[0].alone.v = NULL;
   size_t n = t->seen + c[1].alone.seen, clusters = 0;
@@ -704,7 +707,7 @@ static int fetch_top(run *r, kfts_result *res, const char *fts, const int32_t *c
     rc = collapse_scan(r, &m, &t);
   } else {
     topk t2 = t;
-    rc = kftsp_match_scan2(&m, KFTSP_SCAN_SCORE, keep_best, &t, &t2);
+    rc = kftsp_match_scan2(&m, KFTSP_SCAN_SCORE | KFTSP_SCAN_LEAN, keep_best, &t, &t2);
     size_t seen = t.seen + t2.seen;
     for (size_t i = 0; !rc && i < t2.n; i++) rc = keep_best(&t, &t2.v[i]); /* the upper half's best */
     kftsp_free(t2.v);
@@ -1110,6 +1113,12 @@ double kftsp_match_boost(const kftsp_match *m, int importance, const char *date)
   const kfts_search_opts *o = m->r.o;
   return kftsp_importance_factor(importance, o->importance_weight) *
          kftsp_recency_factor(date, m->r.newest, o->recent_half_life);
+}
+
+void kftsp_match_boost_params(const kftsp_match *m, double *weight, double *half_life, double *newest) {
+  *weight = m->r.o->importance_weight;
+  *half_life = m->r.o->recent_half_life;
+  *newest = kftsp_days_of(m->r.newest);
 }
 
 int kftsp_match_fail(kftsp_match *m, const char *msg) {

@@ -6,8 +6,8 @@
 ** Schema (user_version KFTSP_SCHEMA_VERSION; 1 used unicode61, 2 the kfts tokenizer, 3 adds
 ** story clusters and puts the metadata columns before the text, 4 adds articles_meta, 5 fills
 ** it and articles_fts from write_doc() instead of an insert trigger, 6 removes an article's
-** rows from remove_articles() instead of a delete trigger; a version 3, 4 or 5 index is
-** brought to 6 in place):
+** rows from remove_articles() instead of a delete trigger, 7 adds docvals; a version 3, 4,
+** 5 or 6 index is brought to 7 in place, and readers read 5 and 6 as they are):
 **   meta(key, value)              created_with, tokenizer, aliases:ROOT
 **   roots(path)                   folders and files indexed before (absolute)
 **   files(id, path, size, mtime_ns, hash, config, format, n_articles, indexed_at)
@@ -20,6 +20,8 @@
 **                                 write_doc() and removed by remove_articles(), both
 **                                 through the batch's queue (flush_pending)
 **   signatures(article_id, n, sig), clusters(article_id, cluster)   cluster.c
+**   docvals(block, v)             lengths, importance and days by block of ids, for scoring
+**                                 (docvals.c); current when meta 'docvals' = '1'
 */
 #include "kfts_int.h"
 
@@ -35,7 +37,7 @@
 #include <unistd.h>
 #include <time.h>
 
-#define KFTSP_SCHEMA_VERSION 6
+#define KFTSP_SCHEMA_VERSION 7
 
 /* articles_meta: each article's metadata and its length (%_docsize's blob) in a few dozen
 ** bytes, in id order. scan.c walks it beside FTS5's matches instead of looking each match up
@@ -53,6 +55,9 @@
 ** larger segments to merge; a 10k-article build 2.29 -> 1.76 s. */
 /* A reader's connection (and the scan's second one): mapped pages, a 64 MB cache. */
 #define READER_PRAGMAS "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;"
+#define DOCVALS_TABLE "CREATE TABLE IF NOT EXISTS docvals(block INTEGER PRIMARY KEY, v BLOB);"
+/* Until the next index run rewrites them all (docvals.c). */
+#define DOCVALS_STALE " DELETE FROM meta WHERE key = 'docvals';"
 #define FTS_CONFIG "INSERT INTO articles_fts(articles_fts, rank) VALUES ('hashsize', 16777216);"
 /* Bump when a parser change should re-index unchanged files. */
 #define KFTSP_PARSER_VERSION "2" /* 2: C0 controls dropped from text */
@@ -73,7 +78,7 @@ struct kfts_db {
 };
 
 static const char schema_sql[] =
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;" DOCVALS_TABLE
     "CREATE TABLE roots(path TEXT PRIMARY KEY) WITHOUT ROWID;"
     "CREATE TABLE files("
     " id INTEGER PRIMARY KEY,"
@@ -298,8 +303,9 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
                    "this SQLite database was not made by kfts; refusing to touch it");
     goto done;
   }
-  /* 5 has the same tables as 6 and a delete trigger the indexer drops: readable as it is. */
-  if (v < KFTSP_SCHEMA_VERSION && !(ro && v == 5)) {
+  /* 5 has 6's tables and a delete trigger the indexer drops, 6 lacks 7's docvals (scans then
+  ** read articles_meta): both readable as they are. */
+  if (v < KFTSP_SCHEMA_VERSION && !(ro && (v == 5 || v == 6))) {
     if (ro) {
       rc = kftsp_err(err, KFTS_ESCHEMA, path, 0,
                      v ? "index has an older schema (%d); run kfts-index to update it"
@@ -311,17 +317,17 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
     if (rc == KFTS_OK && (v == 3 || v == 4)) /* articles_meta redone, triggers dropped, in place */
       rc = exec(db->h,
                 "BEGIN IMMEDIATE; DROP TRIGGER IF EXISTS articles_ai; DROP TRIGGER IF EXISTS articles_ad;"
-                " DROP TABLE IF EXISTS articles_meta; " META_TABLE FTS_CONFIG
+                " DROP TABLE IF EXISTS articles_meta; " META_TABLE DOCVALS_TABLE FTS_CONFIG DOCVALS_STALE
                 " INSERT INTO articles_meta SELECT a.id, d.sz, a.date, a.importance, a.source, a.topics"
                 " FROM articles a LEFT JOIN articles_fts_docsize d ON d.id = a.id;"
                 " PRAGMA user_version = " KFTSP_STR(KFTSP_SCHEMA_VERSION) "; COMMIT",
                 err);
-    else if (rc == KFTS_OK && v == 5) /* the delete trigger dropped */
+    else if (rc == KFTS_OK && (v == 5 || v == 6)) /* the delete trigger dropped, docvals added */
       rc = exec(db->h,
-                "BEGIN IMMEDIATE; DROP TRIGGER IF EXISTS articles_ad;"
+                "BEGIN IMMEDIATE; DROP TRIGGER IF EXISTS articles_ad; " DOCVALS_TABLE DOCVALS_STALE
                 " PRAGMA user_version = " KFTSP_STR(KFTSP_SCHEMA_VERSION) "; COMMIT",
                 err);
-    if (v >= 3 && v <= 5) {
+    if (v >= 3 && v <= 6) {
       if (rc) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
       v = KFTSP_SCHEMA_VERSION;
     }
@@ -451,6 +457,10 @@ typedef struct run {
   size_t n_dels, cap_dels, dels_bytes;
   kfts_doc **docs;
   size_t n_docs, cap_docs;
+  /* docvals (docvals.c): the blocks this run changed; whether they were all current when it
+  ** began; whether it has marked them not current yet (dv_mark). */
+  kftsp_dv_dirty dv;
+  int dv_was_valid, dv_marked;
 } run;
 
 static void report(run *r, const char *path, int line, const char *fmt, ...)
@@ -701,6 +711,15 @@ static int write_signatures(run *r, const sig_job *j) {
   return rc;
 }
 
+/* Before the run's first change to articles_meta, in the same transaction: docvals are no
+** longer all current until the run's end rewrites the blocks it changed. */
+static int dv_mark(run *r) {
+  if (r->dv_marked) return KFTS_OK;
+  int rc = exec(r->db->h, "DELETE FROM meta WHERE key = 'docvals'", r->err);
+  if (rc == KFTS_OK) r->dv_marked = 1;
+  return rc;
+}
+
 /* Writes the batch's FTS deletions, then its FTS rows, each in ascending rowid order, then
 ** each new row's articles_meta row with the length FTS5 stored, then its signature (computed
 ** meanwhile on a second thread when one is allowed: 100k-article builds 20.3 -> 17.9 s and
@@ -710,6 +729,11 @@ static int write_signatures(run *r, const sig_job *j) {
 ** order that was nearly every article, and merging those segments was half of a build. */
 static int flush_pending(run *r) {
   int rc = flush_removals(r);
+  if (rc) {
+    drop_pending(r);
+    return rc;
+  }
+  if (r->n_pend) rc = dv_mark(r);
   if (rc) {
     drop_pending(r);
     return rc;
@@ -746,6 +770,7 @@ static int flush_pending(run *r) {
     bind_text(st, 5, p->a->source);
     bind_text(st, 6, p->topics);
     if (rc == KFTS_OK) rc = step_done(r, st, "writing an article's metadata");
+    kftsp_dv_touch(&r->dv, p->id);
     sqlite3_clear_bindings(st);
     sqlite3_reset(r->q_docsize);
   }
@@ -929,11 +954,14 @@ static int remove_articles(run *r, int64_t file_id) {
   if (rc == KFTS_OK && step != SQLITE_DONE) rc = db_err(r->err, r->db->h, "reading old articles");
   sqlite3_reset(r->q_old);
   sqlite3_stmt *by_id[] = {r->del_meta, r->del_topics, r->del_sig, r->del_cluster};
-  for (size_t i = first; i < r->n_dels && rc == KFTS_OK; i++)
+  if (rc == KFTS_OK && r->n_dels > first) rc = dv_mark(r);
+  for (size_t i = first; i < r->n_dels && rc == KFTS_OK; i++) {
+    kftsp_dv_touch(&r->dv, r->dels[i].id);
     for (size_t k = 0; k < KFTSP_ARRAY_LEN(by_id) && rc == KFTS_OK; k++) {
       sqlite3_bind_int64(by_id[k], 1, r->dels[i].id);
       rc = step_done(r, by_id[k], "removing old articles");
     }
+  }
   if (rc == KFTS_OK) {
     sqlite3_bind_int64(r->del_articles, 1, file_id);
     rc = step_done(r, r->del_articles, "removing old articles");
@@ -1195,6 +1223,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
   if (rc == KFTS_OK && opts && opts->manifest)
     rc = kftsp_manifest_load(&explicit_mf, opts->manifest, err);
   if (rc == KFTS_OK) rc = prepare(&r);
+  r.dv_was_valid = kftsp_dv_valid(db->h);
 
   /* Resolve roots and find their files. Each root keeps its own manifest. */
   size_t *first_of = kftsp_malloc((n_paths + 1) * sizeof *first_of);
@@ -1290,6 +1319,9 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
       }
     }
   }
+  /* docvals: the blocks the run changed, or all of them when they were not all current. */
+  if (rc == KFTS_OK && !r.dv_was_valid) r.dv.all = 1;
+  if (rc == KFTS_OK && (r.dv_marked || !r.dv_was_valid)) rc = kftsp_dv_rebuild(db->h, &r.dv, err);
   /* Story clusters, when any article came or went. */
   if (rc == KFTS_OK && r.changed) rc = kftsp_recluster(db->h, err);
   if (rc == KFTS_OK) rc = commit(&r);

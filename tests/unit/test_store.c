@@ -106,10 +106,49 @@ static void assert_meta_consistent(sqlite3 *h) {
                    scalar(h, "SELECT count(*) FROM articles"));
 }
 
-/* Every table agrees with articles: articles_meta (above), no row of topics, signatures,
-** clusters or %_docsize without its article, and FTS5's own check against the content. */
+/* docvals are current and hold exactly articles_meta's rows: each in its block, in id order,
+** with its summed length, day and importance. */
+static void assert_docvals_consistent(sqlite3 *h) {
+  assert_int_equal(scalar(h, "SELECT count(*) FROM meta WHERE key = 'docvals' AND value = '1'"), 1);
+  sqlite3_stmt *bl, *me;
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT block, v FROM docvals ORDER BY block", -1, &bl, NULL), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(h, "SELECT id, sz, date, importance FROM articles_meta ORDER BY id", -1, &me, NULL),
+      SQLITE_OK);
+  kftsp_dv_block_t b;
+  memset(&b, 0, sizeof b);
+  int64_t rows = 0, blocks = 0;
+  while (sqlite3_step(bl) == SQLITE_ROW) {
+    blocks++;
+    int64_t k = sqlite3_column_int64(bl, 0);
+    assert_int_equal(kftsp_dv_decode(&b, sqlite3_column_blob(bl, 1), sqlite3_column_bytes(bl, 1)), 0);
+    assert_true(b.n > 0);
+    for (uint32_t i = 0; i < b.n; i++, rows++) {
+      assert_int_equal(sqlite3_step(me), SQLITE_ROW);
+      int64_t id = sqlite3_column_int64(me, 0), z = 0;
+      assert_int_equal(b.id[i], id);
+      assert_int_equal(kftsp_dv_block(id), k);
+      assert_int_equal(b.len[i], kftsp_dv_length(sqlite3_column_blob(me, 1), sqlite3_column_bytes(me, 1)));
+      assert_true(b.len[i] > 0 && b.len[i] != UINT32_MAX);
+      const char *date = (const char *)sqlite3_column_text(me, 2);
+      assert_int_equal(b.day[i], kftsp_parse_day(date, &z) ? (int32_t)z : INT32_MIN);
+      assert_int_equal(b.imp[i], sqlite3_column_type(me, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(me, 3));
+    }
+  }
+  assert_int_equal(sqlite3_step(me), SQLITE_DONE);
+  assert_int_equal(rows, scalar(h, "SELECT count(*) FROM articles_meta"));
+  assert_true(rows == 0 || blocks > 0);
+  kftsp_dv_block_free(&b);
+  sqlite3_finalize(bl);
+  sqlite3_finalize(me);
+}
+
+/* Every table agrees with articles: articles_meta (above), docvals, no row of topics,
+** signatures, clusters or %_docsize without its article, and FTS5's own check against the
+** content. */
 static void assert_consistent(sqlite3 *h) {
   assert_meta_consistent(h);
+  assert_docvals_consistent(h);
   static const char *const orphans[] = {
       "SELECT count(*) FROM topics WHERE article_id NOT IN (SELECT id FROM articles)",
       "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)",
@@ -133,7 +172,7 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 4);
   assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE topic = '데이터센터'"), 1);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE importance IS NOT NULL"), 10);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 6);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 7);
   assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures"), 90); /* one per article */
   assert_int_equal(scalar(h, "SELECT count(*) FROM files WHERE path LIKE 'corpus/%'"), 5);
@@ -386,12 +425,15 @@ static void store__schema_versions(void **state) {
   assert_int_equal(rebuilt, 0);
   kfts_db_close(db);
   h = raw(fx);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 6);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 7);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 90);
   assert_meta_consistent(h);
   assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   sqlite3_close(h);
   assert_int_equal(run_index(fx, 0).files_indexed, 0);
+  h = raw(fx);
+  assert_consistent(h); /* docvals rewritten, though no file changed */
+  sqlite3_close(h);
   /* Version 5 removed an article's rows by trigger: readers read it as it is, the indexer
   ** drops the trigger, and a file removed afterwards leaves nothing behind. */
   h = raw(fx);
@@ -419,7 +461,7 @@ static void store__schema_versions(void **state) {
   assert_int_equal(unlink(gone), 0);
   assert_int_equal(run_index(fx, 0).files_removed, 1);
   h = raw(fx);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 6);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 7);
   assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), kept);
   assert_consistent(h);
@@ -472,6 +514,70 @@ static void store__search_first_cut(void **state) {
   kfts_db_close(db);
 }
 
+/* The page of Q ("" and a message in MSG when the search fails): ids and scores. */
+static void page_of(fixture *fx, const char *q, char *out, size_t n, char *msg, size_t n_msg) {
+  kfts_db *db = NULL;
+  kfts_error err = {0};
+  if (kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err)) fail_msg("open: %s", err.message);
+  kfts_search_opts o;
+  kfts_search_opts_init(&o);
+  o.query = q;
+  o.limit = 30;
+  o.snippet_tokens = 0;
+  kfts_result *res = NULL;
+  size_t k = 0;
+  out[0] = msg[0] = 0;
+  if (kfts_search(&res, db, &o, &err)) snprintf(msg, n_msg, "%s", err.message);
+  for (size_t i = 0; res && i < res->n_hits && k + 64 < n; i++)
+    k += (size_t)snprintf(out + k, n - k, "%lld %.17g\n", (long long)res->hits[i].id, res->hits[i].score);
+  kfts_result_free(res);
+  kfts_db_close(db);
+}
+
+/* docvals are used when current, never when not (a run that stopped midway, a garbled
+** block), and the next run rewrites them: the pages stay the same throughout. */
+static void store__docvals_only_when_current(void **state) {
+  fixture *fx = *state;
+  run_index(fx, 0);
+  char want[8192], got[8192], msg[512];
+  page_of(fx, "AI", want, sizeof want, msg, sizeof msg);
+  assert_string_equal(msg, "");
+  assert_true(strlen(want) > 200);
+  sqlite3 *h = raw(fx);
+  assert_int_equal(sqlite3_exec(h, "UPDATE docvals SET v = x'01'", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  page_of(fx, "AI", got, sizeof got, msg, sizeof msg); /* read, and found garbled */
+  assert_non_null(strstr(msg, "docvals"));
+  h = raw(fx);
+  assert_int_equal(sqlite3_exec(h, "DELETE FROM meta WHERE key = 'docvals'", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  page_of(fx, "AI", got, sizeof got, msg, sizeof msg); /* not current: articles_meta instead */
+  assert_string_equal(msg, "");
+  assert_string_equal(got, want);
+  assert_int_equal(run_index(fx, 0).files_indexed, 0); /* nothing changed, all rewritten */
+  h = raw(fx);
+  assert_consistent(h);
+  /* One file edited: only its blocks are rewritten, the others stay as they were. */
+  assert_int_equal(sqlite3_exec(h, "CREATE TABLE before AS SELECT block, v FROM docvals", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(h);
+  char p[512];
+  snprintf(p, sizeof p, "%s/000_249548529e868bab.txt", fx->corpus);
+  FILE *f = fopen(p, "ab");
+  fputs("\n---\n## 제목:\n**AI 새 카드**\n\n**요약**: AI AI 증분시험 카드\n\n**중요도**: 9점\n", f);
+  fclose(f);
+  assert_int_equal(run_index(fx, 0).files_indexed, 1);
+  h = raw(fx);
+  assert_consistent(h);
+  int64_t blocks = scalar(h, "SELECT count(*) FROM docvals");
+  int64_t same = scalar(h, "SELECT count(*) FROM docvals d JOIN before b USING (block) WHERE d.v = b.v");
+  assert_true(blocks > 2 && same == blocks - 1);
+  sqlite3_close(h);
+  page_of(fx, "AI", got, sizeof got, msg, sizeof msg);
+  assert_string_equal(msg, "");
+  assert_string_not_equal(got, want); /* the new card ranks */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(store__first_run_indexes_everything, setup, teardown),
@@ -482,6 +588,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(store__full_rebuild_keeps_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(store__bad_files_cost_only_themselves, setup, teardown),
       cmocka_unit_test_setup_teardown(store__schema_versions, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__docvals_only_when_current, setup, teardown),
       cmocka_unit_test_setup_teardown(store__search_first_cut, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,228 @@
+/*
+** docvals.c -- what ranking needs of each article (its length, importance and day), packed
+** in blocks by id, so that a scored scan reads a block per few hundred matches instead of
+** seeking articles_meta once per match (at 1M articles, a seek per match was three quarters
+** of a broad query's time).
+**
+** Table docvals(block INTEGER PRIMARY KEY, v BLOB): block = id >> KFTSP_DV_SHIFT (ids are
+** 53 bits, so at most 4096 blocks: about 250 articles each at 1M). A block's blob is a pure
+** function of the articles_meta rows whose ids fall in it:
+**   byte 0      format (1)
+**   bytes 1..4  n, little-endian
+**   n x 8       ids, ascending (little-endian, two's complement)
+**   n x 4       lengths: the sum of %_docsize's columns (0xffffffff: the blob is malformed)
+**   n x 4       days since 1970-01-01 of the date (INT32_MIN: none or not a date)
+**   n x 1       importance (-1: none)
+** meta('docvals') = '1' says every block is current. The indexer deletes that row at a run's
+** first change to articles_meta and, at the run's end, rewrites the blocks it touched (all of
+** them when the row was missing at the start: a new index, an upgraded one, or a run that
+** did not finish) and puts the row back, in the run's last transaction. Readers use the
+** blocks only when the row is there, and articles_meta's rows otherwise (scan.c).
+*/
+#include "kfts_int.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DV_FORMAT 1
+#define DV_HEAD 5
+#define DV_ENTRY 17
+
+int64_t kftsp_dv_block(int64_t id) { return id >= 0 ? id >> KFTSP_DV_SHIFT : -((-(id + 1)) >> KFTSP_DV_SHIFT) - 1; }
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The row length %_docsize holds: one varint per column, summed; UINT32_MAX when malformed. */
+static uint32_t doc_length(const unsigned char *p, int n) {
+  uint64_t sum = 0;
+  for (int i = 0, col = 0; col < 4; col++) {
+    uint32_t v = 0;
+    int k = 0;
+    for (;;) {
+      if (i >= n || k == 5) return UINT32_MAX;
+      unsigned char c = p[i++];
+      v = (v << 7) | (c & 0x7f);
+      k++;
+      if (!(c & 0x80)) break;
+    }
+    if ((int32_t)v < 0) return UINT32_MAX;
+    sum += v;
+    if (col == 3 && i != n) return UINT32_MAX;
+  }
+  return sum < UINT32_MAX ? (uint32_t)sum : UINT32_MAX;
+}
+
+uint32_t kftsp_dv_length(const unsigned char *sz, int n) { return doc_length(sz, n); }
+
+/* ---- writing ---- */
+
+typedef struct block {
+  kftsp_buf ids, len, day, imp;
+  uint32_t n;
+} block;
+
+static void block_add(block *b, sqlite3_stmt *st) {
+  unsigned char x[8];
+  uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
+  for (int i = 0; i < 8; i++) x[i] = (unsigned char)(id >> (8 * i));
+  kftsp_buf_add(&b->ids, (const char *)x, 8);
+  put_u32(x, doc_length(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1)));
+  kftsp_buf_add(&b->len, (const char *)x, 4);
+  int64_t z;
+  int32_t d = kftsp_parse_day((const char *)sqlite3_column_text(st, 2), &z) && z > INT32_MIN && z <= INT32_MAX
+                  ? (int32_t)z
+                  : INT32_MIN;
+  put_u32(x, (uint32_t)d);
+  kftsp_buf_add(&b->day, (const char *)x, 4);
+  int imp = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3);
+  kftsp_buf_addc(&b->imp, (char)(signed char)(imp < -1 ? -1 : imp > 127 ? 127 : imp));
+  b->n++;
+}
+
+static void block_reset(block *b) {
+  kftsp_buf_reset(&b->ids);
+  kftsp_buf_reset(&b->len);
+  kftsp_buf_reset(&b->day);
+  kftsp_buf_reset(&b->imp);
+  b->n = 0;
+}
+
+/* Writes block K from B (none when empty) and empties B. */
+static int block_write(sqlite3_stmt *ins, int64_t k, block *b) {
+  int rc = KFTS_OK;
+  if (b->ids.oom || b->len.oom || b->day.oom || b->imp.oom) rc = KFTS_ENOMEM;
+  if (!rc && b->n) {
+    size_t n = DV_HEAD + (size_t)b->n * DV_ENTRY;
+    unsigned char *v = kftsp_malloc(n);
+    if (!v) {
+      rc = KFTS_ENOMEM;
+    } else {
+      v[0] = DV_FORMAT;
+      put_u32(v + 1, b->n);
+      unsigned char *p = v + DV_HEAD;
+      memcpy(p, b->ids.p, b->ids.n);
+      memcpy(p += b->ids.n, b->len.p, b->len.n);
+      memcpy(p += b->len.n, b->day.p, b->day.n);
+      memcpy(p + b->day.n, b->imp.p, b->imp.n);
+      sqlite3_bind_int64(ins, 1, k);
+      sqlite3_bind_blob(ins, 2, v, (int)n, kftsp_free);
+      if (sqlite3_step(ins) != SQLITE_DONE) rc = KFTS_EDB;
+      sqlite3_reset(ins);
+    }
+  }
+  block_reset(b);
+  return rc;
+}
+
+static int64_t block_lo(int64_t k) { return k >= INT64_MIN >> KFTSP_DV_SHIFT ? (int64_t)((uint64_t)k << KFTSP_DV_SHIFT) : INT64_MIN; }
+
+static int64_t block_hi(int64_t k) {
+  return k < INT64_MAX >> KFTSP_DV_SHIFT ? block_lo(k + 1) - 1 : INT64_MAX;
+}
+
+int kftsp_dv_rebuild(sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err) {
+  sqlite3_stmt *sel = NULL, *ins = NULL, *del = NULL;
+  int rc = KFTS_OK;
+  if (sqlite3_prepare_v2(h, "SELECT id, sz, date, importance FROM articles_meta WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+                         -1, &sel, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(h, "INSERT INTO docvals(block, v) VALUES (?1, ?2)", -1, &ins, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(h, d->all ? "DELETE FROM docvals" : "DELETE FROM docvals WHERE block = ?1", -1, &del,
+                         NULL) != SQLITE_OK)
+    rc = KFTS_EDB;
+  block b;
+  memset(&b, 0, sizeof b);
+  if (!rc && d->all) { /* every block: one pass over articles_meta */
+    if (sqlite3_step(del) != SQLITE_DONE) rc = KFTS_EDB;
+    sqlite3_bind_int64(sel, 1, INT64_MIN);
+    sqlite3_bind_int64(sel, 2, INT64_MAX);
+    int64_t cur = 0;
+    int s = SQLITE_DONE;
+    while (!rc && (s = sqlite3_step(sel)) == SQLITE_ROW) {
+      int64_t k = kftsp_dv_block(sqlite3_column_int64(sel, 0));
+      if (b.n && k != cur) rc = block_write(ins, cur, &b);
+      cur = k;
+      if (!rc) block_add(&b, sel);
+    }
+    if (!rc && s != SQLITE_DONE) rc = KFTS_EDB;
+    if (!rc) rc = block_write(ins, cur, &b);
+  }
+  for (int64_t k = 0; !rc && !d->all && k < KFTSP_DV_BLOCKS; k++) {
+    if (!(d->bits[k / 8] & (1u << (k % 8)))) continue;
+    sqlite3_bind_int64(del, 1, k);
+    if (sqlite3_step(del) != SQLITE_DONE) rc = KFTS_EDB;
+    sqlite3_reset(del);
+    sqlite3_bind_int64(sel, 1, block_lo(k));
+    sqlite3_bind_int64(sel, 2, block_hi(k));
+    int s = SQLITE_DONE;
+    while (!rc && (s = sqlite3_step(sel)) == SQLITE_ROW) block_add(&b, sel);
+    if (!rc && s != SQLITE_DONE) rc = KFTS_EDB;
+    sqlite3_reset(sel);
+    if (!rc) rc = block_write(ins, k, &b);
+  }
+  block_reset(&b);
+  if (!rc && sqlite3_exec(h, "INSERT OR REPLACE INTO meta(key, value) VALUES ('docvals', '1')", NULL, NULL, NULL) !=
+                 SQLITE_OK)
+    rc = KFTS_EDB;
+  sqlite3_finalize(sel);
+  sqlite3_finalize(ins);
+  sqlite3_finalize(del);
+  if (rc == KFTS_EDB) return kftsp_err(err, rc, "database", 0, "writing docvals: %s", sqlite3_errmsg(h));
+  if (rc == KFTS_ENOMEM) return kftsp_err(err, rc, "", 0, "out of memory");
+  return rc;
+}
+
+void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t id) {
+  int64_t k = kftsp_dv_block(id);
+  if (k < 0 || k >= KFTSP_DV_BLOCKS) d->all = 1;
+  else d->bits[k / 8] |= (unsigned char)(1u << (k % 8));
+}
+
+/* ---- reading ---- */
+
+int kftsp_dv_valid(sqlite3 *h) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(h, "SELECT 1 FROM meta WHERE key = 'docvals' AND value = '1'", -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  int ok = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return ok;
+}
+
+int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n) {
+  if (n < DV_HEAD || v[0] != DV_FORMAT) return -1;
+  uint32_t k = get_u32(v + 1);
+  if ((size_t)n != DV_HEAD + (size_t)k * DV_ENTRY) return -1;
+  if (k > b->cap) {
+    size_t cap = k < 256 ? 256 : k;
+    void *p = kftsp_realloc(b->mem, cap * (sizeof *b->id + sizeof *b->len + sizeof *b->day + sizeof *b->imp));
+    if (!p) return -2;
+    b->mem = p;
+    b->cap = cap;
+  }
+  b->id = b->mem;
+  b->len = (uint32_t *)(b->id + b->cap);
+  b->day = (int32_t *)(b->len + b->cap);
+  b->imp = (signed char *)(b->day + b->cap);
+  const unsigned char *p = v + DV_HEAD, *pl = p + 8 * (size_t)k, *pd = pl + 4 * (size_t)k,
+                      *pi = pd + 4 * (size_t)k;
+  for (uint32_t i = 0; i < k; i++) {
+    uint64_t x = 0;
+    for (int j = 7; j >= 0; j--) x = x << 8 | p[8 * i + (uint32_t)j];
+    b->id[i] = (int64_t)x;
+    b->len[i] = get_u32(pl + 4 * i);
+    b->day[i] = (int32_t)get_u32(pd + 4 * i);
+    b->imp[i] = (signed char)pi[i];
+  }
+  b->n = k;
+  b->pos = 0;
+  return 0;
+}
+
+void kftsp_dv_block_free(kftsp_dv_block_t *b) { kftsp_free(b->mem); }
