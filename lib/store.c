@@ -461,6 +461,7 @@ typedef struct run {
   ** began; whether it has marked them not current yet (dv_mark). */
   kftsp_dv_dirty dv;
   int dv_was_valid, dv_marked;
+  int bulk; /* a first build or --full: FTS5 merges less as it goes, and optimizes at the end */
 } run;
 
 static void report(run *r, const char *path, int line, const char *fmt, ...)
@@ -1205,6 +1206,38 @@ int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
   return rc;
 }
 
+/*
+** FTS5 merges its segments as it writes: with automerge 4 (its default) a first build of 100k
+** articles ends with 7 segments, of 1M with 15, and a query looks each of its terms up in
+** every segment (a snippet's look-up of one row: 0.9 ms at 15 segments). A run that writes
+** the whole index (the first, or --full) merges less as it goes (automerge BULK_AUTOMERGE)
+** and ends with 'optimize', one segment: at 100k, 17.2-17.5 s against 17.6-19.2 s for
+** automerge 4 without it. Other runs keep automerge 4 (each batch's segment is merged soon).
+*/
+#define BULK_AUTOMERGE 8
+#define RUN_AUTOMERGE 4
+
+/* Sets r->bulk, and FTS5's automerge for the run when it differs. */
+static int set_automerge(run *r) {
+  sqlite3 *h = r->db->h;
+  sqlite3_stmt *st;
+  int any = 1, cur = -1;
+  if (sqlite3_prepare_v2(h, "SELECT EXISTS (SELECT 1 FROM articles)", -1, &st, NULL) != SQLITE_OK)
+    return db_err(r->err, h, "reading articles");
+  if (sqlite3_step(st) == SQLITE_ROW) any = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  r->bulk = !any || (r->opts && r->opts->full);
+  if (sqlite3_prepare_v2(h, "SELECT v FROM articles_fts_config WHERE k = 'automerge'", -1, &st, NULL) != SQLITE_OK)
+    return db_err(r->err, h, "reading FTS5's settings");
+  if (sqlite3_step(st) == SQLITE_ROW) cur = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  int want = r->bulk ? BULK_AUTOMERGE : RUN_AUTOMERGE;
+  if (cur == want || (cur < 0 && want == RUN_AUTOMERGE)) return KFTS_OK;
+  char sql[100];
+  snprintf(sql, sizeof sql, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('automerge', %d)", want);
+  return exec(h, sql, r->err);
+}
+
 static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_paths,
                               const kfts_index_opts *opts, kfts_index_stats *stats, kfts_error *err) {
   run r = {0};
@@ -1224,6 +1257,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
     rc = kftsp_manifest_load(&explicit_mf, opts->manifest, err);
   if (rc == KFTS_OK) rc = prepare(&r);
   r.dv_was_valid = kftsp_dv_valid(db->h);
+  if (rc == KFTS_OK) rc = set_automerge(&r);
 
   /* Resolve roots and find their files. Each root keeps its own manifest. */
   size_t *first_of = kftsp_malloc((n_paths + 1) * sizeof *first_of);
@@ -1325,7 +1359,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
   /* Story clusters, when any article came or went. */
   if (rc == KFTS_OK && r.changed) rc = kftsp_recluster(db->h, err);
   if (rc == KFTS_OK) rc = commit(&r);
-  if (rc == KFTS_OK && opts && opts->full)
+  if (rc == KFTS_OK && r.bulk && r.changed)
     rc = exec(db->h, "INSERT INTO articles_fts(articles_fts) VALUES ('optimize')", err);
   if (rc != KFTS_OK && r.in_txn) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
   if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");

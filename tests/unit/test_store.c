@@ -176,6 +176,8 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures"), 90); /* one per article */
   assert_int_equal(scalar(h, "SELECT count(*) FROM files WHERE path LIKE 'corpus/%'"), 5);
+  /* A first build ends optimized: one FTS5 segment. */
+  assert_int_equal(scalar(h, "SELECT count(DISTINCT segid) FROM articles_fts_idx"), 1);
   assert_consistent(h);
   sqlite3_close(h);
 }
@@ -213,6 +215,9 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   sqlite3 *h = raw(fx);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 91);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '증분시험'"), 1);
+  /* An incremental run: FTS5's own merging (automerge 4), no 'optimize'. */
+  assert_int_equal(scalar(h, "SELECT v FROM articles_fts_config WHERE k = 'automerge'"), 4);
+  assert_true(scalar(h, "SELECT count(DISTINCT segid) FROM articles_fts_idx") > 1);
   assert_consistent(h);
   sqlite3_close(h);
   assert_int_equal(id_sum(fx, "WHERE importance IS NOT NULL AND importance <> 4"), card_ids);
