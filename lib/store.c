@@ -461,7 +461,8 @@ typedef struct run {
   ** began; whether it has marked them not current yet (dv_mark). */
   kftsp_dv_dirty dv;
   int dv_was_valid, dv_marked;
-  int bulk; /* a first build or --full: FTS5 merges less as it goes, and optimizes at the end */
+  uint64_t walk_bytes; /* of the files found */
+  int optimize;        /* --full, or a large first build: 'optimize' at the end (set_automerge) */
 } run;
 
 static void report(run *r, const char *path, int line, const char *fmt, ...)
@@ -480,7 +481,8 @@ static void event(run *r, const char *path, const char *what, size_t n) {
   if (r->opts && r->opts->event) r->opts->event(r->opts->report_ctx, path, what, n);
 }
 
-static int add_file(run *r, const char *abs) {
+static int add_file(run *r, const char *abs, off_t size) {
+  r->walk_bytes += size > 0 ? (uint64_t)size : 0;
   file_ent *v = kftsp_grow(r->files, r->n_files, &r->cap_files, sizeof *v, 64);
   if (!v) return KFTS_ENOMEM;
   r->files = v;
@@ -546,12 +548,12 @@ static int walk(run *r, const char *dir, int depth) {
       ** folder; a folder reached twice (a loop) is walked once. */
       if (r->opts && r->opts->follow_symlinks && stat(p, &sb) == 0) {
         if (S_ISDIR(sb.st_mode)) rc = walk(r, p, depth + 1);
-        else if (S_ISREG(sb.st_mode)) rc = add_file(r, p);
+        else if (S_ISREG(sb.st_mode)) rc = add_file(r, p, sb.st_size);
       }
     } else if (S_ISDIR(sb.st_mode)) {
       rc = walk(r, p, depth + 1);
     } else if (S_ISREG(sb.st_mode)) {
-      rc = add_file(r, p);
+      rc = add_file(r, p, sb.st_size);
     }
     kftsp_free(p);
   }
@@ -1207,17 +1209,20 @@ int kfts_index_paths(kfts_db *db, const char *const *paths, size_t n_paths,
 }
 
 /*
-** FTS5 merges its segments as it writes: with automerge 4 (its default) a first build of 100k
-** articles ends with 7 segments, of 1M with 15, and a query looks each of its terms up in
-** every segment (a snippet's look-up of one row: 0.9 ms at 15 segments). A run that writes
-** the whole index (the first, or --full) merges less as it goes (automerge BULK_AUTOMERGE)
-** and ends with 'optimize', one segment: at 100k, 17.2-17.5 s against 17.6-19.2 s for
-** automerge 4 without it. Other runs keep automerge 4 (each batch's segment is merged soon).
+** FTS5 merges its segments as it writes: with automerge 4 (its default) a first build of 10k
+** articles ends with 6 segments, of 1M with 13-15, and a query looks each of its terms up in
+** every segment (a snippet's look-up of one row: 0.9 ms at 15 segments, at 1M). A first
+** build of at least kftsp_bulk_bytes of files merges less as it goes (automerge 8) and ends
+** with 'optimize', one segment, for the same time: at 1M 258.7 s against 263.5 s with
+** automerge 4 and no optimize (automerge 16: 289.5 s). Smaller ones would pay for it (10k:
+** 1.19-1.35 -> 1.45-1.68 s; 100k: about 3 %), and keep automerge 4. --full always optimizes.
+** Other runs keep automerge 4: each batch's segment is merged soon.
 */
+uint64_t kftsp_bulk_bytes = 256u << 20;
 #define BULK_AUTOMERGE 8
 #define RUN_AUTOMERGE 4
 
-/* Sets r->bulk, and FTS5's automerge for the run when it differs. */
+/* Sets r->optimize, and FTS5's automerge for the run when it differs. */
 static int set_automerge(run *r) {
   sqlite3 *h = r->db->h;
   sqlite3_stmt *st;
@@ -1226,12 +1231,13 @@ static int set_automerge(run *r) {
     return db_err(r->err, h, "reading articles");
   if (sqlite3_step(st) == SQLITE_ROW) any = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
-  r->bulk = !any || (r->opts && r->opts->full);
+  int large = !any && r->walk_bytes >= kftsp_bulk_bytes;
+  r->optimize = large || (r->opts && r->opts->full);
   if (sqlite3_prepare_v2(h, "SELECT v FROM articles_fts_config WHERE k = 'automerge'", -1, &st, NULL) != SQLITE_OK)
     return db_err(r->err, h, "reading FTS5's settings");
   if (sqlite3_step(st) == SQLITE_ROW) cur = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
-  int want = r->bulk ? BULK_AUTOMERGE : RUN_AUTOMERGE;
+  int want = large ? BULK_AUTOMERGE : RUN_AUTOMERGE;
   if (cur == want || (cur < 0 && want == RUN_AUTOMERGE)) return KFTS_OK;
   char sql[100];
   snprintf(sql, sizeof sql, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('automerge', %d)", want);
@@ -1257,7 +1263,6 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
     rc = kftsp_manifest_load(&explicit_mf, opts->manifest, err);
   if (rc == KFTS_OK) rc = prepare(&r);
   r.dv_was_valid = kftsp_dv_valid(db->h);
-  if (rc == KFTS_OK) rc = set_automerge(&r);
 
   /* Resolve roots and find their files. Each root keeps its own manifest. */
   size_t *first_of = kftsp_malloc((n_paths + 1) * sizeof *first_of);
@@ -1294,13 +1299,14 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
     kftsp_free(mdir);
     if (rc) break;
     if (S_ISDIR(sb.st_mode)) rc = walk(&r, abs, 0);
-    else if (S_ISREG(sb.st_mode)) rc = add_file(&r, abs);
+    else if (S_ISREG(sb.st_mode)) rc = add_file(&r, abs, sb.st_size);
     else {
       report(&r, paths[i], 0, "not a regular file or folder; skipped");
       stats->files_failed++;
     }
   }
   if (first_of) first_of[n_paths] = r.n_files;
+  if (rc == KFTS_OK) rc = set_automerge(&r);
 
   /* Index root by root (each with its manifest), files in path order. */
   for (size_t i = 0; i < n_paths && rc == KFTS_OK; i++) {
@@ -1359,7 +1365,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
   /* Story clusters, when any article came or went. */
   if (rc == KFTS_OK && r.changed) rc = kftsp_recluster(db->h, err);
   if (rc == KFTS_OK) rc = commit(&r);
-  if (rc == KFTS_OK && r.bulk && r.changed)
+  if (rc == KFTS_OK && r.optimize && r.changed)
     rc = exec(db->h, "INSERT INTO articles_fts(articles_fts) VALUES ('optimize')", err);
   if (rc != KFTS_OK && r.in_txn) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
   if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");

@@ -176,8 +176,6 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures"), 90); /* one per article */
   assert_int_equal(scalar(h, "SELECT count(*) FROM files WHERE path LIKE 'corpus/%'"), 5);
-  /* A first build ends optimized: one FTS5 segment. */
-  assert_int_equal(scalar(h, "SELECT count(DISTINCT segid) FROM articles_fts_idx"), 1);
   assert_consistent(h);
   sqlite3_close(h);
 }
@@ -215,9 +213,6 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   sqlite3 *h = raw(fx);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 91);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '증분시험'"), 1);
-  /* An incremental run: FTS5's own merging (automerge 4), no 'optimize'. */
-  assert_int_equal(scalar(h, "SELECT v FROM articles_fts_config WHERE k = 'automerge'"), 4);
-  assert_true(scalar(h, "SELECT count(DISTINCT segid) FROM articles_fts_idx") > 1);
   assert_consistent(h);
   sqlite3_close(h);
   assert_int_equal(id_sum(fx, "WHERE importance IS NOT NULL AND importance <> 4"), card_ids);
@@ -519,6 +514,58 @@ static void store__search_first_cut(void **state) {
   kfts_db_close(db);
 }
 
+/* FTS5's segments in the fixture's index. */
+static int64_t segments(fixture *fx) {
+  sqlite3 *h = raw(fx);
+  int64_t n = scalar(h, "SELECT count(DISTINCT segid) FROM articles_fts_idx");
+  sqlite3_close(h);
+  return n;
+}
+
+/* A first build of kftsp_bulk_bytes or more ends optimized (one segment), a smaller one and
+** later runs leave FTS5's merging to automerge 4: 600 small files, three batches. */
+static void store__large_first_build_optimized(void **state) {
+  fixture *fx = *state;
+  char cmd[700], p[400];
+  snprintf(cmd, sizeof cmd, "rm -f '%s'/*.txt", fx->corpus);
+  assert_int_equal(system(cmd), 0);
+  for (int i = 0; i < 600; i++) {
+    char text[200];
+    snprintf(p, sizeof p, "%s/n%03d.txt", fx->corpus, i);
+    snprintf(text, sizeof text, "# 소식 %d\n\n데이터센터 %d호 소식과 모델 %d 이야기.\n", i, i % 7, i % 11);
+    write_file(p, text);
+  }
+  uint64_t saved = kftsp_bulk_bytes;
+  kftsp_bulk_bytes = UINT64_MAX;
+  assert_int_equal(run_index(fx, 0).articles, 600);
+  int64_t small = segments(fx);
+  assert_true(small > 1);
+  char side[320];
+  unlink(fx->db);
+  snprintf(side, sizeof side, "%s-wal", fx->db);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", fx->db);
+  unlink(side);
+  kftsp_bulk_bytes = 0;
+  assert_int_equal(run_index(fx, 0).articles, 600);
+  kftsp_bulk_bytes = saved;
+  assert_int_equal(segments(fx), 1);
+  sqlite3 *h = raw(fx);
+  assert_int_equal(scalar(h, "SELECT v FROM articles_fts_config WHERE k = 'automerge'"), 8);
+  assert_consistent(h);
+  sqlite3_close(h);
+  snprintf(p, sizeof p, "%s/n005.txt", fx->corpus);
+  write_file(p, "# 소식 5\n\n바뀐 소식.\n");
+  assert_int_equal(run_index(fx, 0).files_indexed, 1); /* not a first build: no optimize */
+  assert_true(segments(fx) > 1);
+  h = raw(fx);
+  assert_int_equal(scalar(h, "SELECT v FROM articles_fts_config WHERE k = 'automerge'"), 4);
+  assert_consistent(h);
+  sqlite3_close(h);
+  assert_int_equal(run_index(fx, 1).files_indexed, 600); /* --full optimizes whatever the size */
+  assert_int_equal(segments(fx), 1);
+}
+
 /* The page of Q ("" and a message in MSG when the search fails): ids and scores. */
 static void page_of(fixture *fx, const char *q, char *out, size_t n, char *msg, size_t n_msg) {
   kfts_db *db = NULL;
@@ -594,6 +641,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(store__bad_files_cost_only_themselves, setup, teardown),
       cmocka_unit_test_setup_teardown(store__schema_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(store__docvals_only_when_current, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__large_first_build_optimized, setup, teardown),
       cmocka_unit_test_setup_teardown(store__search_first_cut, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
