@@ -7,7 +7,7 @@ _kfts_index() {
     --db|--manifest) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
   case $cur in
-    -*) COMPREPLY=($(compgen -W "--db --manifest --full --follow-symlinks --json --dump --suggest-aliases --quiet --help --version" -- "$cur")); return ;;
+    -*) COMPREPLY=($(compgen -W "--db --manifest --full --optimize --follow-symlinks --json --dump --suggest-aliases --quiet --help --version" -- "$cur")); return ;;
   esac
   COMPREPLY=($(compgen -f -- "$cur"))
 }

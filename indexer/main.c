@@ -26,6 +26,7 @@ static const char usage_text[] =
     "  --db FILE          the database ($KFTS_DB, config \"db\", else ./kfts.db)\n"
     "  --manifest FILE    per-file defaults (default: kfts.json in each root)\n"
     "  --full             re-read every file, and optimise the index\n"
+    "  --optimize         merge the index into one segment (faster queries)\n"
     "  --follow-symlinks  follow symbolic links inside the indexed folders\n"
     "  --json             print the summary as one JSON object\n"
     "  --dump             print the articles of FILE... as JSON Lines; no database\n"
@@ -129,11 +130,12 @@ static int dump(int argc, char **argv, const char *manifest) {
 
 int main(int argc, char **argv) {
   kfts_init();
-  enum { OPT_DB = 256, OPT_MANIFEST, OPT_FULL, OPT_JSON, OPT_DUMP, OPT_FOLLOW, OPT_VERSION, OPT_SUGGEST };
+  enum { OPT_DB = 256, OPT_MANIFEST, OPT_FULL, OPT_JSON, OPT_DUMP, OPT_FOLLOW, OPT_VERSION, OPT_SUGGEST, OPT_OPTIMIZE };
   static const struct option longopts[] = {
       {"db", required_argument, NULL, OPT_DB},
       {"manifest", required_argument, NULL, OPT_MANIFEST},
       {"full", no_argument, NULL, OPT_FULL},
+      {"optimize", no_argument, NULL, OPT_OPTIMIZE},
       {"json", no_argument, NULL, OPT_JSON},
       {"dump", no_argument, NULL, OPT_DUMP},
       {"suggest-aliases", no_argument, NULL, OPT_SUGGEST},
@@ -165,6 +167,7 @@ int main(int argc, char **argv) {
     case OPT_DB: db_path = optarg; break;
     case OPT_MANIFEST: manifest = optarg; break;
     case OPT_FULL: opts.full = 1; break;
+    case OPT_OPTIMIZE: opts.optimize = 1; break;
     case OPT_JSON: json = 1; break;
     case OPT_DUMP: do_dump = 1; break;
     case OPT_SUGGEST: suggest = 1; break;

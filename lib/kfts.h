@@ -195,6 +195,7 @@ typedef struct kfts_index_opts {
   /* Each file's fate, for --verbose: WHAT is "indexed" (N_ARTICLES), "unchanged" or
   ** "removed". Or NULL. */
   void (*event)(void *ctx, const char *path, const char *what, size_t n_articles);
+  int optimize; /* 1: merge the FTS index into one segment at the end, changed or not */
 } kfts_index_opts;
 
 typedef struct kfts_index_stats {

@@ -1365,7 +1365,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
   /* Story clusters, when any article came or went. */
   if (rc == KFTS_OK && r.changed) rc = kftsp_recluster(db->h, err);
   if (rc == KFTS_OK) rc = commit(&r);
-  if (rc == KFTS_OK && r.optimize && r.changed)
+  if (rc == KFTS_OK && ((r.optimize && r.changed) || (opts && opts->optimize)))
     rc = exec(db->h, "INSERT INTO articles_fts(articles_fts) VALUES ('optimize')", err);
   if (rc != KFTS_OK && r.in_txn) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
   if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");

@@ -562,6 +562,20 @@ static void store__large_first_build_optimized(void **state) {
   assert_int_equal(scalar(h, "SELECT v FROM articles_fts_config WHERE k = 'automerge'"), 4);
   assert_consistent(h);
   sqlite3_close(h);
+  /* --optimize: one segment, nothing re-read. */
+  kfts_db *db = NULL;
+  kfts_error err = {0};
+  if (kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_CREATE, &err)) fail_msg("open: %s", err.message);
+  const char *paths[] = {fx->corpus};
+  kfts_index_opts o = {.optimize = 1};
+  kfts_index_stats st;
+  if (kfts_index_paths(db, paths, 1, &o, &st, &err)) fail_msg("index: %s", err.message);
+  kfts_db_close(db);
+  assert_int_equal(st.files_indexed, 0);
+  assert_int_equal(segments(fx), 1);
+  write_file(p, "# 소식 5\n\n또 바뀐 소식.\n");
+  assert_int_equal(run_index(fx, 0).files_indexed, 1);
+  assert_true(segments(fx) > 1);
   assert_int_equal(run_index(fx, 1).files_indexed, 600); /* --full optimizes whatever the size */
   assert_int_equal(segments(fx), 1);
 }
