@@ -40,7 +40,7 @@ static uint32_t get_u32(const unsigned char *p) {
 }
 
 /* The row length %_docsize holds: one varint per column, summed; UINT32_MAX when malformed. */
-static uint32_t doc_length(const unsigned char *p, int n) {
+uint32_t kftsp_dv_length(const unsigned char *p, int n) {
   uint64_t sum = 0;
   for (int i = 0, col = 0; col < 4; col++) {
     uint32_t v = 0;
@@ -59,8 +59,6 @@ static uint32_t doc_length(const unsigned char *p, int n) {
   return sum < UINT32_MAX ? (uint32_t)sum : UINT32_MAX;
 }
 
-uint32_t kftsp_dv_length(const unsigned char *sz, int n) { return doc_length(sz, n); }
-
 /* ---- writing ---- */
 
 typedef struct block {
@@ -73,7 +71,7 @@ static void block_add(block *b, sqlite3_stmt *st) {
   uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
   for (int i = 0; i < 8; i++) x[i] = (unsigned char)(id >> (8 * i));
   kftsp_buf_add(&b->ids, (const char *)x, 8);
-  put_u32(x, doc_length(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1)));
+  put_u32(x, kftsp_dv_length(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1)));
   kftsp_buf_add(&b->len, (const char *)x, 4);
   int64_t z;
   int32_t d = kftsp_parse_day((const char *)sqlite3_column_text(st, 2), &z) && z > INT32_MIN && z <= INT32_MAX

@@ -337,7 +337,6 @@ typedef struct kftsp_mrow {
 /* The caller reads only id, importance, score, relevance and coverage of a row (date, source
 ** and topics may be NULL): with no filters, scores come from docvals blocks. */
 #define KFTSP_SCAN_LEAN 4
-extern int kftsp_dv_off; /* 1: scans never read docvals (tests compare) */
 /* Returns KFTS_OK to go on, anything else to stop the scan with that code. */
 typedef int (*kftsp_mrow_fn)(void *ctx, const kftsp_mrow *row);
 int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx);

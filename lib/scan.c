@@ -10,6 +10,11 @@
 ** the next match is near, a fresh seek when it is far. For a broad query that is a merge
 ** join, for a narrow one the same look-ups as before, in a smaller table.
 **
+** A relevance page with no filters (KFTSP_SCAN_LEAN) needs only each match's length,
+** importance and day: it reads them from docvals blocks (docvals.c), a few hundred articles
+** each, stepped through beside the matches instead of a seek in articles_meta per match (at
+** 1M, 모델: 44 -> 12 ms).
+**
 ** kfts_tf() hands over each row's phrase frequencies (weighted per column, as bm25() does);
 ** the score is FTS5's bm25 formula on them and the %_docsize length, times the importance
 ** and recency factors: bit for bit the value the ranked list's SQL computes
@@ -121,25 +126,6 @@ static double bm25(const tf *t, double D) {
   return score;
 }
 
-/* The row length %_docsize holds: one varint per column, summed. -1 when malformed. */
-static double doc_length(const unsigned char *p, int n) {
-  int64_t sum = 0;
-  for (int i = 0, col = 0; col < 4; col++) {
-    uint32_t v = 0;
-    int k = 0;
-    for (;;) {
-      if (i >= n || k == 5) return -1;
-      unsigned char c = p[i++];
-      v = (v << 7) | (c & 0x7f);
-      k++;
-      if (!(c & 0x80)) break;
-    }
-    sum += (int32_t)v;
-    if (col == 3 && i != n) return -1;
-  }
-  return (double)sum;
-}
-
 typedef struct cursor {
   sqlite3_stmt *st; /* "... WHERE id >= ?70 ... ORDER BY id": column 0 is the id */
   int64_t id;
@@ -212,9 +198,9 @@ static int emit_row(kftsp_match *m, cursor *meta, int64_t id, const tf *t, int f
   kftsp_mrow row = {id, NULL, -1, NULL, NULL, 0.0, 0.0, 0};
   row_from(&row, meta->st, 1, flags & KFTSP_SCAN_TOPICS);
   if (flags & KFTSP_SCAN_SCORE) {
-    double D = doc_length(sqlite3_column_blob(meta->st, 5), sqlite3_column_bytes(meta->st, 5));
-    if (D < 0) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
-    row.relevance = bm25(t, D);
+    uint32_t D = kftsp_dv_length(sqlite3_column_blob(meta->st, 5), sqlite3_column_bytes(meta->st, 5));
+    if (D == UINT32_MAX) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
+    row.relevance = bm25(t, (double)D);
     row.score = row.relevance * kftsp_match_boost(m, row.importance, row.date);
     row.coverage = kftsp_match_coverage(m, t->freq, t->n);
   }
@@ -232,8 +218,6 @@ typedef struct dvscan {
   int started;
   double weight, half_life, newest;
 } dvscan;
-
-int kftsp_dv_off = 0;
 
 /* A match scored from its docvals entry; 0 when it has none (not in articles_meta). */
 static int emit_dv(kftsp_match *m, dvscan *d, int64_t id, const tf *t, kftsp_mrow_fn fn, void *ctx) {
@@ -291,8 +275,8 @@ typedef struct half {
 
 /* Whether H can score from docvals: a lean scored scan, no filters, every block current. */
 static int dv_prepare(half *h) {
-  if (!(h->flags & KFTSP_SCAN_SCORE) || !(h->flags & KFTSP_SCAN_LEAN) || kftsp_dv_off ||
-      *kftsp_match_where(h->m) || !kftsp_dv_valid(kftsp_match_handle(h->m)))
+  if (!(h->flags & KFTSP_SCAN_SCORE) || !(h->flags & KFTSP_SCAN_LEAN) || *kftsp_match_where(h->m) ||
+      !kftsp_dv_valid(kftsp_match_handle(h->m)))
     return KFTS_OK;
   if (!(h->dv = kftsp_malloc(sizeof *h->dv))) return KFTS_ENOMEM;
   memset(h->dv, 0, sizeof *h->dv);
