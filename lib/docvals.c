@@ -119,11 +119,9 @@ static int block_write(sqlite3_stmt *ins, int64_t k, block *b) {
   return rc;
 }
 
-static int64_t block_lo(int64_t k) { return k >= INT64_MIN >> KFTSP_DV_SHIFT ? (int64_t)((uint64_t)k << KFTSP_DV_SHIFT) : INT64_MIN; }
-
-static int64_t block_hi(int64_t k) {
-  return k < INT64_MAX >> KFTSP_DV_SHIFT ? block_lo(k + 1) - 1 : INT64_MAX;
-}
+/* The ids of block K, 0 <= K < KFTSP_DV_BLOCKS (dirty blocks; others are rewritten with all). */
+static int64_t block_lo(int64_t k) { return k << KFTSP_DV_SHIFT; }
+static int64_t block_hi(int64_t k) { return ((k + 1) << KFTSP_DV_SHIFT) - 1; }
 
 int kftsp_dv_rebuild(sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err) {
   sqlite3_stmt *sel = NULL, *ins = NULL, *del = NULL;
