@@ -291,14 +291,15 @@ static int dv_prepare(half *h) {
 static int half_prepare(half *h) {
   int score = h->flags & KFTSP_SCAN_SCORE, topics = h->flags & KFTSP_SCAN_TOPICS;
   int rc = dv_prepare(h);
-  if (rc) return rc;
-  kftsp_buf b = {0};
-  kftsp_buf_printf(&b,
-                   "SELECT a.id, a.date, a.importance, a.source, %s, %s FROM articles_meta a"
-                   " WHERE a.id >= ?70 AND a.id <= ?73%s ORDER BY a.id",
-                   topics ? "a.topics" : "NULL", score ? "a.sz" : "NULL", kftsp_match_where(h->m));
-  rc = b.oom ? KFTS_ENOMEM : h->dv ? KFTS_OK : kftsp_match_sql(h->m, b.p, &h->meta.st);
-  kftsp_buf_reset(&b);
+  if (!rc && !h->dv) { /* the meta cursor, unless docvals serve */
+    kftsp_buf b = {0};
+    kftsp_buf_printf(&b,
+                     "SELECT a.id, a.date, a.importance, a.source, %s, %s FROM articles_meta a"
+                     " WHERE a.id >= ?70 AND a.id <= ?73%s ORDER BY a.id",
+                     topics ? "a.topics" : "NULL", score ? "a.sz" : "NULL", kftsp_match_where(h->m));
+    rc = b.oom ? KFTS_ENOMEM : kftsp_match_sql(h->m, b.p, &h->meta.st);
+    kftsp_buf_reset(&b);
+  }
   if (!rc)
     rc = kftsp_match_sql(h->m,
                          score ? "SELECT rowid, kfts_tf(articles_fts, ?71) FROM articles_fts"

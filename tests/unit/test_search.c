@@ -480,6 +480,17 @@ static void search__scan_scores_like_sql(void **state) {
   unsetenv("KFTS_THREADS");
 }
 
+/* Options for page PAGE (offset, limit) of Q, without snippets. */
+static kfts_search_opts page_opts(const char *q, const size_t page[2]) {
+  kfts_search_opts o;
+  kfts_search_opts_init(&o);
+  o.query = q;
+  o.offset = page[0];
+  o.limit = page[1];
+  o.snippet_tokens = 0;
+  return o;
+}
+
 /* O's page by the scan and by SQL (*BY_SQL 0, then 1) into R[0] and R[1]: the same total and
 ** hits, bit for bit the same scores. */
 static void search_both_ways(kfts_db *d, const kfts_search_opts *o, int *by_sql, kfts_result *r[2]) {
@@ -526,13 +537,8 @@ static void search__collapse_by_scan_like_sql(void **state) {
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(qs); i++)
     for (size_t p = 0; p < KFTSP_ARRAY_LEN(pages); p++)
       for (int split = 0; split < 2; split++) {
-        kfts_search_opts o;
-        kfts_search_opts_init(&o);
-        o.query = qs[i];
+        kfts_search_opts o = page_opts(qs[i], pages[p]);
         o.collapse = 1;
-        o.offset = pages[p][0];
-        o.limit = pages[p][1];
-        o.snippet_tokens = 0;
         kfts_result *r[2] = {NULL, NULL};
         kftsp_split_min_rows = split ? 0 : 1 << 30;
         search_both_ways(d, &o, &kftsp_collapse_by_sql, r);
@@ -558,12 +564,7 @@ static void relaxed_agrees(kfts_db *d, const char *q) {
   static const size_t pages[][2] = {{0, 10}, {2, 5}, {0, 1}, {0, 3000}};
   for (size_t p = 0; p < KFTSP_ARRAY_LEN(pages); p++)
     for (int split = 0; split < 2; split++) {
-      kfts_search_opts o;
-      kfts_search_opts_init(&o);
-      o.query = q;
-      o.offset = pages[p][0];
-      o.limit = pages[p][1];
-      o.snippet_tokens = 0;
+      kfts_search_opts o = page_opts(q, pages[p]);
       kfts_result *r[2] = {NULL, NULL};
       kftsp_split_min_rows = split ? 0 : 1 << 30;
       search_both_ways(d, &o, &kftsp_relaxed_by_sql, r);
