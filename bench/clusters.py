@@ -66,8 +66,8 @@ db = os.path.join(tmp, "kfts.db")
 run(os.path.join(build, "kfts-index"), "--db", db, "-q", docs)
 
 con = sqlite3.connect(db)
-rows = con.execute("SELECT f.path, s.n, s.sig, c.cluster FROM signatures s JOIN articles a ON a.id = s.article_id"
-                   " JOIN files f ON f.id = a.file_id LEFT JOIN clusters c ON c.article_id = a.id").fetchall()
+rows = con.execute("SELECT f.path, s.n, s.sig, c.cluster FROM signatures s JOIN articles a ON a.doc = s.doc"
+                   " JOIN files f ON f.id = a.file_id LEFT JOIN clusters c ON c.doc = a.doc").fetchall()
 sig = {p: (n, struct.unpack("<%dI" % K, blob), c) for p, n, blob, c in rows}
 
 def similarity(x, y):
@@ -123,7 +123,7 @@ run(os.path.join(build, "kfts-index"), "--db", cdb, "-q", os.path.join(here, "co
 con = sqlite3.connect(cdb)
 groups = {}
 for cl, title, src in con.execute("SELECT c.cluster, a.title, a.source FROM clusters c JOIN articles a"
-                                  " ON a.id = c.article_id ORDER BY c.cluster, a.date"):
+                                  " ON a.doc = c.doc ORDER BY c.cluster, a.date"):
     groups.setdefault(cl, []).append(f"{src}: {title}")
 print()
 print(f"corpus/: {len(groups)} clusters")

@@ -13,8 +13,8 @@
 ** when similarity >= KFTSP_CLUSTER_THRESHOLD and J >= KFTSP_CLUSTER_MIN_JACCARD; grouped by
 ** leader clustering (kftsp_recluster), so every member is related to its cluster's leader.
 ** Thresholds measured in bench/clusters.py (bench/RESULTS.md).
-** Stored in signatures(article_id, n, sig) and clusters(article_id, cluster): cluster is
-** the leader's article id (the group's smallest); articles alone have no row.
+** Stored in signatures(doc, n, sig) and clusters(doc, cluster), by articles.doc: cluster is
+** the leader's doc (the group's smallest); articles alone have no row.
 */
 #include "kfts_int.h"
 
@@ -110,7 +110,7 @@ int kftsp_sig_related(const kftsp_sig *a, const kftsp_sig *b) {
 
 /* ---- clustering the whole index ---- */
 
-/* What re-clustering keeps of each article: its id, token count and each minimum's low 16
+/* What re-clustering keeps of each article: its doc, token count and each minimum's low 16
 ** bits (140 bytes, not the 264 of a signature). Two different minima agree in their low bits
 ** once in 65,536 slots, a Jaccard estimate off by 1/64 for about one pair in a thousand. */
 typedef struct row {
@@ -153,7 +153,7 @@ static int db_fail(kfts_error *err, sqlite3 *h, const char *what) {
   return kftsp_err(err, KFTS_EDB, "database", 0, "%s: %s", what, sqlite3_errmsg(h));
 }
 
-/* The signature of article ID, read back (ST: SELECT n, sig ... WHERE article_id = ?1). */
+/* The signature of article ID, read back (ST: SELECT n, sig ... WHERE doc = ?1). */
 static int read_sig(sqlite3_stmt *st, int64_t id, kftsp_sig *s) {
   sqlite3_bind_int64(st, 1, id);
   int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == (int)sizeof s->min;
@@ -383,7 +383,7 @@ static int pair_bucket(const rows *rs, const uint32_t *g, size_t n, pairs *p) {
 static int write_rows(sqlite3 *h, FILE *f, sorter *s, size_t *n_out, kfts_error *err) {
   sqlite3_stmt *st;
   *n_out = 0;
-  if (sqlite3_prepare_v2(h, "SELECT article_id, n, sig FROM signatures ORDER BY article_id", -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(h, "SELECT doc, n, sig FROM signatures ORDER BY doc", -1, &st, NULL) != SQLITE_OK)
     return db_fail(err, h, "reading signatures");
   int rc = KFTS_OK, step;
   size_t n = 0;
@@ -524,7 +524,7 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   if (!rc) {
     char *msg = NULL;
     if (sqlite3_exec(h, "DELETE FROM clusters", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_prepare_v2(h, "INSERT OR IGNORE INTO clusters(article_id, cluster) VALUES (?1, ?2)", -1, &ins,
+        sqlite3_prepare_v2(h, "INSERT OR IGNORE INTO clusters(doc, cluster) VALUES (?1, ?2)", -1, &ins,
                            NULL) != SQLITE_OK)
       rc = kftsp_err(err, KFTS_EDB, "database", 0, "writing clusters: %s", msg ? msg : sqlite3_errmsg(h));
     sqlite3_free(msg);
@@ -573,23 +573,27 @@ static int cmp_near(const void *a, const void *b) {
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
-int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, double **sims_out, size_t *n_out,
+int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **docs_out, double **sims_out, size_t *n_out,
                   kfts_error *err) {
-  *ids_out = NULL;
+  *docs_out = NULL;
   *sims_out = NULL;
   *n_out = 0;
   sqlite3 *h = kftsp_db_handle(db);
   int rc = KFTS_OK;
   /* One pass over the signatures, compared with ID's as they stream by. */
-  sqlite3_stmt *one = NULL, *all = NULL;
+  sqlite3_stmt *doc = NULL, *one = NULL, *all = NULL;
   kftsp_sig me, o;
-  if (sqlite3_prepare_v2(h, "SELECT n, sig FROM signatures WHERE article_id = ?1", -1, &one, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(h, "SELECT article_id, n, sig FROM signatures WHERE article_id != ?1", -1, &all, NULL) !=
-          SQLITE_OK) {
+  if (sqlite3_prepare_v2(h, "SELECT doc FROM articles WHERE id = ?1", -1, &doc, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(h, "SELECT n, sig FROM signatures WHERE doc = ?1", -1, &one, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(h, "SELECT doc, n, sig FROM signatures WHERE doc != ?1", -1, &all, NULL) != SQLITE_OK) {
+    sqlite3_finalize(doc);
     sqlite3_finalize(one);
     return db_fail(err, h, "reading signatures");
   }
-  int found = read_sig(one, id, &me);
+  sqlite3_bind_int64(doc, 1, id);
+  int64_t mine = sqlite3_step(doc) == SQLITE_ROW ? sqlite3_column_int64(doc, 0) : 0;
+  sqlite3_finalize(doc);
+  int found = mine && read_sig(one, mine, &me);
   sqlite3_finalize(one);
   if (!found) {
     sqlite3_finalize(all);
@@ -598,7 +602,7 @@ int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, doub
   }
   near *c = NULL;
   size_t m = 0, cap = 0;
-  sqlite3_bind_int64(all, 1, id);
+  sqlite3_bind_int64(all, 1, mine);
   while (!rc && sqlite3_step(all) == SQLITE_ROW) {
     if (sqlite3_column_bytes(all, 2) != (int)sizeof o.min) continue;
     o.n = (uint32_t)sqlite3_column_int64(all, 1);
@@ -630,7 +634,7 @@ int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, doub
     rc = kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
   } else {
     for (size_t i = 0; i < m; i++) ids[i] = c[i].id, sims[i] = c[i].sim;
-    *ids_out = ids;
+    *docs_out = ids;
     *sims_out = sims;
     *n_out = m;
   }

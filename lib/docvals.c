@@ -1,15 +1,15 @@
 /*
 ** docvals.c -- what ranking needs of each article (its length, importance and day), packed
-** in blocks by id, so that a scored scan reads a block per few hundred matches instead of
+** in blocks by doc (articles.doc, FTS5's rowid), so that a scored scan reads a block per few hundred matches instead of
 ** seeking articles_meta once per match (at 1M articles, a seek per match was three quarters
 ** of a broad query's time).
 **
-** Table docvals(block INTEGER PRIMARY KEY, v BLOB): block = id >> KFTSP_DV_SHIFT (ids are
-** 53 bits, so at most 4096 blocks: about 250 articles each at 1M). A block's blob is a pure
-** function of the articles_meta rows whose ids fall in it:
+** Table docvals(block INTEGER PRIMARY KEY, v BLOB): block = doc >> kftsp_dv_shift (256
+** articles, fewer where articles were removed). A block's blob is a pure function of the
+** articles_meta rows whose docs fall in it:
 **   byte 0      format (1)
 **   bytes 1..4  n, little-endian
-**   n x 8       ids, ascending (little-endian, two's complement)
+**   n x 8       docs, ascending (little-endian, two's complement)
 **   n x 4       lengths: the sum of %_docsize's columns (0xffffffff: the blob is malformed)
 **   n x 4       days since 1970-01-01 of the date (INT32_MIN: none or not a date)
 **   n x 1       importance (-1: none)
@@ -29,7 +29,11 @@
 #define DV_HEAD 5
 #define DV_ENTRY 17
 
-int64_t kftsp_dv_block(int64_t id) { return id >= 0 ? id >> KFTSP_DV_SHIFT : -((-(id + 1)) >> KFTSP_DV_SHIFT) - 1; }
+int kftsp_dv_shift = 8;
+
+int64_t kftsp_dv_block(int64_t doc) {
+  return doc >= 0 ? doc >> kftsp_dv_shift : -((-(doc + 1)) >> kftsp_dv_shift) - 1;
+}
 
 static void put_u32(unsigned char *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
@@ -62,15 +66,15 @@ uint32_t kftsp_dv_length(const unsigned char *p, int n) {
 /* ---- writing ---- */
 
 typedef struct block {
-  kftsp_buf ids, len, day, imp;
+  kftsp_buf docs, len, day, imp;
   uint32_t n;
 } block;
 
 static void block_add(block *b, sqlite3_stmt *st) {
   unsigned char x[8];
-  uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
-  for (int i = 0; i < 8; i++) x[i] = (unsigned char)(id >> (8 * i));
-  kftsp_buf_add(&b->ids, (const char *)x, 8);
+  uint64_t doc = (uint64_t)sqlite3_column_int64(st, 0);
+  for (int i = 0; i < 8; i++) x[i] = (unsigned char)(doc >> (8 * i));
+  kftsp_buf_add(&b->docs, (const char *)x, 8);
   put_u32(x, kftsp_dv_length(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1)));
   kftsp_buf_add(&b->len, (const char *)x, 4);
   int64_t z;
@@ -85,7 +89,7 @@ static void block_add(block *b, sqlite3_stmt *st) {
 }
 
 static void block_reset(block *b) {
-  kftsp_buf_reset(&b->ids);
+  kftsp_buf_reset(&b->docs);
   kftsp_buf_reset(&b->len);
   kftsp_buf_reset(&b->day);
   kftsp_buf_reset(&b->imp);
@@ -95,7 +99,7 @@ static void block_reset(block *b) {
 /* Writes block K from B (none when empty) and empties B. */
 static int block_write(sqlite3_stmt *ins, int64_t k, block *b) {
   int rc = KFTS_OK;
-  if (b->ids.oom || b->len.oom || b->day.oom || b->imp.oom) rc = KFTS_ENOMEM;
+  if (b->docs.oom || b->len.oom || b->day.oom || b->imp.oom) rc = KFTS_ENOMEM;
   if (!rc && b->n) {
     size_t n = DV_HEAD + (size_t)b->n * DV_ENTRY;
     unsigned char *v = kftsp_malloc(n);
@@ -105,8 +109,8 @@ static int block_write(sqlite3_stmt *ins, int64_t k, block *b) {
       v[0] = DV_FORMAT;
       put_u32(v + 1, b->n);
       unsigned char *p = v + DV_HEAD;
-      memcpy(p, b->ids.p, b->ids.n);
-      memcpy(p += b->ids.n, b->len.p, b->len.n);
+      memcpy(p, b->docs.p, b->docs.n);
+      memcpy(p += b->docs.n, b->len.p, b->len.n);
       memcpy(p += b->len.n, b->day.p, b->day.n);
       memcpy(p + b->day.n, b->imp.p, b->imp.n);
       sqlite3_bind_int64(ins, 1, k);
@@ -119,14 +123,14 @@ static int block_write(sqlite3_stmt *ins, int64_t k, block *b) {
   return rc;
 }
 
-/* The ids of block K, 0 <= K < KFTSP_DV_BLOCKS (dirty blocks; others are rewritten with all). */
-static int64_t block_lo(int64_t k) { return k << KFTSP_DV_SHIFT; }
-static int64_t block_hi(int64_t k) { return ((k + 1) << KFTSP_DV_SHIFT) - 1; }
+/* The docs of block K, 0 <= K < KFTSP_DV_BLOCKS (dirty blocks; others are rewritten with all). */
+static int64_t block_lo(int64_t k) { return k << kftsp_dv_shift; }
+static int64_t block_hi(int64_t k) { return ((k + 1) << kftsp_dv_shift) - 1; }
 
 int kftsp_dv_rebuild(sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err) {
   sqlite3_stmt *sel = NULL, *ins = NULL, *del = NULL;
   int rc = KFTS_OK;
-  if (sqlite3_prepare_v2(h, "SELECT id, sz, date, importance FROM articles_meta WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+  if (sqlite3_prepare_v2(h, "SELECT doc, sz, date, importance FROM articles_meta WHERE doc BETWEEN ?1 AND ?2 ORDER BY doc",
                          -1, &sel, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(h, "INSERT INTO docvals(block, v) VALUES (?1, ?2)", -1, &ins, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(h, d->all ? "DELETE FROM docvals" : "DELETE FROM docvals WHERE block = ?1", -1, &del,
@@ -174,8 +178,8 @@ int kftsp_dv_rebuild(sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err) {
   return rc;
 }
 
-void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t id) {
-  int64_t k = kftsp_dv_block(id);
+void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t doc) {
+  int64_t k = kftsp_dv_block(doc);
   if (k < 0 || k >= KFTSP_DV_BLOCKS) d->all = 1;
   else d->bits[k / 8] |= (unsigned char)(1u << (k % 8));
 }
@@ -197,13 +201,13 @@ int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n) {
   if ((size_t)n != DV_HEAD + (size_t)k * DV_ENTRY) return -1;
   if (k > b->cap) {
     size_t cap = k < 256 ? 256 : k;
-    void *p = kftsp_realloc(b->mem, cap * (sizeof *b->id + sizeof *b->len + sizeof *b->day + sizeof *b->imp));
+    void *p = kftsp_realloc(b->mem, cap * (sizeof *b->doc + sizeof *b->len + sizeof *b->day + sizeof *b->imp));
     if (!p) return -2;
     b->mem = p;
     b->cap = cap;
   }
-  b->id = b->mem;
-  b->len = (uint32_t *)(b->id + b->cap);
+  b->doc = b->mem;
+  b->len = (uint32_t *)(b->doc + b->cap);
   b->day = (int32_t *)(b->len + b->cap);
   b->imp = (signed char *)(b->day + b->cap);
   const unsigned char *p = v + DV_HEAD, *pl = p + 8 * (size_t)k, *pd = pl + 4 * (size_t)k,
@@ -211,7 +215,7 @@ int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n) {
   for (uint32_t i = 0; i < k; i++) {
     uint64_t x = 0;
     for (int j = 7; j >= 0; j--) x = x << 8 | p[8 * i + (uint32_t)j];
-    b->id[i] = (int64_t)x;
+    b->doc[i] = (int64_t)x;
     b->len[i] = get_u32(pl + 4 * i);
     b->day[i] = (int32_t)get_u32(pd + 4 * i);
     b->imp[i] = (signed char)pi[i];

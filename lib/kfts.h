@@ -252,7 +252,8 @@ typedef struct kfts_member {
 KFTS_API void kfts_search_opts_init(kfts_search_opts *o);
 
 typedef struct kfts_hit {
-  int64_t id;
+  int64_t id;  /* stable (see README) */
+  int64_t doc; /* its row in this index: articles.doc, FTS5's rowid; new when its file changes */
   char *title, *url, *date, *date_source, *source, *file;
   char **topics;
   size_t n_topics;

@@ -285,18 +285,18 @@ kftsp_match *kftsp_match_fork(const kftsp_match *m, struct sqlite3 *h, kfts_erro
 kfts_error *kftsp_match_error(kftsp_match *m);
 
 /**************************************************************************
-** docvals.c: each article's length, importance and day in blocks by id, for scoring
+** docvals.c: each article's length, importance and day in blocks by doc, for scoring
 ** without a look-up per match.
 */
-#define KFTSP_DV_SHIFT 41 /* block = id >> 41: ids are 53 bits, so at most 4096 blocks */
-#define KFTSP_DV_BLOCKS 4096
-int64_t kftsp_dv_block(int64_t id);
-/* The blocks an indexing run changed (ALL: every one, or an id outside 0 .. 2^53). */
+extern int kftsp_dv_shift;    /* block = doc >> 8: 256 articles (tests: fewer, for more blocks) */
+#define KFTSP_DV_BLOCKS 65536 /* the blocks a run marks one by one: docs below 2^24 */
+int64_t kftsp_dv_block(int64_t doc);
+/* The blocks an indexing run changed (ALL: every one, or a doc outside 0 .. 2^24). */
 typedef struct kftsp_dv_dirty {
   unsigned char bits[KFTSP_DV_BLOCKS / 8];
   int all;
 } kftsp_dv_dirty;
-void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t id);
+void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t doc);
 /* Rewrites D's blocks from articles_meta and marks them all current (meta 'docvals'), in
 ** the caller's transaction. */
 int kftsp_dv_rebuild(struct sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err);
@@ -304,7 +304,7 @@ int kftsp_dv_rebuild(struct sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err
 int kftsp_dv_valid(struct sqlite3 *h);
 /* One block, decoded; POS: where the caller's search left off. */
 typedef struct kftsp_dv_block_t {
-  int64_t *id;
+  int64_t *doc;
   uint32_t *len; /* UINT32_MAX: malformed */
   int32_t *day;  /* INT32_MIN: none */
   signed char *imp;
@@ -323,7 +323,7 @@ uint32_t kftsp_dv_length(const unsigned char *sz, int n);
 ** look-up per row.
 */
 typedef struct kftsp_mrow {
-  int64_t id;
+  int64_t doc;
   const char *date;   /* "YYYY-MM-DD" or NULL */
   int importance;     /* -1: none */
   const char *source; /* or NULL */
@@ -456,8 +456,9 @@ int kftsp_sig_related(const kftsp_sig *a, const kftsp_sig *b);
 extern size_t kftsp_cluster_chunk_keys; /* band keys sorted in memory at once (2^20) */
 extern size_t kftsp_cluster_cache_rows; /* rows kept in memory (2^17) */
 int kftsp_recluster(struct sqlite3 *h, kfts_error *err);
-/* The LIMIT articles most similar to ID (similarity >= 0.1), best first; kftsp_free both. */
-int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **ids_out, double **sims_out, size_t *n_out,
+/* The docs of the LIMIT articles most similar to article ID (articles.id; similarity >= 0.1),
+** best first; kftsp_free both. */
+int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **docs_out, double **sims_out, size_t *n_out,
                   kfts_error *err);
 
 /**************************************************************************

@@ -1,11 +1,11 @@
 /*
-** scan.c -- the match set of a query streamed in article-id order, each article with its
+** scan.c -- the match set of a query streamed in doc order (articles.doc, FTS5's rowid), each article with its
 ** metadata and its score, for timelines and facets.
 **
 ** Joining FTS5's matches to articles costs a B-tree look-up per match, and bm25() one more,
 ** in %_docsize, per match: at 100k articles a query matching 88k of them spends about 40 ms
 ** on each. Here FTS5 yields the matching rowids in ascending order and one cursor walks
-** articles_meta (store.c: id, the %_docsize blob, date, importance, source, topics, a few
+** articles_meta (store.c: doc, the %_docsize blob, date, importance, source, topics, a few
 ** dozen bytes per article) forward beside it, under the query's filters: a few steps when
 ** the next match is near, a fresh seek when it is far. For a broad query that is a merge
 ** join, for a narrow one the same look-ups as before, in a smaller table.
@@ -21,7 +21,7 @@
 ** (tests/unit/test_search.c compares every match). For a query of one OR group the scan
 ** counts each phrase's rows for the IDFs itself, rather than a pass of FTS5 over each phrase.
 **
-** A large index is scanned in two halves by id at once, on two threads, the second on a
+** A large index is scanned in two halves by doc at once, on two threads, the second on a
 ** second read-only connection (kftsp_db_worker) that must read the same state of the index
 ** as the first (kftsp_scan_same_index); each half hands its rows to its own context, which
 ** the caller merges. The costs per match (FTS5's position lists, the meta cursor's seeks)
@@ -127,10 +127,10 @@ static double bm25(const tf *t, double D) {
 }
 
 typedef struct cursor {
-  sqlite3_stmt *st; /* "... WHERE id >= ?70 ... ORDER BY id": column 0 is the id */
-  int64_t id;
+  sqlite3_stmt *st; /* "... WHERE doc >= ?70 ... ORDER BY doc": column 0 is the doc */
+  int64_t doc;
   int state;  /* 0: not yet placed, 1: on a row, 2: past the last row */
-  double gap; /* ids per step, as seen so far (0: not yet seen) */
+  double gap; /* docs per step, as seen so far (0: not yet seen) */
 } cursor;
 
 static int cursor_seek(cursor *c, int64_t target) {
@@ -139,17 +139,17 @@ static int cursor_seek(cursor *c, int64_t target) {
   return sqlite3_step(c->st);
 }
 
-/* Moves C to its first row with id >= TARGET (targets never decrease): steps forward when
+/* Moves C to its first row with doc >= TARGET (targets never decrease): steps forward when
 ** the rows seen so far say TARGET is a few steps away, seeks otherwise. Returns 1 when the
 ** row reached is TARGET, 0 when not, -1 on a database error. */
 static int cursor_to(cursor *c, int64_t target) {
   if (c->state == 2) return 0;
-  if (c->state == 1 && c->id >= target) return c->id == target;
+  if (c->state == 1 && c->doc >= target) return c->doc == target;
   int steps = 0;
   if (c->state == 1) /* a first step teaches the gap */
-    steps = c->gap <= 0 ? 1 : (double)(target - c->id) / c->gap <= SEEK_AFTER ? 2 * SEEK_AFTER : 0;
+    steps = c->gap <= 0 ? 1 : (double)(target - c->doc) / c->gap <= SEEK_AFTER ? 2 * SEEK_AFTER : 0;
   for (;;) {
-    int64_t from = c->id;
+    int64_t from = c->doc;
     int stepped = steps-- > 0, s = stepped ? sqlite3_step(c->st) : cursor_seek(c, target);
     if (s == SQLITE_DONE) {
       c->state = 2;
@@ -157,12 +157,12 @@ static int cursor_to(cursor *c, int64_t target) {
     }
     if (s != SQLITE_ROW) return -1;
     c->state = 1;
-    c->id = sqlite3_column_int64(c->st, 0);
+    c->doc = sqlite3_column_int64(c->st, 0);
     if (stepped) {
-      double d = (double)(c->id - from);
+      double d = (double)(c->doc - from);
       c->gap = c->gap <= 0 ? d : 0.875 * c->gap + 0.125 * d;
     }
-    if (c->id >= target) return c->id == target;
+    if (c->doc >= target) return c->doc == target;
   }
 }
 
@@ -177,7 +177,7 @@ static void row_from(kftsp_mrow *row, sqlite3_stmt *st, int first, int topics) {
 /* No words, only filters: one pass over the articles that pass them. */
 static int scan_filtered(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx) {
   sqlite3_stmt *st = NULL;
-  int rc = kftsp_match_prepare(m, "SELECT id, date, importance, source, topics FROM (%s)", 0, &st), s = SQLITE_DONE;
+  int rc = kftsp_match_prepare(m, "SELECT doc, date, importance, source, topics FROM (%s)", 0, &st), s = SQLITE_DONE;
   while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
     kftsp_mrow row = {sqlite3_column_int64(st, 0), NULL, -1, NULL, NULL, 0.0, 0.0, 0};
     row_from(&row, st, 1, flags & KFTSP_SCAN_TOPICS);
@@ -190,12 +190,12 @@ static int scan_filtered(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx)
 
 /* One match: its metadata from the META cursor (0 when the filters leave it out), its score
 ** from T's frequencies, handed to FN. */
-static int emit_row(kftsp_match *m, cursor *meta, int64_t id, const tf *t, int flags, kftsp_mrow_fn fn,
+static int emit_row(kftsp_match *m, cursor *meta, int64_t doc, const tf *t, int flags, kftsp_mrow_fn fn,
                     void *ctx) {
-  int k = cursor_to(meta, id);
+  int k = cursor_to(meta, doc);
   if (k < 0) return kftsp_match_fail(m, NULL);
   if (!k) return KFTS_OK; /* the filters leave it out */
-  kftsp_mrow row = {id, NULL, -1, NULL, NULL, 0.0, 0.0, 0};
+  kftsp_mrow row = {doc, NULL, -1, NULL, NULL, 0.0, 0.0, 0};
   row_from(&row, meta->st, 1, flags & KFTSP_SCAN_TOPICS);
   if (flags & KFTSP_SCAN_SCORE) {
     uint32_t D = kftsp_dv_length(sqlite3_column_blob(meta->st, 5), sqlite3_column_bytes(meta->st, 5));
@@ -209,7 +209,7 @@ static int emit_row(kftsp_match *m, cursor *meta, int64_t id, const tf *t, int f
 
 /* A lean scored scan with no filters reads each match's length, importance and day from
 ** its docvals block (docvals.c) rather than from articles_meta: one block per few hundred
-** articles, stepped through in id order like the meta cursor. */
+** articles, stepped through in doc order like the meta cursor. */
 typedef struct dvscan {
   cursor c; /* over docvals: column 0 the block, 1 its blob */
   kftsp_dv_block_t b;
@@ -220,8 +220,8 @@ typedef struct dvscan {
 } dvscan;
 
 /* A match scored from its docvals entry; 0 when it has none (not in articles_meta). */
-static int emit_dv(kftsp_match *m, dvscan *d, int64_t id, const tf *t, kftsp_mrow_fn fn, void *ctx) {
-  int64_t k = kftsp_dv_block(id);
+static int emit_dv(kftsp_match *m, dvscan *d, int64_t doc, const tf *t, kftsp_mrow_fn fn, void *ctx) {
+  int64_t k = kftsp_dv_block(doc);
   if (!d->started || k != d->k) {
     d->started = 1;
     d->k = k;
@@ -237,11 +237,11 @@ static int emit_dv(kftsp_match *m, dvscan *d, int64_t id, const tf *t, kftsp_mro
   }
   kftsp_dv_block_t *b = &d->b;
   if (!d->has) return KFTS_OK;
-  while (b->pos < b->n && b->id[b->pos] < id) b->pos++;
-  if (b->pos == b->n || b->id[b->pos] != id) return KFTS_OK;
+  while (b->pos < b->n && b->doc[b->pos] < doc) b->pos++;
+  if (b->pos == b->n || b->doc[b->pos] != doc) return KFTS_OK;
   uint32_t i = b->pos;
   if (b->len[i] == UINT32_MAX) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
-  kftsp_mrow row = {id, NULL, b->imp[i], NULL, NULL, 0.0, 0.0, 0};
+  kftsp_mrow row = {doc, NULL, b->imp[i], NULL, NULL, 0.0, 0.0, 0};
   row.relevance = bm25(t, (double)b->len[i]);
   double boost = kftsp_importance_factor(row.importance, d->weight) *
                  kftsp_recency_days(b->day[i] == INT32_MIN ? NAN : (double)b->day[i], d->newest, d->half_life);
@@ -251,10 +251,10 @@ static int emit_dv(kftsp_match *m, dvscan *d, int64_t id, const tf *t, kftsp_mro
 }
 
 /* One half of a scan: the matches with rowids LO..HI, on M's connection, handed to FN(CTX).
-** A scored scan of a one-OR-group query (tf.counted) runs in two phases: the matches' ids
+** A scored scan of a one-OR-group query (tf.counted) runs in two phases: the matches' docs
 ** and phrase frequencies first (each frequency a sum of small column weights, exact in a
 ** float), each phrase's rows counted on the way (SEEN); then, once the IDFs are known, the
-** rows in id order. That holds 8 + 4 bytes per phrase per match. Other scans run phase 1
+** rows in doc order. That holds 8 + 4 bytes per phrase per match. Other scans run phase 1
 ** alone, each row handed over as it comes. */
 typedef struct half {
   kftsp_match *m;
@@ -266,7 +266,7 @@ typedef struct half {
   cursor meta;
   dvscan *dv; /* NULL: scores from the meta cursor */
   sqlite3_stmt *hits;
-  int64_t *ids;
+  int64_t *docs;
   float *freq;
   sqlite3_int64 *seen;
   size_t n, cap;
@@ -294,8 +294,8 @@ static int half_prepare(half *h) {
   if (!rc && !h->dv) { /* the meta cursor, unless docvals serve */
     kftsp_buf b = {0};
     kftsp_buf_printf(&b,
-                     "SELECT a.id, a.date, a.importance, a.source, %s, %s FROM articles_meta a"
-                     " WHERE a.id >= ?70 AND a.id <= ?73%s ORDER BY a.id",
+                     "SELECT a.doc, a.date, a.importance, a.source, %s, %s FROM articles_meta a"
+                     " WHERE a.doc >= ?70 AND a.doc <= ?73%s ORDER BY a.doc",
                      topics ? "a.topics" : "NULL", score ? "a.sz" : "NULL", kftsp_match_where(h->m));
     rc = b.oom ? KFTS_ENOMEM : kftsp_match_sql(h->m, b.p, &h->meta.st);
     kftsp_buf_reset(&b);
@@ -321,15 +321,15 @@ static int half_keep(half *h) {
   if (h->n == 0) memset(h->seen, 0, (size_t)h->t.n * sizeof *h->seen);
   if (h->n == h->cap) {
     size_t c = h->cap ? 2 * h->cap : 1024;
-    int64_t *x = kftsp_realloc(h->ids, c * sizeof *x);
+    int64_t *x = kftsp_realloc(h->docs, c * sizeof *x);
     if (!x) return KFTS_ENOMEM;
-    h->ids = x;
+    h->docs = x;
     float *f = kftsp_realloc(h->freq, c * (size_t)h->t.n * sizeof *f + 1);
     if (!f) return KFTS_ENOMEM;
     h->freq = f;
     h->cap = c;
   }
-  h->ids[h->n] = sqlite3_column_int64(h->hits, 0);
+  h->docs[h->n] = sqlite3_column_int64(h->hits, 0);
   for (int p = 0; p < h->t.n; p++) {
     h->freq[h->n * (size_t)h->t.n + p] = (float)h->t.freq[p];
     h->seen[p] += h->t.freq[p] > 0.0;
@@ -338,9 +338,9 @@ static int half_keep(half *h) {
   return KFTS_OK;
 }
 
-static int half_emit(half *h, int64_t id) {
-  return h->dv ? emit_dv(h->m, h->dv, id, &h->t, h->fn, h->ctx)
-               : emit_row(h->m, &h->meta, id, &h->t, h->flags, h->fn, h->ctx);
+static int half_emit(half *h, int64_t doc) {
+  return h->dv ? emit_dv(h->m, h->dv, doc, &h->t, h->fn, h->ctx)
+               : emit_row(h->m, &h->meta, doc, &h->t, h->flags, h->fn, h->ctx);
 }
 
 static void half_phase1(half *h) {
@@ -358,7 +358,7 @@ static void half_phase2(half *h, const double *idf) {
   for (int p = 0; h->n && p < h->t.n; p++) h->t.idf[p] = idf[p];
   for (size_t i = 0; !rc && i < h->n; i++) {
     for (int p = 0; p < h->t.n; p++) h->t.freq[p] = h->freq[i * (size_t)h->t.n + p];
-    rc = half_emit(h, h->ids[i]);
+    rc = half_emit(h, h->docs[i]);
   }
   h->rc = rc;
 }
@@ -372,7 +372,7 @@ static void half_done(half *h) {
     kftsp_free(h->dv);
   }
   kftsp_free(h->t.idf);
-  kftsp_free(h->ids);
+  kftsp_free(h->docs);
   kftsp_free(h->freq);
   kftsp_free(h->seen);
 }
@@ -472,14 +472,14 @@ int64_t kftsp_scan_same_index(sqlite3 *h, sqlite3 *w) {
   return ok ? rows : -1;
 }
 
-/* Whether to split, and where: the midpoint of the articles' ids, when the index is large,
+/* Whether to split, and where: the midpoint of the articles' docs, when the index is large,
 ** the machine has two cores, and the worker connection W reads the same index as H (both
 ** in the read transactions the caller opened). */
 static int split_point(sqlite3 *h, sqlite3 *w, int64_t *mid) {
   int ok = kftsp_scan_same_index(h, w) >= kftsp_split_min_rows;
   sqlite3_stmt *st = NULL;
   if (ok &&
-      sqlite3_prepare_v2(h, "SELECT (SELECT min(id) FROM articles_meta), (SELECT max(id) FROM articles_meta)", -1,
+      sqlite3_prepare_v2(h, "SELECT (SELECT min(doc) FROM articles_meta), (SELECT max(doc) FROM articles_meta)", -1,
                          &st, NULL) == SQLITE_OK &&
       sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
     int64_t lo = sqlite3_column_int64(st, 0), hi = sqlite3_column_int64(st, 1);

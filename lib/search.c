@@ -181,14 +181,14 @@ static void from_where(kftsp_buf *b, const run *r, const char *fts, int files) {
   ** from articles_meta, whose rows are a few dozen bytes, not articles, whose rows hold the
   ** text (filters alone keep articles, for its date and source indexes). */
   if (fts)
-    kftsp_buf_printf(b, " FROM articles_fts CROSS JOIN %s a ON a.id = articles_fts.rowid",
+    kftsp_buf_printf(b, " FROM articles_fts CROSS JOIN %s a ON a.doc = articles_fts.rowid",
                      files ? "articles" : "articles_meta");
   else kftsp_buf_adds(b, " FROM articles a");
   if (files) kftsp_buf_adds(b, " JOIN files f ON f.id = a.file_id");
   if (fts) kftsp_buf_adds(b, " WHERE articles_fts MATCH " P_FTS);
   else kftsp_buf_adds(b, " WHERE 1");
   if (!fts && r->q->fts_neg)
-    kftsp_buf_adds(b, " AND a.id NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH " P_NOT ")");
+    kftsp_buf_adds(b, " AND a.doc NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH " P_NOT ")");
   kftsp_buf_adds(b, r->q->where);
 }
 
@@ -306,12 +306,12 @@ static int plain_snippets(run *r, kfts_hit *hits, size_t n) {
   if (sqlite3_prepare_v2(r->h,
                          "SELECT CASE WHEN length(t) > ?2 THEN substr(t, 1, ?2) || '…' ELSE t END"
                          " FROM (SELECT replace(coalesce(nullif(summary, ''), body), char(10), ' ') AS t"
-                         " FROM articles WHERE id = ?1)",
+                         " FROM articles WHERE doc = ?1)",
                          -1, &st, NULL) != SQLITE_OK)
     return db_err(r);
   sqlite3_bind_int(st, 2, r->o->snippet_tokens * 3);
   for (size_t i = 0; !rc && i < n; i++) {
-    sqlite3_bind_int64(st, 1, hits[i].id);
+    sqlite3_bind_int64(st, 1, hits[i].doc);
     if (sqlite3_step(st) == SQLITE_ROW) {
       const char *s = (const char *)sqlite3_column_text(st, 0);
       rc = unmark(&hits[i], s ? s : "");
@@ -359,17 +359,17 @@ static int make_snippets(run *r, kfts_hit *hits, size_t n, const char *fts) {
   kftsp_buf_reset(&b);
   if (!rc) sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
   for (size_t i = 0; !rc && !batch && i < n; i++) {
-    sqlite3_bind_int64(st, 2, hits[i].id);
+    sqlite3_bind_int64(st, 2, hits[i].doc);
     if (sqlite3_step(st) == SQLITE_ROW) rc = snippet_from(&hits[i], st, 1);
     sqlite3_reset(st);
   }
   if (!rc && batch) {
-    int64_t lo = hits[0].id, hi = hits[0].id;
+    int64_t lo = hits[0].doc, hi = hits[0].doc;
     kftsp_buf_addc(&b, '[');
     for (size_t i = 0; i < n; i++) {
-      if (hits[i].id < lo) lo = hits[i].id;
-      if (hits[i].id > hi) hi = hits[i].id;
-      kftsp_buf_printf(&b, "%s%lld", i ? "," : "", (long long)hits[i].id);
+      if (hits[i].doc < lo) lo = hits[i].doc;
+      if (hits[i].doc > hi) hi = hits[i].doc;
+      kftsp_buf_printf(&b, "%s%lld", i ? "," : "", (long long)hits[i].doc);
     }
     kftsp_buf_addc(&b, ']');
     if (b.oom) rc = KFTS_ENOMEM;
@@ -380,9 +380,9 @@ static int make_snippets(run *r, kfts_hit *hits, size_t n, const char *fts) {
     }
     int s = SQLITE_DONE;
     while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
-      int64_t id = sqlite3_column_int64(st, 0);
+      int64_t doc = sqlite3_column_int64(st, 0);
       for (size_t i = 0; !rc && i < n; i++)
-        if (hits[i].id == id && !hits[i].snippet) rc = snippet_from(&hits[i], st, 1);
+        if (hits[i].doc == doc && !hits[i].snippet) rc = snippet_from(&hits[i], st, 1);
     }
     if (!rc && s != SQLITE_DONE) rc = db_err(r);
     kftsp_buf_reset(&b);
@@ -395,7 +395,7 @@ int kftsp_collapse_by_sql = 0;
 int kftsp_relaxed_by_sql = 0;
 
 /* The page of hits for FTS (NULL: filters only); COVER: the phrase-count blob when relaxed. */
-/* ORDER BY of a page: coverage first when relaxed, then the sort key, then the id. */
+/* ORDER BY of a page: coverage first when relaxed, then the sort key, then the doc. */
 static void order_by(kftsp_buf *b, const run *r, const char *fts, int cover) {
   kftsp_buf_printf(b, " ORDER BY %s", cover ? "kfts_coverage(articles_fts, " P_COVER ") DESC, " : "");
   const char *score = fts ? "(-" BM25 " * kfts_boost(a.importance, a.date, ?63, ?64, ?65))" : "0";
@@ -408,7 +408,7 @@ static void order_by(kftsp_buf *b, const run *r, const char *fts, int cover) {
     if (fts) kftsp_buf_printf(b, "%s DESC", score);
     else kftsp_buf_adds(b, "a.date IS NULL, a.date DESC"); /* filters alone: newest first */
   }
-  kftsp_buf_adds(b, ", a.id");
+  kftsp_buf_adds(b, ", a.doc");
 }
 
 static void bind_rank(run *r, sqlite3_stmt *st, const int32_t *cover, size_t n_cover) {
@@ -420,11 +420,11 @@ static void bind_rank(run *r, sqlite3_stmt *st, const int32_t *cover, size_t n_c
   if ((i = sqlite3_bind_parameter_index(st, "?65"))) sqlite3_bind_text(st, i, r->newest, -1, SQLITE_STATIC);
 }
 
-/* --collapse: walks all matches best first, keeping one per story cluster; the ids of the
+/* --collapse: walks all matches best first, keeping one per story cluster; the docs of the
 ** page's keepers go to r->only (a JSON array) and the number of clusters to *N_CLUSTERS. */
 static int collapse_page(run *r, const char *fts, const int32_t *cover, size_t n_cover, size_t *n_clusters) {
   kftsp_buf b = {0};
-  kftsp_buf_adds(&b, "SELECT a.id, coalesce((SELECT cluster FROM clusters WHERE article_id = a.id), a.id)");
+  kftsp_buf_adds(&b, "SELECT a.doc, coalesce((SELECT cluster FROM clusters WHERE doc = a.doc), a.doc)");
   from_where(&b, r, fts, 0);
   order_by(&b, r, fts, cover != NULL);
   if (b.oom) return KFTS_ENOMEM;
@@ -438,7 +438,7 @@ static int collapse_page(run *r, const char *fts, const int32_t *cover, size_t n
   kftsp_buf_addc(&ids, '[');
   int src;
   while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t id = sqlite3_column_int64(st, 0), cl = sqlite3_column_int64(st, 1);
+    int64_t doc = sqlite3_column_int64(st, 0), cl = sqlite3_column_int64(st, 1);
     int added = kftsp_u64set_add(&seen, (uint64_t)cl);
     if (added < 0) {
       rc = KFTS_ENOMEM;
@@ -447,7 +447,7 @@ static int collapse_page(run *r, const char *fts, const int32_t *cover, size_t n
     if (!added) continue; /* its cluster already has a better hit */
     size_t k = seen.n - 1;   /* clusters before this one */
     if (k >= r->o->offset && k < r->o->offset + r->o->limit)
-      kftsp_buf_printf(&ids, "%s%lld", ids.n > 1 ? "," : "", (long long)id);
+      kftsp_buf_printf(&ids, "%s%lld", ids.n > 1 ? "," : "", (long long)doc);
   }
   if (!rc && src != SQLITE_DONE) rc = db_err(r);
   sqlite3_finalize(st);
@@ -468,12 +468,12 @@ static int collapse_page(run *r, const char *fts, const int32_t *cover, size_t n
 static int load_members(run *r, kfts_hit *x) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(r->h,
-                         "SELECT a.id, a.title, a.date, a.source FROM clusters c JOIN articles a ON a.id = c.article_id"
-                         " WHERE c.cluster = (SELECT cluster FROM clusters WHERE article_id = ?1) AND a.id != ?1"
-                         " ORDER BY a.date IS NULL, a.date, a.id",
+                         "SELECT a.id, a.title, a.date, a.source FROM clusters c JOIN articles a ON a.doc = c.doc"
+                         " WHERE c.cluster = (SELECT cluster FROM clusters WHERE doc = ?1) AND a.doc != ?1"
+                         " ORDER BY a.date IS NULL, a.date, a.doc",
                          -1, &st, NULL) != SQLITE_OK)
     return db_err(r);
-  sqlite3_bind_int64(st, 1, x->id);
+  sqlite3_bind_int64(st, 1, x->doc);
   int rc = KFTS_OK;
   while (!rc && sqlite3_step(st) == SQLITE_ROW) {
     kfts_member *m = kftsp_realloc(x->similar, (x->n_similar + 1) * sizeof *m);
@@ -493,8 +493,8 @@ static int load_members(run *r, kfts_hit *x) {
   return rc;
 }
 
-/* Fills X from columns 0..9 of ST: id, title, url, date, date_source, source, topics,
-** importance, path, line; the factors from X's importance and date. */
+/* Fills X from columns 0..10 of ST: id, title, url, date, date_source, source, topics,
+** importance, path, line, doc; the factors from X's importance and date. */
 static int hit_from(run *r, kfts_hit *x, sqlite3_stmt *st) {
   const kfts_search_opts *o = r->o;
   x->id = sqlite3_column_int64(st, 0);
@@ -507,6 +507,7 @@ static int hit_from(run *r, kfts_hit *x, sqlite3_stmt *st) {
   x->importance = sqlite3_column_type(st, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 7);
   x->file = col_dup(st, 8);
   x->line = sqlite3_column_int(st, 9);
+  x->doc = sqlite3_column_int64(st, 10);
   x->collapsed = o->collapse;
   x->importance_factor = kftsp_importance_factor(x->importance, o->importance_weight);
   x->recency_factor = kftsp_recency_factor(x->date, r->newest, o->recent_half_life);
@@ -514,7 +515,7 @@ static int hit_from(run *r, kfts_hit *x, sqlite3_stmt *st) {
 }
 
 #define HIT_COLUMNS                                                                                     \
-  "a.id, a.title, a.url, a.date, a.date_source, a.source, a.topics, a.importance, f.path, a.line"
+  "a.id, a.title, a.url, a.date, a.date_source, a.source, a.topics, a.importance, f.path, a.line, a.doc"
 
 /* ---- the page by relevance: the best OFFSET + LIMIT of the scan ---- */
 
@@ -524,12 +525,12 @@ typedef struct topk {
   size_t seen; /* every match the scan passed: the result's total */
 } topk;
 
-/* A ranks below B: fewer parts matched (relaxed), lower score, then larger id (as ORDER BY
-** kfts_coverage() DESC, score DESC, a.id). */
+/* A ranks below B: fewer parts matched (relaxed), lower score, then larger doc (as ORDER BY
+** kfts_coverage() DESC, score DESC, a.doc). */
 static int ranks_below(const kftsp_mrow *a, const kftsp_mrow *b) {
   if (a->coverage != b->coverage) return a->coverage < b->coverage;
   if (a->score != b->score) return a->score < b->score;
-  return a->id > b->id;
+  return a->doc > b->doc;
 }
 
 static int cmp_rank(const void *a, const void *b) {
@@ -538,7 +539,7 @@ static int cmp_rank(const void *a, const void *b) {
 
 static int keep_best(void *ctx, const kftsp_mrow *row) {
   topk *t = ctx;
-  kftsp_mrow x = {row->id, NULL, row->importance, NULL, NULL, row->score, row->relevance, row->coverage};
+  kftsp_mrow x = {row->doc, NULL, row->importance, NULL, NULL, row->score, row->relevance, row->coverage};
   size_t i;
   t->seen++;
   if (t->n < t->k && t->n == t->cap) { /* grows with the matches, up to K */
@@ -584,15 +585,15 @@ typedef struct collapse_ctx {
   topk alone;           /* the matches in no cluster */
   const clustered *cl;  /* the clusters table */
   size_t n_cl, i;       /* i: the walk's place in it */
-  kftsp_mrow *best;     /* each cluster's best match so far; id 0: none yet */
+  kftsp_mrow *best;     /* each cluster's best match so far; doc 0: none yet */
 } collapse_ctx;
 
 static int keep_collapsed(void *ctx, const kftsp_mrow *row) {
   collapse_ctx *c = ctx;
-  while (c->i < c->n_cl && c->cl[c->i].article < row->id) c->i++;
-  if (c->i == c->n_cl || c->cl[c->i].article != row->id) return keep_best(&c->alone, row);
+  while (c->i < c->n_cl && c->cl[c->i].article < row->doc) c->i++;
+  if (c->i == c->n_cl || c->cl[c->i].article != row->doc) return keep_best(&c->alone, row);
   kftsp_mrow *b = &c->best[c->cl[c->i].k];
-  if (!b->id || ranks_below(b, row)) {
+  if (!b->doc || ranks_below(b, row)) {
     *b = *row;
     b->date = b->source = b->topics = NULL; /* the scan's: gone after this call */
   }
@@ -609,7 +610,7 @@ static int load_clusters(run *r, clustered **out, size_t *n_out, size_t *n_k) {
   *out = NULL;
   *n_out = *n_k = 0;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(r->h, "SELECT article_id, cluster FROM clusters ORDER BY article_id", -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(r->h, "SELECT doc, cluster FROM clusters ORDER BY doc", -1, &st, NULL) != SQLITE_OK)
     return db_err(r);
   clustered *v = NULL;
   int64_t *leader = NULL, *ks = NULL;
@@ -673,8 +674,8 @@ static int collapse_scan(run *r, kftsp_match *m, topk *t) {
   for (size_t i = 0; !rc && i < c[1].alone.n; i++) rc = keep_best(t, &c[1].alone.v[i]); /* the upper half's */
   for (size_t i = 0; !rc && i < n_k; i++) { /* each cluster's best of both halves */
     const kftsp_mrow *a = &c[0].best[i], *b = &c[1].best[i];
-    if (!a->id || (b->id && ranks_below(a, b))) a = b;
-    if (a->id) {
+    if (!a->doc || (b->doc && ranks_below(a, b))) a = b;
+    if (a->doc) {
       clusters++;
       rc = keep_best(t, a);
     }
@@ -722,11 +723,11 @@ static int fetch_top(run *r, kfts_result *res, const char *fts, const int32_t *c
     if (t.n > first && !res->hits) rc = KFTS_ENOMEM;
   }
   if (!rc && t.n > first &&
-      sqlite3_prepare_v2(r->h, "SELECT " HIT_COLUMNS " FROM articles a JOIN files f ON f.id = a.file_id WHERE a.id = ?1",
+      sqlite3_prepare_v2(r->h, "SELECT " HIT_COLUMNS " FROM articles a JOIN files f ON f.id = a.file_id WHERE a.doc = ?1",
                          -1, &st, NULL) != SQLITE_OK)
     rc = db_err(r);
   for (size_t i = first; !rc && i < t.n; i++) {
-    sqlite3_bind_int64(st, 1, t.v[i].id);
+    sqlite3_bind_int64(st, 1, t.v[i].doc);
     if (sqlite3_step(st) == SQLITE_ROW) {
       kfts_hit *x = &res->hits[res->n_hits++];
       memset(x, 0, sizeof *x);
@@ -757,7 +758,7 @@ static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover
   kftsp_buf_printf(&b, "SELECT " HIT_COLUMNS ", %s, %s",
                    fts ? "-" BM25 : "0.0", cover ? "kfts_coverage(articles_fts, " P_COVER ")" : "0");
   from_where(&b, r, fts, 1);
-  if (r->only) kftsp_buf_adds(&b, " AND a.id IN (SELECT value FROM json_each(?68))");
+  if (r->only) kftsp_buf_adds(&b, " AND a.doc IN (SELECT value FROM json_each(?68))");
   order_by(&b, r, fts, cover != NULL);
   kftsp_buf_adds(&b, " LIMIT ?66 OFFSET ?67");
   if (b.oom) return KFTS_ENOMEM;
@@ -784,8 +785,8 @@ static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover
     kfts_hit *x = &res->hits[res->n_hits++];
     memset(x, 0, sizeof *x);
     if ((rc = hit_from(r, x, st))) break;
-    x->relevance = sqlite3_column_double(st, 10);
-    x->matched = cover ? sqlite3_column_int(st, 11) : (int)res->n_parts;
+    x->relevance = sqlite3_column_double(st, 11);
+    x->matched = cover ? sqlite3_column_int(st, 12) : (int)res->n_parts;
     x->score = x->relevance * x->importance_factor * x->recency_factor;
   }
   if (!rc && src != SQLITE_DONE) rc = db_err(r);
@@ -1004,7 +1005,7 @@ int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t limit, kfts_
   if (!res || !hits || !desc) rc = KFTS_ENOMEM;
   sqlite3_stmt *st = NULL;
   if (!rc && sqlite3_prepare_v2(r.h, "SELECT " HIT_COLUMNS " FROM articles a JOIN files f ON f.id = a.file_id"
-                                      " WHERE a.id = ?1",
+                                      " WHERE a.doc = ?1",
                                 -1, &st, NULL) != SQLITE_OK)
     rc = db_err(&r);
   if (res) {
@@ -1135,7 +1136,7 @@ int kftsp_match_prepare(kftsp_match *m, const char *outer, int with_score, sqlit
   run *r = &m->r;
   const char *fts = m->fts;
   kftsp_buf b = {0};
-  kftsp_buf_printf(&b, "SELECT a.id AS id, a.date AS date, a.source AS source, a.topics AS topics,"
+  kftsp_buf_printf(&b, "SELECT a.doc AS doc, a.date AS date, a.source AS source, a.topics AS topics,"
                        " a.importance AS importance, %s AS score",
                    fts && with_score ? "(-" BM25 " * kfts_boost(a.importance, a.date, ?63, ?64, ?65))" : "0.0");
   from_where(&b, r, fts, 0);

@@ -108,23 +108,24 @@ static int add_source(kfts_bucket *b, const char *src) {
 }
 
 typedef struct hit {
-  int64_t id, day;
+  int64_t doc, day;
   char *source;
   double score;
 } hit;
 
 /* Whether X goes before the bucket's best so far: higher score, then earlier day, then
-** smaller id (the same order whatever order the hits come in). */
-static int better(const hit *x, double score, int64_t day, int64_t id) {
+** smaller doc (the same order whatever order the hits come in). */
+static int better(const hit *x, double score, int64_t day, int64_t doc) {
   if (x->score != score) return x->score > score;
   if (x->day != day) return x->day < day;
-  return x->id < id;
+  return x->doc < doc;
 }
 
-/* The titles of the buckets' best hits, read once per bucket. */
+/* The ids and titles of the buckets' best hits (top_id holds their docs until then), read
+** once per bucket. */
 static int load_titles(kfts_timeline *t, sqlite3 *h, kfts_error *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(h, "SELECT title FROM articles WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(h, "SELECT id, title FROM articles WHERE doc = ?1", -1, &st, NULL) != SQLITE_OK)
     return kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
   int rc = KFTS_OK;
   for (size_t k = 0; k < t->n_buckets && !rc; k++) {
@@ -132,7 +133,8 @@ static int load_titles(kfts_timeline *t, sqlite3 *h, kfts_error *err) {
     if (!b->count) continue;
     sqlite3_bind_int64(st, 1, b->top_id);
     if (sqlite3_step(st) == SQLITE_ROW) {
-      b->top_title = kftsp_strdup((const char *)sqlite3_column_text(st, 0));
+      b->top_id = sqlite3_column_int64(st, 0);
+      b->top_title = kftsp_strdup((const char *)sqlite3_column_text(st, 1));
       if (!b->top_title) rc = KFTS_ENOMEM;
     }
     sqlite3_reset(st);
@@ -158,7 +160,7 @@ static int collect_row(void *ctx, const kftsp_mrow *row) {
   if (!grown) return KFTS_ENOMEM;
   c->h = grown;
   hit *x = &c->h[c->n++];
-  x->id = row->id;
+  x->doc = row->doc;
   x->day = z;
   x->score = row->score;
   x->source = NULL;
@@ -175,7 +177,7 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
   collect c = {NULL, 0, 0, 0, by_source}, c2 = {NULL, 0, 0, 0, by_source};
   rc = kftsp_match_scan2(m, KFTSP_SCAN_SCORE, collect_row, &c, &c2);
   kftsp_match_close(m);
-  if (c2.n || c2.undated) { /* the upper half's hits after the lower's: still in id order */
+  if (c2.n || c2.undated) { /* the upper half's hits after the lower's: still in doc order */
     hit *x = c.cap - c.n >= c2.n ? c.h : kftsp_realloc(c.h, (c.n + c2.n) * sizeof *x);
     if (x) {
       memcpy(x + c.n, c2.h, c2.n * sizeof *x);
@@ -228,7 +230,7 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
         if (!b->count || h[i].day < d[0]) d[0] = h[i].day;
         if (!b->count || h[i].day > d[1]) d[1] = h[i].day;
         if (!b->count || better(&h[i], b->top_score, d[2], b->top_id)) {
-          b->top_id = h[i].id;
+          b->top_id = h[i].doc;
           b->top_score = h[i].score;
           d[2] = h[i].day;
         }

@@ -205,8 +205,8 @@ static void search__highlights_are_exact(void **state) {
 static kftsp_ranker *open_ranker(void) {
   kftsp_ranker_cfg cfg = {
       .fts = "articles_fts",
-      .text_sql = "SELECT title, summary, body, topics FROM articles WHERE id = ?1",
-      .id_range_sql = "SELECT min(id), max(id) FROM articles",
+      .text_sql = "SELECT title, summary, body, topics FROM articles WHERE doc = ?1",
+      .id_range_sql = "SELECT min(doc), max(doc) FROM articles",
       .n_cols = 4,
       .weights = {4, 2, 1, 2},
       .candidates = 50,
@@ -222,11 +222,11 @@ static kftsp_ranker *open_ranker(void) {
   return r;
 }
 
-static const char *title_of(int64_t id) {
+static const char *title_of(int64_t doc) {
   static char buf[400];
   sqlite3_stmt *st;
-  sqlite3_prepare_v2(kftsp_db_handle(db), "SELECT title FROM articles WHERE id = ?1", -1, &st, NULL);
-  sqlite3_bind_int64(st, 1, id);
+  sqlite3_prepare_v2(kftsp_db_handle(db), "SELECT title FROM articles WHERE doc = ?1", -1, &st, NULL);
+  sqlite3_bind_int64(st, 1, doc);
   buf[0] = 0;
   if (sqlite3_step(st) == SQLITE_ROW) snprintf(buf, sizeof buf, "%s", sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
@@ -295,7 +295,7 @@ static int keep_row(void *ctx, const kftsp_mrow *row) {
   return KFTS_OK;
 }
 
-/* The scan yields the rows the SQL join yields, in id order, with bit-identical scores, from
+/* The scan yields the rows the SQL join yields, in doc order, with bit-identical scores, from
 ** articles_meta and (LEAN, no filters) from docvals; returns how many. */
 static size_t scan_equals_sql_as(kfts_db *d, const char *q, double weight, double half_life, int lean) {
   kfts_search_opts o;
@@ -308,10 +308,12 @@ static size_t scan_equals_sql_as(kfts_db *d, const char *q, double weight, doubl
   if (kftsp_match_open(&m, d, &o, &err)) fail_msg("%s: %s", q, err.message);
   scanned s = {0}, s2 = {0};
   assert_int_equal(kftsp_match_scan2(m, KFTSP_SCAN_SCORE | (lean ? KFTSP_SCAN_LEAN : 0), keep_row, &s, &s2), KFTS_OK);
-  if (kftsp_split_min_rows == 0 && s.n + s2.n > 50 && (!s.n || !s2.n))
+  /* Docs follow the files' order, so a filter (a date range) may keep one half only; the
+  ** matches of words alone fall in both. */
+  if (kftsp_split_min_rows == 0 && s.n + s2.n > 50 && (!s.n || !s2.n) && !strchr(q, ':'))
     fail_msg("%s: a forced split gave %zu + %zu rows", q, s.n, s2.n);
   for (size_t j = 0; j < s2.n; j++) { /* the upper half after the lower one */
-    if (s.n && s2.rows[j].id <= s.rows[s.n - 1].id) fail_msg("%s: the halves overlap", q);
+    if (s.n && s2.rows[j].doc <= s.rows[s.n - 1].doc) fail_msg("%s: the halves overlap", q);
     s2.rows[j].date = s2.rows[j].source = NULL;
     keep_row(&s, &s2.rows[j]);
     memcpy(s.dates[s.n - 1], s2.dates[j], 11);
@@ -322,15 +324,15 @@ static size_t scan_equals_sql_as(kfts_db *d, const char *q, double weight, doubl
   free(s2.sources);
   sqlite3_stmt *st = NULL;
   assert_int_equal(
-      kftsp_match_prepare(m, "SELECT id, score, date, importance, source FROM (%s) ORDER BY id", 1, &st), KFTS_OK);
+      kftsp_match_prepare(m, "SELECT doc, score, date, importance, source FROM (%s) ORDER BY doc", 1, &st), KFTS_OK);
   size_t i = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     if (i >= s.n) fail_msg("%s: the scan has %zu rows, SQL more", q, s.n);
     const kftsp_mrow *r = &s.rows[i];
     double want = sqlite3_column_double(st, 1);
     const char *date = (const char *)sqlite3_column_text(st, 2), *src = (const char *)sqlite3_column_text(st, 4);
-    assert_int_equal(r->id, sqlite3_column_int64(st, 0));
-    if (memcmp(&r->score, &want, sizeof want)) fail_msg("%s: id %lld scores %.17g, SQL %.17g", q, (long long)r->id, r->score, want);
+    assert_int_equal(r->doc, sqlite3_column_int64(st, 0));
+    if (memcmp(&r->score, &want, sizeof want)) fail_msg("%s: doc %lld scores %.17g, SQL %.17g", q, (long long)r->doc, r->score, want);
     if (!lean) assert_string_equal(s.dates[i], date ? date : "-");
     if (!lean) assert_string_equal(s.sources[i], src ? src : "-");
     assert_int_equal(r->importance, sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3));
@@ -338,7 +340,7 @@ static size_t scan_equals_sql_as(kfts_db *d, const char *q, double weight, doubl
   }
   assert_int_equal(i, s.n);
   sqlite3_finalize(st);
-  /* The ranked pages (fetch_top) are the SQL's ORDER BY score DESC, id. */
+  /* The ranked pages (fetch_top) are the SQL's ORDER BY score DESC, doc. */
   static const size_t pages[][2] = {{0, 10}, {3, 7}, {0, 1}, {25, 50}, {0, 5000}};
   for (size_t p = 0; p < KFTSP_ARRAY_LEN(pages); p++) {
     kfts_search_opts po = o;
@@ -348,14 +350,14 @@ static size_t scan_equals_sql_as(kfts_db *d, const char *q, double weight, doubl
     kfts_result *res = NULL;
     if (kfts_search(&res, d, &po, &err)) fail_msg("%s: %s", q, err.message);
     assert_int_equal(res->total, s.n); /* the page's scan counts every match, as count(*) did */
-    assert_int_equal(kftsp_match_prepare(m, "SELECT id FROM (%s) ORDER BY score DESC, id LIMIT ?80 OFFSET ?81", 1, &st),
+    assert_int_equal(kftsp_match_prepare(m, "SELECT doc FROM (%s) ORDER BY score DESC, doc LIMIT ?80 OFFSET ?81", 1, &st),
                      KFTS_OK);
     sqlite3_bind_int64(st, 80, (int64_t)po.limit);
     sqlite3_bind_int64(st, 81, (int64_t)po.offset);
     size_t k = 0;
     for (; sqlite3_step(st) == SQLITE_ROW; k++) {
       if (k >= res->n_hits) fail_msg("%s: page %zu+%zu has %zu hits, SQL more", q, po.offset, po.limit, res->n_hits);
-      assert_int_equal(res->hits[k].id, sqlite3_column_int64(st, 0));
+      assert_int_equal(res->hits[k].doc, sqlite3_column_int64(st, 0));
     }
     assert_int_equal(k, res->n_hits);
     sqlite3_finalize(st);

@@ -100,20 +100,20 @@ static int64_t id_sum(fixture *fx, const char *where) {
 /* articles_meta holds exactly one row per article, equal to it and to its %_docsize row. */
 static void assert_meta_consistent(sqlite3 *h) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_meta"), scalar(h, "SELECT count(*) FROM articles"));
-  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_meta m JOIN articles a USING (id)"
-                             " JOIN articles_fts_docsize d USING (id) WHERE m.sz = d.sz AND m.date IS a.date"
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_meta m JOIN articles a USING (doc)"
+                             " JOIN articles_fts_docsize d ON d.id = a.doc WHERE m.sz = d.sz AND m.date IS a.date"
                              " AND m.importance IS a.importance AND m.source IS a.source AND m.topics = a.topics"),
                    scalar(h, "SELECT count(*) FROM articles"));
 }
 
-/* docvals are current and hold exactly articles_meta's rows: each in its block, in id order,
+/* docvals are current and hold exactly articles_meta's rows: each in its block, in doc order,
 ** with its summed length, day and importance. */
 static void assert_docvals_consistent(sqlite3 *h) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM meta WHERE key = 'docvals' AND value = '1'"), 1);
   sqlite3_stmt *bl, *me;
   assert_int_equal(sqlite3_prepare_v2(h, "SELECT block, v FROM docvals ORDER BY block", -1, &bl, NULL), SQLITE_OK);
   assert_int_equal(
-      sqlite3_prepare_v2(h, "SELECT id, sz, date, importance FROM articles_meta ORDER BY id", -1, &me, NULL),
+      sqlite3_prepare_v2(h, "SELECT doc, sz, date, importance FROM articles_meta ORDER BY doc", -1, &me, NULL),
       SQLITE_OK);
   kftsp_dv_block_t b;
   memset(&b, 0, sizeof b);
@@ -125,9 +125,9 @@ static void assert_docvals_consistent(sqlite3 *h) {
     assert_true(b.n > 0);
     for (uint32_t i = 0; i < b.n; i++, rows++) {
       assert_int_equal(sqlite3_step(me), SQLITE_ROW);
-      int64_t id = sqlite3_column_int64(me, 0), z = 0;
-      assert_int_equal(b.id[i], id);
-      assert_int_equal(kftsp_dv_block(id), k);
+      int64_t doc = sqlite3_column_int64(me, 0), z = 0;
+      assert_int_equal(b.doc[i], doc);
+      assert_int_equal(kftsp_dv_block(doc), k);
       assert_int_equal(b.len[i], kftsp_dv_length(sqlite3_column_blob(me, 1), sqlite3_column_bytes(me, 1)));
       assert_true(b.len[i] > 0 && b.len[i] != UINT32_MAX);
       const char *date = (const char *)sqlite3_column_text(me, 2);
@@ -150,10 +150,11 @@ static void assert_consistent(sqlite3 *h) {
   assert_meta_consistent(h);
   assert_docvals_consistent(h);
   static const char *const orphans[] = {
-      "SELECT count(*) FROM topics WHERE article_id NOT IN (SELECT id FROM articles)",
-      "SELECT count(*) FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)",
-      "SELECT count(*) FROM clusters WHERE article_id NOT IN (SELECT id FROM articles)",
-      "SELECT count(*) FROM articles_fts_docsize WHERE id NOT IN (SELECT id FROM articles)"};
+      "SELECT count(*) FROM topics WHERE doc NOT IN (SELECT doc FROM articles)",
+      "SELECT count(*) FROM signatures WHERE doc NOT IN (SELECT doc FROM articles)",
+      "SELECT count(*) FROM clusters WHERE doc NOT IN (SELECT doc FROM articles)",
+      "SELECT count(*) FROM clusters WHERE cluster NOT IN (SELECT doc FROM articles)",
+      "SELECT count(*) FROM articles_fts_docsize WHERE id NOT IN (SELECT doc FROM articles)"};
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(orphans); i++) assert_int_equal(scalar(h, orphans[i]), 0);
   assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
                                 NULL, NULL, NULL),
@@ -172,9 +173,12 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 4);
   assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE topic = '데이터센터'"), 1);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE importance IS NOT NULL"), 10);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 7);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 8);
   assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures"), 90); /* one per article */
+  /* FTS5's rowids are docs 1..90, in the files' order, apart from the stable ids. */
+  assert_int_equal(scalar(h, "SELECT min(doc) * 1000 + max(doc) FROM articles"), 1090);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE id > 1000000"), 90);
   assert_int_equal(scalar(h, "SELECT count(*) FROM files WHERE path LIKE 'corpus/%'"), 5);
   assert_consistent(h);
   sqlite3_close(h);
@@ -273,7 +277,7 @@ static void store__clusters_same_when_spilled(void **state) {
   assert_int_equal(system(cmd), 0);
   run_index(fx, 0);
   sqlite3 *h = raw(fx);
-  const char *sig = "SELECT count(*), coalesce(sum((article_id % 1000003) * (cluster % 997)), 0) FROM clusters";
+  const char *sig = "SELECT count(*), coalesce(sum((doc % 1000003) * (cluster % 997)), 0) FROM clusters";
   int64_t n = scalar(h, "SELECT count(*) FROM clusters");
   if (n < 24) fail_msg("the copies should make clusters; %lld rows", (long long)n);
   char want[64], got[64];
@@ -316,7 +320,7 @@ static void store__signatures_of_their_articles(void **state) {
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(h,
                                         "SELECT a.id, a.title, a.summary, a.body, s.n, s.sig FROM articles a"
-                                        " LEFT JOIN signatures s ON s.article_id = a.id",
+                                        " LEFT JOIN signatures s ON s.doc = a.doc",
                                         -1, &st, NULL),
                      SQLITE_OK);
     int n = 0;
@@ -401,82 +405,34 @@ static void store__schema_versions(void **state) {
   sqlite3_close(h);
   /* user_version 0 with tables: not ours, refused. */
   assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_CREATE, &err), KFTS_ESCHEMA);
-  /* Version 3 lacked articles_meta and wrote and removed FTS rows by trigger: the indexer
-  ** brings it to 6 in place, nothing re-indexed; readers ask for kfts-index meanwhile. */
+  /* Versions up to 7 keyed FTS5 by the stable ids: readers ask for kfts-index, the indexer
+  ** rebuilds the index from the files and keeps the folders indexed before. */
   h = raw(fx);
-  assert_int_equal(sqlite3_exec(h,
-                                "PRAGMA user_version = 3; DROP TABLE articles_meta;"
-                                "CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN"
-                                " INSERT INTO articles_fts(rowid, title, summary, body, topics)"
-                                " VALUES (new.id, new.title, new.summary, new.body, new.topics); END;"
-                                "CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN"
-                                " INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"
-                                " VALUES ('delete', old.id, old.title, old.summary, old.body, old.topics);"
-                                " DELETE FROM topics WHERE article_id = old.id;"
-                                " DELETE FROM signatures WHERE article_id = old.id;"
-                                " DELETE FROM clusters WHERE article_id = old.id; END;",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+  int64_t articles = scalar(h, "SELECT count(*) FROM articles"), files = scalar(h, "SELECT count(*) FROM files");
   sqlite3_close(h);
   int rebuilt = -1;
   assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_READONLY, &err), KFTS_ESCHEMA);
   assert_non_null(strstr(err.message, "run kfts-index to update it"));
   assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_CREATE, &err), KFTS_OK);
-  assert_int_equal(rebuilt, 0);
+  assert_int_equal(rebuilt, 1);
+  char **roots = NULL;
+  size_t n_roots = 0;
+  assert_int_equal(kfts_db_roots(db, &roots, &n_roots, &err), KFTS_OK);
+  assert_int_equal(n_roots, 1);
+  assert_non_null(strstr(roots[0], "corpus"));
+  kfts_strv_free(roots, n_roots);
   kfts_db_close(db);
   h = raw(fx);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 7);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 90);
-  assert_meta_consistent(h);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 8);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 0);
   sqlite3_close(h);
-  assert_int_equal(run_index(fx, 0).files_indexed, 0);
+  kfts_index_stats st = run_index(fx, 0);
+  assert_int_equal(st.files_indexed, (size_t)files);
   h = raw(fx);
-  assert_consistent(h); /* docvals rewritten, though no file changed */
-  sqlite3_close(h);
-  /* Version 5 removed an article's rows by trigger: readers read it as it is, the indexer
-  ** drops the trigger, and a file removed afterwards leaves nothing behind. */
-  h = raw(fx);
-  assert_int_equal(sqlite3_exec(h,
-                                "PRAGMA user_version = 5;"
-                                "CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN"
-                                " INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"
-                                " VALUES ('delete', old.id, old.title, old.summary, old.body, old.topics);"
-                                " DELETE FROM articles_meta WHERE id = old.id;"
-                                " DELETE FROM topics WHERE article_id = old.id;"
-                                " DELETE FROM signatures WHERE article_id = old.id;"
-                                " DELETE FROM clusters WHERE article_id = old.id; END;",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
-  sqlite3_close(h);
-  assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_READONLY, &err), KFTS_OK);
-  kfts_db_close(db);
-  h = raw(fx);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 5);
-  int64_t kept = scalar(h, "SELECT count(*) FROM articles a JOIN files f ON f.id = a.file_id"
-                           " WHERE f.path NOT LIKE '%002_3a5d%'");
-  sqlite3_close(h);
-  char gone[512];
-  snprintf(gone, sizeof gone, "%s/002_3a5d261447ef4f8e.txt", fx->corpus);
-  assert_int_equal(unlink(gone), 0);
-  assert_int_equal(run_index(fx, 0).files_removed, 1);
-  h = raw(fx);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 7);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
-  assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), kept);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), articles);
   assert_consistent(h);
   sqlite3_close(h);
-  /* Schema versions below the current one (there is no older release yet; -1 stands in). */
-  h = raw(fx);
-  assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = -1", NULL, NULL, NULL), SQLITE_OK);
-  sqlite3_close(h);
-  rebuilt = 0;
-  assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_READONLY, &err), KFTS_ESCHEMA);
-  assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_CREATE, &err), KFTS_OK);
-  assert_int_equal(rebuilt, 1);
-  kfts_db_close(db);
-  kfts_index_stats st = run_index(fx, 0);
-  assert_int_equal(st.files_indexed, 4);
   /* Missing database, read-only: a clear error, no file created. */
   unlink(fx->db);
   assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err), KFTS_EDB);
@@ -609,10 +565,10 @@ static void store__docvals_only_when_current(void **state) {
   page_of(fx, "AI", want, sizeof want, msg, sizeof msg);
   assert_string_equal(msg, "");
   assert_true(strlen(want) > 200);
-  /* Version 6 had no docvals: readers read it as it is, the indexer adds and fills them. */
+  /* A run that stopped midway, before any block was written: readers use articles_meta, the
+  ** next run writes every block. */
   sqlite3 *h = raw(fx);
-  assert_int_equal(sqlite3_exec(h, "PRAGMA user_version = 6; DROP TABLE docvals; DELETE FROM meta WHERE key = 'docvals'",
-                                NULL, NULL, NULL),
+  assert_int_equal(sqlite3_exec(h, "DELETE FROM docvals; DELETE FROM meta WHERE key = 'docvals'", NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(h);
   page_of(fx, "AI", got, sizeof got, msg, sizeof msg);
@@ -620,7 +576,6 @@ static void store__docvals_only_when_current(void **state) {
   assert_string_equal(got, want);
   assert_int_equal(run_index(fx, 0).files_indexed, 0);
   h = raw(fx);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 7);
   assert_consistent(h);
   assert_int_equal(sqlite3_exec(h, "UPDATE docvals SET v = x'01'", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(h);
@@ -635,8 +590,19 @@ static void store__docvals_only_when_current(void **state) {
   assert_int_equal(run_index(fx, 0).files_indexed, 0); /* nothing changed, all rewritten */
   h = raw(fx);
   assert_consistent(h);
-  /* One file edited: only its blocks are rewritten, the others stay as they were. */
-  assert_int_equal(sqlite3_exec(h, "CREATE TABLE before AS SELECT block, v FROM docvals", NULL, NULL, NULL),
+  /* One file edited: only the blocks of its old and new articles are rewritten, the others
+  ** stay as they were (blocks of 4 articles here, so that there are many). */
+  kftsp_dv_shift = 2;
+  assert_int_equal(sqlite3_exec(h, "DELETE FROM meta WHERE key = 'docvals'", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  assert_int_equal(run_index(fx, 0).files_indexed, 0);
+  h = raw(fx);
+  assert_consistent(h);
+  assert_int_equal(sqlite3_exec(h,
+                                "CREATE TABLE before AS SELECT block, v FROM docvals;"
+                                "CREATE TABLE touched AS SELECT DISTINCT a.doc >> 2 AS block FROM articles a"
+                                " JOIN files f ON f.id = a.file_id WHERE f.path LIKE '%000_2495%'",
+                                NULL, NULL, NULL),
                    SQLITE_OK);
   sqlite3_close(h);
   char p[512];
@@ -647,13 +613,23 @@ static void store__docvals_only_when_current(void **state) {
   assert_int_equal(run_index(fx, 0).files_indexed, 1);
   h = raw(fx);
   assert_consistent(h);
-  int64_t blocks = scalar(h, "SELECT count(*) FROM docvals");
+  assert_int_equal(sqlite3_exec(h,
+                                "INSERT INTO touched SELECT DISTINCT a.doc >> 2 FROM articles a"
+                                " JOIN files f ON f.id = a.file_id WHERE f.path LIKE '%000_2495%'",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  int64_t kept = scalar(h, "SELECT count(*) FROM before WHERE block NOT IN (SELECT block FROM touched)");
   int64_t same = scalar(h, "SELECT count(*) FROM docvals d JOIN before b USING (block) WHERE d.v = b.v");
-  assert_true(blocks > 2 && same == blocks - 1);
+  int64_t changed = scalar(h, "SELECT count(*) FROM before b LEFT JOIN docvals d USING (block)"
+                              " WHERE b.block IN (SELECT block FROM touched) AND d.v IS NOT b.v");
+  assert_true(kept > 10);
+  assert_int_equal(same, kept);
+  assert_int_equal(changed, scalar(h, "SELECT count(*) FROM before WHERE block IN (SELECT block FROM touched)"));
   sqlite3_close(h);
   page_of(fx, "AI", got, sizeof got, msg, sizeof msg);
   assert_string_equal(msg, "");
   assert_string_not_equal(got, want); /* the new card ranks */
+  kftsp_dv_shift = 8;
 }
 
 int main(void) {
