@@ -74,7 +74,8 @@ int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
     kftsp_u64set_free(&c.set);
     return KFTS_ENOMEM;
   }
-  for (int k = 0; k < KFTSP_SIG_K; k++) out->min[k] = UINT32_MAX;
+  uint32_t min[KFTSP_SIG_K];
+  for (int k = 0; k < KFTSP_SIG_K; k++) min[k] = UINT32_MAX;
   out->n = (uint32_t)c.set.n;
   pthread_once(&sig_once, sig_init); /* the indexer computes signatures on a second thread */
   for (size_t i = 0; i < c.set.cap; i++) {
@@ -82,9 +83,10 @@ int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
     if (!h) continue;
     for (int k = 0; k < KFTSP_SIG_K; k++) {
       uint32_t v = (uint32_t)((h * mul[k] + add[k]) >> 32);
-      if (v < out->min[k]) out->min[k] = v;
+      if (v < min[k]) min[k] = v;
     }
   }
+  for (int k = 0; k < KFTSP_SIG_K; k++) out->min[k] = (uint16_t)min[k];
   kftsp_u64set_free(&c.set);
   return KFTS_OK;
 }
@@ -110,9 +112,7 @@ int kftsp_sig_related(const kftsp_sig *a, const kftsp_sig *b) {
 
 /* ---- clustering the whole index ---- */
 
-/* What re-clustering keeps of each article: its doc, token count and each minimum's low 16
-** bits (140 bytes, not the 264 of a signature). Two different minima agree in their low bits
-** once in 65,536 slots, a Jaccard estimate off by 1/64 for about one pair in a thousand. */
+/* What re-clustering keeps of each article: its doc, token count and signature. */
 typedef struct row {
   int64_t id;
   uint32_t n;
@@ -388,16 +388,14 @@ static int write_rows(sqlite3 *h, FILE *f, sorter *s, size_t *n_out, kfts_error 
   int rc = KFTS_OK, step;
   size_t n = 0;
   while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sqlite3_column_bytes(st, 2) != (int)(KFTSP_SIG_K * sizeof(uint32_t))) continue; /* not ours: ignored */
+    if (sqlite3_column_bytes(st, 2) != (int)(KFTSP_SIG_K * sizeof(uint16_t))) continue; /* not ours: ignored */
     row r;
     memset(&r, 0, sizeof r);
     r.n = (uint32_t)sqlite3_column_int64(st, 1);
     if (r.n < KFTSP_SIG_MIN_TOKENS) continue; /* never clustered */
     if (n == UINT32_MAX) break;                /* rows are 32-bit numbers: the rest stay alone */
-    uint32_t min[KFTSP_SIG_K];
-    memcpy(min, sqlite3_column_blob(st, 2), sizeof min);
+    memcpy(r.min, sqlite3_column_blob(st, 2), sizeof r.min);
     r.id = sqlite3_column_int64(st, 0);
-    for (int k = 0; k < KFTSP_SIG_K; k++) r.min[k] = (uint16_t)min[k];
     if (fwrite(&r, sizeof r, 1, f) != 1) rc = KFTS_EIO;
     for (int b = 0; !rc && b < BANDS; b++) {
       uint64_t hk = kftsp_fnv1a((uint64_t)b * 0x100000001b3ULL ^ KFTSP_FNV_INIT, &r.min[b * ROWS],
