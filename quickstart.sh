@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {
-  pkgs="build-essential cmake pkg-config libsqlite3-dev libutf8proc-dev libjansson-dev
+  pkgs="build-essential cmake pkg-config libsqlite3-dev libutf8proc-dev libjansson-dev libzstd-dev
         libcmocka-dev python3 tzdata valgrind sqlite3 jq sqlite-utils clang"
   missing=""
   for p in $pkgs; do

@@ -350,7 +350,7 @@ int kfts_suggest_aliases(kfts_db *db, char **json_out, kfts_error *err) {
   if (!rc) rc = kftsp_db_aliases(db, known, err);
   sqlite3_stmt *st = NULL;
   if (!rc && sqlite3_prepare_v2(h,
-                                "SELECT a.title, a.summary, a.body, f.path, a.line FROM articles a"
+                                "SELECT a.title, a.summary, kfts_text(a.body), f.path, a.line FROM articles a"
                                 " JOIN files f ON f.id = a.file_id ORDER BY f.path, a.line",
                                 -1, &st, NULL) != SQLITE_OK)
     rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));

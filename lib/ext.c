@@ -22,6 +22,7 @@ int sqlite3_kfts_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *
   }
   if (rc == SQLITE_OK) rc = kftsp_register_tokenizer(api);
   if (rc == SQLITE_OK) rc = kftsp_search_register(db, api);
+  if (rc == SQLITE_OK) rc = kftsp_packtext_register(db);
   if (rc != SQLITE_OK && pzErrMsg)
     *pzErrMsg = sqlite3_mprintf("kfts: cannot register the tokenizer (is FTS5 compiled in?)");
   return rc;

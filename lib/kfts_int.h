@@ -285,6 +285,19 @@ kftsp_match *kftsp_match_fork(const kftsp_match *m, struct sqlite3 *h, kfts_erro
 kfts_error *kftsp_match_error(kftsp_match *m);
 
 /**************************************************************************
+** packtext.c: articles.body compressed (zstd) when that pays; kfts_text() unpacks.
+*/
+typedef struct kftsp_packer kftsp_packer;
+kftsp_packer *kftsp_packer_new(void);
+void kftsp_packer_free(kftsp_packer *p);
+/* *OUT: N bytes of TEXT packed (valid until the next call), or NULL: store the text as is. */
+int kftsp_pack(kftsp_packer *p, const char *text, size_t n, const void **out, size_t *out_n);
+/* The text of a packed frame (kftsp_free), NUL-terminated; NULL when garbled or no memory. */
+char *kftsp_unpack(const void *frame, size_t n, size_t *len_out);
+/* kfts_text(X) on DB. An SQLite code. */
+int kftsp_packtext_register(struct sqlite3 *db);
+
+/**************************************************************************
 ** docvals.c: each article's length, importance and day in blocks by doc, for scoring
 ** without a look-up per match.
 */

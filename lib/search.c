@@ -305,7 +305,7 @@ static int plain_snippets(run *r, kfts_hit *hits, size_t n) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(r->h,
                          "SELECT CASE WHEN length(t) > ?2 THEN substr(t, 1, ?2) || '…' ELSE t END"
-                         " FROM (SELECT replace(coalesce(nullif(summary, ''), body), char(10), ' ') AS t"
+                         " FROM (SELECT replace(coalesce(nullif(summary, ''), kfts_text(body)), char(10), ' ') AS t"
                          " FROM articles WHERE doc = ?1)",
                          -1, &st, NULL) != SQLITE_OK)
     return db_err(r);

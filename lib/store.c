@@ -110,6 +110,8 @@ static const char schema_sql[] =
     " title TEXT NOT NULL,"
     " summary TEXT,"
     " body TEXT NOT NULL);"
+    /* FTS5's content: the text with body unpacked (packtext.c). */
+    "CREATE VIEW articles_text AS SELECT doc, title, summary, kfts_text(body) AS body, topics FROM articles;"
     "CREATE INDEX articles_file ON articles(file_id, ord);"
     "CREATE INDEX articles_date ON articles(date);"
     "CREATE INDEX articles_source ON articles(source COLLATE NOCASE);"
@@ -119,7 +121,7 @@ static const char schema_sql[] =
     " PRIMARY KEY(topic, doc)) WITHOUT ROWID;"
     "CREATE INDEX topics_doc ON topics(doc);"
     "CREATE VIRTUAL TABLE articles_fts USING fts5(title, summary, body, topics,"
-    " content='articles', content_rowid='doc', tokenize='" KFTSP_TOKENIZE "');"
+    " content='articles_text', content_rowid='doc', tokenize='" KFTSP_TOKENIZE "');"
     META_TABLE
     "CREATE TABLE signatures(doc INTEGER PRIMARY KEY, n INTEGER NOT NULL, sig BLOB NOT NULL);"
     "CREATE TABLE clusters(doc INTEGER PRIMARY KEY, cluster INTEGER NOT NULL);"
@@ -246,6 +248,7 @@ int kfts_register(sqlite3 *db, kfts_error *err) {
   fts5_api *api = kftsp_fts5_api(db);
   int rc = kftsp_register_tokenizer(api);
   if (rc == SQLITE_OK) rc = kftsp_search_register(db, api);
+  if (rc == SQLITE_OK) rc = kftsp_packtext_register(db);
   if (rc != SQLITE_OK)
     return kftsp_err(err, KFTS_EDB, "database", 0, "cannot register the kfts tokenizer: FTS5 %s",
                      api ? "is too old" : "is not compiled into this SQLite");
@@ -452,6 +455,7 @@ typedef struct run {
   uint64_t walk_bytes; /* of the files found */
   int optimize;        /* --full, or a large first build: 'optimize' at the end (set_automerge) */
   int64_t last_doc;    /* the largest articles.doc so far: new articles count on from it */
+  kftsp_packer *pack;  /* bodies compressed (packtext.c) */
 } run;
 
 static void report(run *r, const char *path, int line, const char *fmt, ...)
@@ -590,7 +594,7 @@ static int prepare(run *r) {
       {offsetof(run, q_docsize), "SELECT sz FROM articles_fts_docsize WHERE id = ?1"},
       {offsetof(run, ins_meta),
        "INSERT INTO articles_meta(doc, sz, date, importance, source, topics) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
-      {offsetof(run, q_old), "SELECT doc, title, summary, body, topics FROM articles WHERE file_id = ?1"},
+      {offsetof(run, q_old), "SELECT doc, title, summary, kfts_text(body), topics FROM articles WHERE file_id = ?1"},
       {offsetof(run, del_meta), "DELETE FROM articles_meta WHERE doc = ?1"},
       {offsetof(run, del_topics), "DELETE FROM topics WHERE doc = ?1"},
       {offsetof(run, del_cluster), "DELETE FROM clusters WHERE doc = ?1"},
@@ -604,7 +608,7 @@ static int prepare(run *r) {
         SQLITE_OK)
       return db_err(r->err, r->db->h, "preparing statements");
   }
-  return KFTS_OK;
+  return (r->pack = kftsp_packer_new()) ? KFTS_OK : KFTS_ENOMEM;
 }
 
 static void finalize_all(run *r) {
@@ -627,6 +631,8 @@ static void finalize_all(run *r) {
   sqlite3_finalize(r->del_topics);
   sqlite3_finalize(r->del_cluster);
   sqlite3_finalize(r->del_fts);
+  kftsp_packer_free(r->pack);
+  r->pack = NULL;
 }
 
 static int step_done(run *r, sqlite3_stmt *st, const char *what);
@@ -851,7 +857,15 @@ static int write_doc(run *r, int64_t file_id, const char *key, const kfts_doc *d
     sqlite3_bind_int(st, 4, a->line);
     bind_text(st, 5, a->title);
     bind_text(st, 6, a->summary);
-    bind_text(st, 7, a->body);
+    const void *packed = NULL;
+    size_t n_packed = 0;
+    if (a->body && (rc = kftsp_pack(r->pack, a->body, strlen(a->body), &packed, &n_packed)) != KFTS_OK) {
+      kftsp_buf_reset(&topics);
+      sqlite3_clear_bindings(st);
+      break;
+    }
+    if (packed) sqlite3_bind_blob(st, 7, packed, (int)n_packed, SQLITE_STATIC);
+    else bind_text(st, 7, a->body);
     bind_text(st, 8, topics.p ? topics.p : "");
     bind_text(st, 9, a->url);
     bind_text(st, 10, a->date);

@@ -205,7 +205,7 @@ static void search__highlights_are_exact(void **state) {
 static kftsp_ranker *open_ranker(void) {
   kftsp_ranker_cfg cfg = {
       .fts = "articles_fts",
-      .text_sql = "SELECT title, summary, body, topics FROM articles WHERE doc = ?1",
+      .text_sql = "SELECT title, summary, kfts_text(body), topics FROM articles WHERE doc = ?1",
       .id_range_sql = "SELECT min(doc), max(doc) FROM articles",
       .n_cols = 4,
       .weights = {4, 2, 1, 2},

@@ -319,7 +319,7 @@ static void store__signatures_of_their_articles(void **state) {
     sqlite3 *h = raw(fx);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(h,
-                                        "SELECT a.id, a.title, a.summary, a.body, s.n, s.sig FROM articles a"
+                                        "SELECT a.id, a.title, a.summary, kfts_text(a.body), s.n, s.sig FROM articles a"
                                         " LEFT JOIN signatures s ON s.doc = a.doc",
                                         -1, &st, NULL),
                      SQLITE_OK);
@@ -438,6 +438,53 @@ static void store__schema_versions(void **state) {
   assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err), KFTS_EDB);
   assert_non_null(strstr(err.message, "kfts-index"));
   assert_int_equal(access(fx->db, F_OK), -1);
+}
+
+/* Long bodies are stored packed, short ones as text; kfts_text() and FTS5 (through the view
+** articles_text) read both as the parser's text, and a garbled frame is an error, not text. */
+static void store__bodies_packed(void **state) {
+  fixture *fx = *state;
+  run_index(fx, 0);
+  sqlite3 *h = raw(fx);
+  int64_t n = scalar(h, "SELECT count(*) FROM articles");
+  int64_t packed = scalar(h, "SELECT count(*) FROM articles WHERE typeof(body) = 'blob'");
+  if (packed < n / 2 || packed == n) fail_msg("%lld of %lld bodies packed", (long long)packed, (long long)n);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles_text WHERE typeof(body) != 'text'"), 0);
+  assert_consistent(h); /* FTS5's integrity check re-tokenizes the unpacked text */
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT kfts_text(body), doc FROM articles WHERE typeof(body) = 'blob'", -1,
+                                      &st, NULL),
+                   SQLITE_OK);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    assert_non_null(t);
+    assert_true(strlen(t) >= 128);
+  }
+  sqlite3_finalize(st);
+  const char *big = "데이터센터의 전력 소비가 늘어난다. 데이터센터의 전력 소비가 늘어난다. 데이터센터의 전력 소비가 "
+                    "늘어난다. 데이터센터의 전력 소비가 늘어난다. 데이터센터의 전력 소비가 늘어난다.";
+  kftsp_packer *pk = kftsp_packer_new();
+  const void *frame = NULL;
+  size_t k = 0, len = 0;
+  assert_int_equal(kftsp_pack(pk, big, strlen(big), &frame, &k), KFTS_OK);
+  assert_non_null(frame);
+  assert_true(k < strlen(big) / 2);
+  char *back = kftsp_unpack(frame, k, &len);
+  assert_string_equal(back, big);
+  assert_int_equal(len, strlen(big));
+  kftsp_free(back);
+  assert_null(kftsp_unpack(frame, k - 1, &len)); /* cut short */
+  assert_int_equal(kftsp_pack(pk, "짧은 본문", strlen("짧은 본문"), &frame, &k), KFTS_OK);
+  assert_null(frame);
+  kftsp_packer_free(pk);
+  assert_int_equal(sqlite3_exec(h, "UPDATE articles SET body = x'28b52ffd00' WHERE doc = 1", NULL, NULL, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT kfts_text(body) FROM articles WHERE doc = 1", -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ERROR);
+  assert_non_null(strstr(sqlite3_errmsg(h), "garbled"));
+  sqlite3_finalize(st);
+  sqlite3_close(h);
 }
 
 static void store__search_first_cut(void **state) {
@@ -644,6 +691,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(store__schema_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(store__docvals_only_when_current, setup, teardown),
       cmocka_unit_test_setup_teardown(store__large_first_build_optimized, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__bodies_packed, setup, teardown),
       cmocka_unit_test_setup_teardown(store__search_first_cut, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
