@@ -199,30 +199,12 @@ int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n) {
   if (n < DV_HEAD || v[0] != DV_FORMAT) return -1;
   uint32_t k = get_u32(v + 1);
   if ((size_t)n != DV_HEAD + (size_t)k * DV_ENTRY) return -1;
-  if (k > b->cap) {
-    size_t cap = k < 256 ? 256 : k;
-    void *p = kftsp_realloc(b->mem, cap * (sizeof *b->doc + sizeof *b->len + sizeof *b->day + sizeof *b->imp));
-    if (!p) return -2;
-    b->mem = p;
-    b->cap = cap;
-  }
-  b->doc = b->mem;
-  b->len = (uint32_t *)(b->doc + b->cap);
-  b->day = (int32_t *)(b->len + b->cap);
-  b->imp = (signed char *)(b->day + b->cap);
-  const unsigned char *p = v + DV_HEAD, *pl = p + 8 * (size_t)k, *pd = pl + 4 * (size_t)k,
-                      *pi = pd + 4 * (size_t)k;
-  for (uint32_t i = 0; i < k; i++) {
-    uint64_t x = 0;
-    for (int j = 7; j >= 0; j--) x = x << 8 | p[8 * i + (uint32_t)j];
-    b->doc[i] = (int64_t)x;
-    b->len[i] = get_u32(pl + 4 * i);
-    b->day[i] = (int32_t)get_u32(pd + 4 * i);
-    b->imp[i] = (signed char)pi[i];
-  }
+  b->doc = v + DV_HEAD;
+  b->len = b->doc + 8 * (size_t)k;
+  b->day = b->len + 4 * (size_t)k;
+  b->imp = b->day + 4 * (size_t)k;
   b->n = k;
   b->pos = 0;
   return 0;
 }
 
-void kftsp_dv_block_free(kftsp_dv_block_t *b) { kftsp_free(b->mem); }

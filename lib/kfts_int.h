@@ -315,19 +315,23 @@ void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t doc);
 int kftsp_dv_rebuild(struct sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err);
 /* 1 when every block is current in H's view of the index. */
 int kftsp_dv_valid(struct sqlite3 *h);
-/* One block, decoded; POS: where the caller's search left off. */
+/* One block, read in place: its blob is not copied, so it lasts as long as the caller's row
+** (the sqlite3_column_blob it came from); POS: where the caller's search left off. */
 typedef struct kftsp_dv_block_t {
-  int64_t *doc;
-  uint32_t *len; /* UINT32_MAX: malformed */
-  int32_t *day;  /* INT32_MIN: none */
-  signed char *imp;
+  const unsigned char *doc, *len, *day, *imp; /* n entries each, little-endian */
   uint32_t n, pos;
-  size_t cap;
-  void *mem;
 } kftsp_dv_block_t;
-/* 0, -1 when the blob is malformed, -2 out of memory. */
+/* 0, or -1 when the blob is malformed. */
 int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n);
-void kftsp_dv_block_free(kftsp_dv_block_t *b);
+static inline uint64_t kftsp_le(const unsigned char *p, int bytes) {
+  uint64_t x = 0;
+  for (int j = bytes - 1; j >= 0; j--) x = x << 8 | p[j];
+  return x;
+}
+static inline int64_t kftsp_dv_doc(const kftsp_dv_block_t *b, uint32_t i) { return (int64_t)kftsp_le(b->doc + 8 * (size_t)i, 8); }
+static inline uint32_t kftsp_dv_len(const kftsp_dv_block_t *b, uint32_t i) { return (uint32_t)kftsp_le(b->len + 4 * (size_t)i, 4); } /* UINT32_MAX: malformed */
+static inline int32_t kftsp_dv_day(const kftsp_dv_block_t *b, uint32_t i) { return (int32_t)(uint32_t)kftsp_le(b->day + 4 * (size_t)i, 4); } /* INT32_MIN: none */
+static inline int kftsp_dv_imp(const kftsp_dv_block_t *b, uint32_t i) { return (signed char)b->imp[i]; } /* -1: none */
 /* The summed length of a %_docsize blob; UINT32_MAX when malformed. */
 uint32_t kftsp_dv_length(const unsigned char *sz, int n);
 

@@ -229,22 +229,35 @@ static int emit_dv(kftsp_match *m, dvscan *d, int64_t doc, const tf *t, kftsp_mr
     int got = cursor_to(&d->c, k);
     if (got < 0) return kftsp_match_fail(m, NULL);
     if (got) {
-      int e = kftsp_dv_decode(&d->b, sqlite3_column_blob(d->c.st, 1), sqlite3_column_bytes(d->c.st, 1));
-      if (e == -2) return KFTS_ENOMEM;
-      if (e) return kftsp_match_fail(m, "a docvals block is garbled: run kfts-index --full");
+      if (kftsp_dv_decode(&d->b, sqlite3_column_blob(d->c.st, 1), sqlite3_column_bytes(d->c.st, 1)))
+        return kftsp_match_fail(m, "a docvals block is garbled: run kfts-index --full");
       d->has = 1;
     }
   }
   kftsp_dv_block_t *b = &d->b;
   if (!d->has) return KFTS_OK;
-  while (b->pos < b->n && b->doc[b->pos] < doc) b->pos++;
-  if (b->pos == b->n || b->doc[b->pos] != doc) return KFTS_OK;
+  /* The first entry >= DOC at or after pos: docs ascend by one or more, so it is within
+  ** DOC - (the doc at pos) entries; a binary search there. */
+  if (b->pos < b->n) {
+    int64_t at = kftsp_dv_doc(b, b->pos);
+    uint32_t lo = b->pos, hi = doc - at < (int64_t)(b->n - b->pos) ? b->pos + (uint32_t)(doc - at) + 1 : b->n;
+    if (at >= doc) hi = lo;
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (kftsp_dv_doc(b, mid) < doc) lo = mid + 1;
+      else hi = mid;
+    }
+    b->pos = lo;
+  }
+  if (b->pos == b->n || kftsp_dv_doc(b, b->pos) != doc) return KFTS_OK;
   uint32_t i = b->pos;
-  if (b->len[i] == UINT32_MAX) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
-  kftsp_mrow row = {doc, NULL, b->imp[i], NULL, NULL, 0.0, 0.0, 0};
-  row.relevance = bm25(t, (double)b->len[i]);
+  uint32_t len = kftsp_dv_len(b, i);
+  int32_t day = kftsp_dv_day(b, i);
+  if (len == UINT32_MAX) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
+  kftsp_mrow row = {doc, NULL, kftsp_dv_imp(b, i), NULL, NULL, 0.0, 0.0, 0};
+  row.relevance = bm25(t, (double)len);
   double boost = kftsp_importance_factor(row.importance, d->weight) *
-                 kftsp_recency_days(b->day[i] == INT32_MIN ? NAN : (double)b->day[i], d->newest, d->half_life);
+                 kftsp_recency_days(day == INT32_MIN ? NAN : (double)day, d->newest, d->half_life);
   row.score = row.relevance * boost; /* as kftsp_match_boost(), in its order */
   row.coverage = kftsp_match_coverage(m, t->freq, t->n);
   return fn(ctx, &row);
@@ -368,7 +381,6 @@ static void half_done(half *h) {
   sqlite3_finalize(h->meta.st);
   if (h->dv) {
     sqlite3_finalize(h->dv->c.st);
-    kftsp_dv_block_free(&h->dv->b);
     kftsp_free(h->dv);
   }
   kftsp_free(h->t.idf);

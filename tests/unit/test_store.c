@@ -126,19 +126,18 @@ static void assert_docvals_consistent(sqlite3 *h) {
     for (uint32_t i = 0; i < b.n; i++, rows++) {
       assert_int_equal(sqlite3_step(me), SQLITE_ROW);
       int64_t doc = sqlite3_column_int64(me, 0), z = 0;
-      assert_int_equal(b.doc[i], doc);
+      assert_int_equal(kftsp_dv_doc(&b, i), doc);
       assert_int_equal(kftsp_dv_block(doc), k);
-      assert_int_equal(b.len[i], kftsp_dv_length(sqlite3_column_blob(me, 1), sqlite3_column_bytes(me, 1)));
-      assert_true(b.len[i] > 0 && b.len[i] != UINT32_MAX);
+      assert_int_equal(kftsp_dv_len(&b, i), kftsp_dv_length(sqlite3_column_blob(me, 1), sqlite3_column_bytes(me, 1)));
+      assert_true(kftsp_dv_len(&b, i) > 0 && kftsp_dv_len(&b, i) != UINT32_MAX);
       const char *date = (const char *)sqlite3_column_text(me, 2);
-      assert_int_equal(b.day[i], kftsp_parse_day(date, &z) ? (int32_t)z : INT32_MIN);
-      assert_int_equal(b.imp[i], sqlite3_column_type(me, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(me, 3));
+      assert_int_equal(kftsp_dv_day(&b, i), kftsp_parse_day(date, &z) ? (int32_t)z : INT32_MIN);
+      assert_int_equal(kftsp_dv_imp(&b, i), sqlite3_column_type(me, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(me, 3));
     }
   }
   assert_int_equal(sqlite3_step(me), SQLITE_DONE);
   assert_int_equal(rows, scalar(h, "SELECT count(*) FROM articles_meta"));
   assert_true(rows == 0 || blocks > 0);
-  kftsp_dv_block_free(&b);
   sqlite3_finalize(bl);
   sqlite3_finalize(me);
 }
