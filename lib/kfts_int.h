@@ -270,6 +270,9 @@ double kftsp_match_boost(const kftsp_match *m, int importance, const char *date)
 void kftsp_match_boost_params(const kftsp_match *m, double *weight, double *half_life, double *newest);
 /* A relaxed query's parts that a row with phrase frequencies FREQ[0..N) matches, as
 ** kfts_coverage() counts them; 0 for other queries. */
+/* FTS with its prefix terms replaced by the tokens of the rows DOCS (search.c, snippets);
+** NULL when one cannot be. kftsp_free. */
+char *kftsp_prefix_rewrite(struct sqlite3 *h, const char *fts, const int64_t *docs, size_t n);
 int kftsp_match_coverage(const kftsp_match *m, const double *freq, int n);
 int kftsp_match_fail(kftsp_match *m, const char *msg);
 /* 1 when a row matches exactly when it holds one of the expression's phrases: one part made

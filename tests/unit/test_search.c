@@ -619,6 +619,73 @@ static void scan_queries(void) {
   kfts_db_close(g);
 }
 
+/* For a page of a one-syllable query ("책"*), the expression with the prefix replaced by the
+** page's own tokens matches each of its rows and highlights each column exactly as the prefix
+** does; the page's snippets mark only words with the syllable. */
+static void search__prefix_snippets_as_the_prefix(void **state) {
+  (void)state;
+  static const char *const qs[] = {"책", "법", "책 AI", "title:법", "법 -책", "(책 OR 법) 정책"};
+  sqlite3 *h = kftsp_db_handle(db);
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(qs); i++) {
+    kfts_search_opts o;
+    kfts_search_opts_init(&o);
+    o.query = qs[i];
+    kfts_result *res = NULL;
+    kfts_error err;
+    if (kfts_search(&res, db, &o, &err)) fail_msg("%s: %s", qs[i], err.message);
+    if (!res->n_hits) fail_msg("%s: no hit", qs[i]);
+    int64_t docs[64];
+    size_t n = res->n_hits < 64 ? res->n_hits : 64;
+    for (size_t k = 0; k < n; k++) docs[k] = res->hits[k].doc;
+    char *plain = kftsp_prefix_rewrite(h, res->fts_query, docs, n);
+    if (!plain) fail_msg("%s: %s not rewritten", qs[i], res->fts_query);
+    assert_null(strchr(plain, '*'));
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT highlight(articles_fts, 0, '[', ']'), highlight(articles_fts, 1, '[', ']'),"
+                                        " highlight(articles_fts, 2, '[', ']'), highlight(articles_fts, 3, '[', ']')"
+                                        " FROM articles_fts WHERE articles_fts MATCH ?1 AND rowid = ?2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    for (size_t k = 0; k < n; k++) {
+      char *want[4] = {NULL}, *got[4] = {NULL};
+      for (int pass = 0; pass < 2; pass++) {
+        sqlite3_bind_text(st, 1, pass ? plain : res->fts_query, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, docs[k]);
+        if (sqlite3_step(st) != SQLITE_ROW) fail_msg("%s: %s does not match doc %lld", qs[i], pass ? plain : res->fts_query, (long long)docs[k]);
+        for (int c = 0; c < 4; c++) {
+          const char *t = (const char *)sqlite3_column_text(st, c);
+          (pass ? got : want)[c] = strdup(t ? t : "");
+        }
+        sqlite3_reset(st);
+      }
+      for (int c = 0; c < 4; c++) {
+        assert_string_equal(got[c], want[c]);
+        free(got[c]);
+        free(want[c]);
+      }
+    }
+    sqlite3_finalize(st);
+    for (size_t k = 0; !strstr(qs[i], "AI") && k < res->n_hits; k++) { /* each highlight: a word of the query */
+      const kfts_hit *x = &res->hits[k];
+      for (size_t j = 0; j < x->n_highlights; j++) {
+        const char *s = x->snippet;
+        int a = x->highlights[2 * j], b = x->highlights[2 * j + 1];
+        const char *p = s; /* character offsets to bytes */
+        for (int c = 0; c < a && *p; c++) p += (*p & 0x80) == 0 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : 4;
+        const char *e = p; /* the span holds a word of the query (a final syllable's span is its bigram's) */
+        for (int c = a; c < b && *e; c++) e += (*e & 0x80) == 0 ? 1 : (*e & 0xE0) == 0xC0 ? 2 : (*e & 0xF0) == 0xE0 ? 3 : 4;
+        char span[256];
+        snprintf(span, sizeof span, "%.*s", (int)(e - p), p);
+        if (!strstr(span, "책") && !strstr(span, "법"))
+          fail_msg("%s: highlight %d..%d (%s) of \"%s\"", qs[i], a, b, span, s);
+      }
+    }
+    kftsp_free(plain);
+    kfts_result_free(res);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(search__datacenter_any_particle_and_spacing),
@@ -626,6 +693,7 @@ int main(void) {
       cmocka_unit_test(search__two_syllable_words_and_particles),
       cmocka_unit_test(search__highlights_are_exact),
       cmocka_unit_test(search__page_snippets_as_alone),
+      cmocka_unit_test(search__prefix_snippets_as_the_prefix),
       cmocka_unit_test(search__natural_questions),
       cmocka_unit_test(search__scan_scores_like_sql),
       cmocka_unit_test(search__collapse_by_scan_like_sql),
