@@ -19,7 +19,8 @@
 **   articles_meta(doc, sz, date, importance, source, topics)   compact copy of the metadata
 **                                 and %_docsize's lengths (scan.c)
 **   topics(topic, doc)            one row per topic, for filters and counts
-**   articles_fts                  FTS5, external content = articles; rows written by
+**   articles_text                 view: articles with body unpacked (packtext.c)
+**   articles_fts                  FTS5, external content = articles_text; rows written by
 **                                 write_doc() and removed by remove_articles(), both
 **                                 through the batch's queue (flush_pending)
 **   signatures(doc, n, sig), clusters(doc, cluster)   cluster.c
@@ -43,7 +44,7 @@
 #define KFTSP_SCHEMA_VERSION 8
 
 /* articles_meta: each article's metadata and its length (%_docsize's blob) in a few dozen
-** bytes, in id order. scan.c walks it beside FTS5's matches instead of looking each match up
+** bytes, in doc order. scan.c walks it beside FTS5's matches instead of looking each match up
 ** in articles, whose rows hold the text, and in %_docsize (100k articles: 6 ms for the walk,
 ** 45 for the look-ups). write_doc() fills it; remove_articles() empties it. */
 #define META_TABLE                                                                              \
@@ -316,12 +317,12 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
                      v);
       goto done;
     }
-    /* Older schemas (7 and before keyed FTS5 by the stable ids) are rebuilt from the files;
-    ** the folders indexed before are kept, so a plain kfts-index run finds them again. */
     /* 16 KB pages for a new file (an existing one keeps its own): fewer part-filled pages
     ** and overflow chains for the articles' text; 100k articles 305 -> 293 MB, queries the
     ** same. */
     rc = exec(db->h, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL", err);
+    /* Older schemas (7 and before keyed FTS5 by the stable ids) are rebuilt from the files;
+    ** the folders indexed before are kept, so a plain kfts-index run finds them again. */
     if (rc == KFTS_OK && v != 0) {
       rc = drop_all(db->h, err);
       if (rebuilt_out) *rebuilt_out = 1;
