@@ -351,11 +351,14 @@ typedef struct kftsp_mrow {
   double score;       /* the ranked list's score; only with KFTSP_SCAN_SCORE, else 0 */
   double relevance;   /* its bm25 part */
   int coverage;       /* relaxed queries: the parts it matches (kfts_coverage()), else 0 */
+  int32_t day;        /* when date is NULL: its day (days since 1970-01-01) from docvals, or
+                      ** INT32_MIN: none */
 } kftsp_mrow;
 #define KFTSP_SCAN_SCORE 1
 #define KFTSP_SCAN_TOPICS 2
-/* The caller reads only id, importance, score, relevance and coverage of a row (date, source
-** and topics may be NULL): with no filters, scores come from docvals blocks. */
+/* The caller reads only doc, importance, score, relevance, coverage and the date or day of a
+** row (source and topics may be NULL): scores come from docvals blocks when there are no
+** filters or an index finds the docs that pass them. */
 #define KFTSP_SCAN_LEAN 4
 /* Returns KFTS_OK to go on, anything else to stop the scan with that code. */
 typedef int (*kftsp_mrow_fn)(void *ctx, const kftsp_mrow *row);

@@ -210,7 +210,7 @@ static int scan_filtered(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx)
   sqlite3_stmt *st = NULL;
   int rc = kftsp_match_prepare(m, "SELECT doc, date, importance, source, topics FROM (%s)", 0, &st), s = SQLITE_DONE;
   while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
-    kftsp_mrow row = {sqlite3_column_int64(st, 0), NULL, -1, NULL, NULL, 0.0, 0.0, 0};
+    kftsp_mrow row = {sqlite3_column_int64(st, 0), NULL, -1, NULL, NULL, 0.0, 0.0, 0, INT32_MIN};
     row_from(&row, st, 1, flags & KFTSP_SCAN_TOPICS);
     rc = fn(ctx, &row);
   }
@@ -226,7 +226,7 @@ static int emit_row(kftsp_match *m, cursor *meta, int64_t doc, const tf *t, int 
   int k = cursor_to(meta, doc);
   if (k < 0) return kftsp_match_fail(m, NULL);
   if (!k) return KFTS_OK; /* the filters leave it out */
-  kftsp_mrow row = {doc, NULL, -1, NULL, NULL, 0.0, 0.0, 0};
+  kftsp_mrow row = {doc, NULL, -1, NULL, NULL, 0.0, 0.0, 0, INT32_MIN};
   row_from(&row, meta->st, 1, flags & KFTSP_SCAN_TOPICS);
   if (flags & KFTSP_SCAN_SCORE) {
     uint32_t D = kftsp_dv_length(sqlite3_column_blob(meta->st, 5), sqlite3_column_bytes(meta->st, 5));
@@ -285,7 +285,7 @@ static int emit_dv(kftsp_match *m, dvscan *d, int64_t doc, const tf *t, kftsp_mr
   uint32_t len = kftsp_dv_len(b, i);
   int32_t day = kftsp_dv_day(b, i);
   if (len == UINT32_MAX) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
-  kftsp_mrow row = {doc, NULL, kftsp_dv_imp(b, i), NULL, NULL, 0.0, 0.0, 0};
+  kftsp_mrow row = {doc, NULL, kftsp_dv_imp(b, i), NULL, NULL, 0.0, 0.0, 0, day};
   row.relevance = bm25(t, (double)len);
   double boost = kftsp_importance_factor(row.importance, d->weight) *
                  kftsp_recency_days(day == INT32_MIN ? NAN : (double)day, d->newest, d->half_life);

@@ -661,7 +661,7 @@ static int cmp_rank(const void *a, const void *b) {
 
 static int keep_best(void *ctx, const kftsp_mrow *row) {
   topk *t = ctx;
-  kftsp_mrow x = {row->doc, NULL, row->importance, NULL, NULL, row->score, row->relevance, row->coverage};
+  kftsp_mrow x = {row->doc, NULL, row->importance, NULL, NULL, row->score, row->relevance, row->coverage, INT32_MIN};
   size_t i;
   t->seen++;
   if (t->n < t->k && t->n == t->cap) { /* grows with the matches, up to K */

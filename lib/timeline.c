@@ -151,8 +151,8 @@ typedef struct collect {
 
 static int collect_row(void *ctx, const kftsp_mrow *row) {
   collect *c = ctx;
-  int64_t z;
-  if (!kftsp_parse_day(row->date, &z)) {
+  int64_t z = row->day;
+  if (row->date ? !kftsp_parse_day(row->date, &z) : row->day == INT32_MIN) {
     c->undated++;
     return KFTS_OK;
   }
@@ -175,7 +175,8 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
   int rc = kftsp_match_open(&m, db, o, err);
   if (rc) return rc;
   collect c = {NULL, 0, 0, 0, by_source}, c2 = {NULL, 0, 0, 0, by_source};
-  rc = kftsp_match_scan2(m, KFTSP_SCAN_SCORE, collect_row, &c, &c2);
+  /* Without sources, each match's day and score can come from docvals (scan.c). */
+  rc = kftsp_match_scan2(m, KFTSP_SCAN_SCORE | (by_source ? 0 : KFTSP_SCAN_LEAN), collect_row, &c, &c2);
   kftsp_match_close(m);
   if (c2.n || c2.undated) { /* the upper half's hits after the lower's: still in doc order */
     hit *x = c.cap - c.n >= c2.n ? c.h : kftsp_realloc(c.h, (c.n + c2.n) * sizeof *x);
