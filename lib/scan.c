@@ -309,7 +309,6 @@ typedef struct half {
   tf t;
   cursor meta;
   dvscan *dv; /* NULL: scores from the meta cursor */
-  const passset *pass;
   sqlite3_stmt *hits;
   int64_t *docs;
   float *freq;
@@ -321,7 +320,7 @@ typedef struct half {
 /* Whether H can score from docvals: a lean scored scan, no filters (or filters its passset
 ** applies), every block current. */
 static int dv_prepare(half *h) {
-  if (!(h->flags & KFTSP_SCAN_SCORE) || !(h->flags & KFTSP_SCAN_LEAN) || (*kftsp_match_where(h->m) && !h->pass) ||
+  if (!(h->flags & KFTSP_SCAN_SCORE) || !(h->flags & KFTSP_SCAN_LEAN) || (*kftsp_match_where(h->m) && !h->t.pass) ||
       !kftsp_dv_valid(kftsp_match_handle(h->m)))
     return KFTS_OK;
   if (!(h->dv = kftsp_malloc(sizeof *h->dv))) return KFTS_ENOMEM;
@@ -618,7 +617,7 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
   if (!rc && (flags & KFTSP_SCAN_SCORE) && (flags & KFTSP_SCAN_LEAN) && *kftsp_match_where(m))
     rc = pass_build(m, &pass);
   for (int i = 0; i < n_halves; i++) {
-    hs[i].pass = hs[i].t.pass = pass.bits ? &pass : NULL;
+    hs[i].t.pass = pass.bits ? &pass : NULL;
     hs[i].m = i ? m2 : m;
     hs[i].flags = flags;
     hs[i].fn = fn;
