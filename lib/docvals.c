@@ -39,10 +39,6 @@ static void put_u32(unsigned char *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static uint32_t get_u32(const unsigned char *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* The row length %_docsize holds: one varint per column, summed; UINT32_MAX when malformed. */
 uint32_t kftsp_dv_length(const unsigned char *p, int n) {
   uint64_t sum = 0;
@@ -197,7 +193,7 @@ int kftsp_dv_valid(sqlite3 *h) {
 
 int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n) {
   if (n < DV_HEAD || v[0] != DV_FORMAT) return -1;
-  uint32_t k = get_u32(v + 1);
+  uint32_t k = (uint32_t)kftsp_le(v + 1, 4);
   if ((size_t)n != DV_HEAD + (size_t)k * DV_ENTRY) return -1;
   b->doc = v + DV_HEAD;
   b->len = b->doc + 8 * (size_t)k;

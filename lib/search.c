@@ -354,13 +354,16 @@ static int pfx_token(void *ctx, const kfts_token *t) {
   return 0;
 }
 
+/* A prefix word's token: the first one, and how many there are (one makes a prefix). */
+typedef struct one {
+  kftsp_buf b;
+  int n;
+} one;
+
 static int one_token(void *ctx, const kfts_token *t) {
-  kftsp_buf *b = ctx;
-  if (b->n) { /* a second token: not one prefix */
-    b->oom = 1;
-    return 1;
-  }
-  kftsp_buf_add(b, t->text, (size_t)t->len);
+  one *o = ctx;
+  if (o->n++) return 1; /* a second token: not one prefix */
+  kftsp_buf_add(&o->b, t->text, (size_t)t->len);
   return 0;
 }
 
@@ -375,7 +378,8 @@ char *kftsp_prefix_rewrite(sqlite3 *h, const char *fts, const int64_t *docs, siz
   if (sqlite3_prepare_v2(h, "SELECT title, summary, kfts_text(body), topics FROM articles WHERE doc = ?1", -1, &st,
                          NULL) != SQLITE_OK)
     return NULL;
-  kftsp_buf out = {0}, tok = {0};
+  kftsp_buf out = {0};
+  one tok = {{0}, 0};
   int ok = 1;
   const char *q = fts;
   while (ok && *q) {
@@ -399,10 +403,12 @@ char *kftsp_prefix_rewrite(sqlite3 *h, const char *fts, const int64_t *docs, siz
     }
     int latin = 0;
     for (size_t i = 0; i < word.n; i++) latin |= (word.p[i] >= 'a' && word.p[i] <= 'z') || (word.p[i] >= 'A' && word.p[i] <= 'Z');
-    kftsp_buf_reset(&tok);
-    if (ok && (latin || !word.n || kfts_tokens(word.p, word.n, 1, one_token, &tok) != KFTS_OK || tok.oom || !tok.n))
+    kftsp_buf_reset(&tok.b);
+    tok.n = 0;
+    if (ok && (latin || !word.n || kfts_tokens(word.p, word.n, 1, one_token, &tok) != KFTS_OK || tok.n != 1 ||
+               tok.b.oom))
       ok = 0;
-    pfx x = {tok.p, (int)tok.n, {0}, {0}};
+    pfx x = {tok.b.p, (int)tok.b.n, {0}, {0}};
     for (size_t i = 0; ok && i < n; i++) {
       sqlite3_bind_int64(st, 1, docs[i]);
       if (sqlite3_step(st) == SQLITE_ROW)
@@ -418,7 +424,7 @@ char *kftsp_prefix_rewrite(sqlite3 *h, const char *fts, const int64_t *docs, siz
       kftsp_buf_add(&out, x.alts.p, x.alts.n);
       kftsp_buf_addc(&out, ')');
     } else if (ok) { /* on none of the rows: the token X alone, which is on none of them either */
-      kftsp_fts_quote(&out, tok.p, tok.n);
+      kftsp_fts_quote(&out, tok.b.p, tok.b.n);
     }
     q++; /* the '*' */
     kftsp_buf_reset(&x.alts);
@@ -426,7 +432,7 @@ char *kftsp_prefix_rewrite(sqlite3 *h, const char *fts, const int64_t *docs, siz
     kftsp_buf_reset(&word);
   }
   sqlite3_finalize(st);
-  kftsp_buf_reset(&tok);
+  kftsp_buf_reset(&tok.b);
   if (!ok || out.oom) {
     kftsp_buf_reset(&out);
     return NULL;
