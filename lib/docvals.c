@@ -22,6 +22,7 @@
 #include "kfts_int.h"
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,3 +205,123 @@ int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n) {
   return 0;
 }
 
+
+/* ---- slots: a block spread out by doc, and the handle's cache of them ---- */
+
+/* One entry per doc of the block, so that a match reads one cache line. */
+typedef struct slot {
+  uint32_t len;
+  int32_t day;
+  int32_t imp; /* KFTSP_DV_ABSENT: no article has the doc */
+} slot;
+
+struct kftsp_dv_slots {
+  int64_t k; /* the block */
+  slot v[];  /* 1 << kftsp_dv_shift */
+};
+
+kftsp_dv_slots *kftsp_dv_slots_new(void) {
+  return kftsp_malloc(sizeof(kftsp_dv_slots) + ((size_t)1 << kftsp_dv_shift) * sizeof(slot));
+}
+
+void kftsp_dv_slots_free(kftsp_dv_slots *s) { kftsp_free(s); }
+
+int kftsp_dv_slots_fill(kftsp_dv_slots *s, const kftsp_dv_block_t *b, int64_t k) {
+  size_t n = (size_t)1 << kftsp_dv_shift;
+  s->k = k;
+  for (size_t j = 0; j < n; j++) s->v[j].imp = KFTSP_DV_ABSENT;
+  int64_t prev = 0;
+  for (uint32_t i = 0; i < b->n; i++) {
+    int64_t doc = kftsp_dv_doc(b, i);
+    if (kftsp_dv_block(doc) != k || (i && doc <= prev)) return -1;
+    prev = doc;
+    slot *e = &s->v[(uint64_t)doc & (n - 1)];
+    e->len = kftsp_dv_len(b, i);
+    e->day = kftsp_dv_day(b, i);
+    e->imp = kftsp_dv_imp(b, i);
+    if (e->imp == KFTSP_DV_ABSENT) e->imp = -1;
+  }
+  return 0;
+}
+
+int kftsp_dv_slot(const kftsp_dv_slots *s, int64_t doc, uint32_t *len, int32_t *day) {
+  const slot *e = &s->v[(uint64_t)doc & (((size_t)1 << kftsp_dv_shift) - 1)];
+  *len = e->len;
+  *day = e->day;
+  return e->imp;
+}
+
+struct kftsp_dv_cache {
+  _Atomic(kftsp_dv_slots *) *dir; /* block k's slots, or NULL: not read yet */
+  size_t n;                       /* blocks 0 .. n-1 */
+  int shift;                      /* kftsp_dv_shift when filled */
+  int64_t state[2];               /* kftsp_db_state of the index the slots hold */
+};
+
+kftsp_dv_cache *kftsp_dv_cache_new(void) {
+  kftsp_dv_cache *c = kftsp_malloc(sizeof *c);
+  if (c) memset(c, 0, sizeof *c);
+  return c;
+}
+
+static void cache_clear(kftsp_dv_cache *c) {
+  for (size_t k = 0; k < c->n; k++) {
+    kftsp_dv_slots_free(atomic_load_explicit(&c->dir[k], memory_order_relaxed));
+    atomic_store_explicit(&c->dir[k], NULL, memory_order_relaxed);
+  }
+}
+
+void kftsp_dv_cache_free(kftsp_dv_cache *c) {
+  if (!c) return;
+  cache_clear(c);
+  kftsp_free((void *)c->dir);
+  kftsp_free(c);
+}
+
+/* The largest block, or -1. */
+static int64_t top_block(sqlite3 *h) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(h, "SELECT max(block) FROM docvals", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+int kftsp_dv_cache_begin(kftsp_dv_cache *c, sqlite3 *h) {
+  int64_t st[2];
+  if (kftsp_db_state(h, st)) return -1;
+  if (st[0] != c->state[0] || st[1] != c->state[1] || c->shift != kftsp_dv_shift) {
+    cache_clear(c);
+    c->state[0] = st[0];
+    c->state[1] = st[1];
+    c->shift = kftsp_dv_shift;
+  }
+  int64_t top = top_block(h);
+  if (top >= (int64_t)c->n && top < KFTSP_DV_BLOCKS) {
+    size_t n = (size_t)top + 1 + (size_t)top / 8;
+    if (n > KFTSP_DV_BLOCKS) n = KFTSP_DV_BLOCKS;
+    _Atomic(kftsp_dv_slots *) *dir = kftsp_malloc(n * sizeof *dir);
+    if (!dir) return -1;
+    for (size_t k = 0; k < n; k++)
+      atomic_init(&dir[k], k < c->n ? atomic_load_explicit(&c->dir[k], memory_order_relaxed) : NULL);
+    kftsp_free((void *)c->dir);
+    c->dir = dir;
+    c->n = n;
+  }
+  return 0;
+}
+
+kftsp_dv_slots *kftsp_dv_cache_get(kftsp_dv_cache *c, int64_t k) {
+  return k >= 0 && (uint64_t)k < c->n ? atomic_load_explicit(&c->dir[k], memory_order_acquire) : NULL;
+}
+
+kftsp_dv_slots *kftsp_dv_cache_put(kftsp_dv_cache *c, int64_t k, kftsp_dv_slots *s) {
+  if (k < 0 || (uint64_t)k >= c->n) return NULL;
+  kftsp_dv_slots *was = NULL;
+  if (atomic_compare_exchange_strong_explicit(&c->dir[k], &was, s, memory_order_acq_rel, memory_order_acquire))
+    return s;
+  kftsp_dv_slots_free(s); /* the other thread read the block first */
+  return was;
+}

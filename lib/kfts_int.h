@@ -282,6 +282,9 @@ int kftsp_match_or_only(const kftsp_match *m);
 struct sqlite3 *kftsp_match_handle(const kftsp_match *m);
 /* The index's second read-only connection (kftsp_db_worker), or NULL. */
 struct sqlite3 *kftsp_match_worker(kftsp_match *m);
+typedef struct kftsp_dv_cache kftsp_dv_cache; /* docvals.c */
+/* The docvals cache of M's kfts_db, or NULL (none, or no kfts_db). */
+kftsp_dv_cache *kftsp_match_dvcache(kftsp_match *m);
 /* The same match set on connection H, errors to ERR (scan.c's second half); NULL on OOM.
 ** kftsp_match_close. */
 kftsp_match *kftsp_match_fork(const kftsp_match *m, struct sqlite3 *h, kfts_error *err);
@@ -337,6 +340,27 @@ static inline int32_t kftsp_dv_day(const kftsp_dv_block_t *b, uint32_t i) { retu
 static inline int kftsp_dv_imp(const kftsp_dv_block_t *b, uint32_t i) { return (signed char)b->imp[i]; } /* -1: none */
 /* The summed length of a %_docsize blob; UINT32_MAX when malformed. */
 uint32_t kftsp_dv_length(const unsigned char *sz, int n);
+/* A block spread out by doc (doc & 255), so that a match finds its entry by index (12 bytes
+** per doc). */
+typedef struct kftsp_dv_slots kftsp_dv_slots;
+#define KFTSP_DV_ABSENT (-2) /* the importance of a doc no article has */
+kftsp_dv_slots *kftsp_dv_slots_new(void);
+void kftsp_dv_slots_free(kftsp_dv_slots *s);
+/* S := block B, which must be block K; -1 when B holds a doc outside K or out of order. */
+int kftsp_dv_slots_fill(kftsp_dv_slots *s, const kftsp_dv_block_t *b, int64_t k);
+/* DOC's importance (KFTSP_DV_ABSENT: none there), *LEN and *DAY, DOC in S's block. */
+int kftsp_dv_slot(const kftsp_dv_slots *s, int64_t doc, uint32_t *len, int32_t *day);
+/* A handle's blocks as slots, kept between queries while the index stays the same (about 12
+** bytes per article slot). Threads may get and put at once; begin runs alone, before them. */
+kftsp_dv_cache *kftsp_dv_cache_new(void);
+void kftsp_dv_cache_free(kftsp_dv_cache *c);
+/* In H's read transaction: forgets every block when the index changed since the last call,
+** and makes room for all of them. -1 when it cannot tell or has no memory: do not use C. */
+int kftsp_dv_cache_begin(kftsp_dv_cache *c, struct sqlite3 *h);
+kftsp_dv_slots *kftsp_dv_cache_get(kftsp_dv_cache *c, int64_t k);
+/* Keeps S as block K's and returns it, or the slots another thread kept first (S freed);
+** NULL when K is out of the cache's range (S stays the caller's). */
+kftsp_dv_slots *kftsp_dv_cache_put(kftsp_dv_cache *c, int64_t k, kftsp_dv_slots *s);
 
 /**************************************************************************
 ** scan.c: the match set streamed in id order, each row's metadata and score without a
@@ -536,7 +560,15 @@ struct sqlite3 *kftsp_db_handle(kfts_db *db);
 /* A second read-only connection to DB's file, for the second half of a scan (scan.c), opened
 ** on first use and closed with DB; NULL when it cannot be opened (or DB is not a file). */
 struct sqlite3 *kftsp_db_worker(kfts_db *db);
+/* The handle's docvals cache (docvals.c), or NULL when it could not be made. */
+kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db);
 /* Adds the alias groups the indexer stored from manifests. */
 int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err);
+/* The state of the index H reads: PRAGMA data_version (other connections' commits, as of H's
+** read transaction) and the rows H itself changed. 0, or -1 when SQLite cannot tell. */
+int kftsp_db_state(struct sqlite3 *h, int64_t st[2]);
+/* The built-in alias groups and the index's, kept by DB while the index stays the same
+** (parsing them took half a millisecond per query); *OUT is DB's. */
+int kftsp_db_aliases_all(kfts_db *db, const kftsp_aliases **out, kfts_error *err);
 
 #endif /* KFTS_INT_H */

@@ -146,7 +146,108 @@ static void tf_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
   if (rc != SQLITE_OK) sqlite3_result_error_code(ctx, rc);
 }
 
-int kftsp_scan_register(fts5_api *api) { return api->xCreateFunction(api, "kfts_tf", NULL, tf_fn, NULL); }
+/* Runs F(ARG) on a second thread when H2 is set, while the caller's thread runs it on H1. */
+static int both(void *(*f)(void *), void *a1, void *a2) {
+  pthread_t th;
+  int threaded = a2 && pthread_create(&th, NULL, f, a2) == 0;
+  f(a1);
+  if (threaded) pthread_join(th, NULL);
+  else if (a2) f(a2);
+  return threaded;
+}
+
+/* ---- a counted scan's first phase in one call ----
+** A lean scored scan of one OR group needs every row of each phrase (the counts give the
+** IDFs) and, for the rows that pass, the phrase's frequency. kfts_collect(), called on the
+** query's first match, reads them phrase by phrase through xQueryPhrase: no statement step
+** and no function call per match. With two threads, each collects on its own connection:
+** half of the phrases each, or, for one phrase, its half of the docs (xQueryPhrase cannot
+** seek, so the second half's thread steps over the first half's docs, at about two fifths
+** of the cost of collecting them). */
+typedef struct plist {
+  int64_t *doc;
+  float *f;
+  size_t n, cap;
+} plist;
+
+typedef struct collect {
+  tf *t;               /* set up by the call; its IDFs are left to SEEN */
+  int part, parts;     /* this thread's share: phrases p with p % parts == part, or, for one */
+  int64_t lo, hi;      /*   phrase, its docs in lo .. hi */
+  plist *ph;           /* per phrase, docs ascending */
+  sqlite3_int64 *seen; /* per phrase: its rows, passing or not */
+  int p, done;
+} collect;
+
+static const char collect_type[] = "kfts_collect";
+
+static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud) {
+  collect *c = ud;
+  plist *l = &c->ph[c->p];
+  int64_t doc = api->xRowid(fts);
+  if (doc < c->lo) return SQLITE_OK;
+  if (doc > c->hi) return SQLITE_DONE;
+  c->seen[c->p]++;
+  if (c->t->pass && !pass_has(c->t->pass, doc)) return SQLITE_OK;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 1024;
+    int64_t *d = kftsp_realloc(l->doc, cap * sizeof *d);
+    if (!d) return SQLITE_NOMEM;
+    l->doc = d;
+    float *f = kftsp_realloc(l->f, cap * sizeof *f);
+    if (!f) return SQLITE_NOMEM;
+    l->f = f;
+    l->cap = cap;
+  }
+  Fts5PhraseIter it;
+  int col = -1, off = -1;
+  double f = 0.0;
+  int rc = api->xPhraseFirst(fts, 0, &it, &col, &off);
+  for (; rc == SQLITE_OK && col >= 0; api->xPhraseNext(fts, &it, &col, &off))
+    f += (size_t)col < KFTSP_ARRAY_LEN(weights) ? weights[col] : 1.0;
+  l->doc[l->n] = doc;
+  l->f[l->n++] = (float)f;
+  return rc;
+}
+
+/* kfts_collect(articles_fts, pointer): fills the scan's collect, once. */
+static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nVal,
+                       sqlite3_value **apVal) {
+  collect *c = nVal == 1 ? sqlite3_value_pointer(apVal[0], collect_type) : NULL;
+  if (!c) {
+    sqlite3_result_error(ctx, "kfts_collect: for kfts's own use", -1);
+    return;
+  }
+  if (c->done) return;
+  c->done = 1;
+  int rc = tf_setup(api, fts, c->t), n = c->t->n > 0 ? c->t->n : 1;
+  if (rc == SQLITE_OK && (!(c->ph = kftsp_malloc((size_t)n * sizeof *c->ph)) ||
+                          !(c->seen = kftsp_malloc((size_t)n * sizeof *c->seen))))
+    rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK) {
+    memset(c->ph, 0, (size_t)n * sizeof *c->ph);
+    memset(c->seen, 0, (size_t)n * sizeof *c->seen);
+  }
+  int by_phrase = c->t->n > 1;
+  if (by_phrase) c->lo = INT64_MIN, c->hi = INT64_MAX;
+  for (c->p = 0; rc == SQLITE_OK && c->p < c->t->n; c->p++)
+    if (!by_phrase || c->p % c->parts == c->part) rc = api->xQueryPhrase(fts, c->p, c, collect_cb);
+  if (rc != SQLITE_OK) sqlite3_result_error_code(ctx, rc);
+}
+
+static void collect_free(collect *c) {
+  for (int p = 0; c->ph && p < c->t->n; p++) {
+    kftsp_free(c->ph[p].doc);
+    kftsp_free(c->ph[p].f);
+  }
+  kftsp_free(c->ph);
+  kftsp_free(c->seen);
+}
+
+int kftsp_scan_register(fts5_api *api) {
+  int rc = api->xCreateFunction(api, "kfts_tf", NULL, tf_fn, NULL);
+  return rc == SQLITE_OK ? api->xCreateFunction(api, "kfts_collect", NULL, collect_fn, NULL) : rc;
+}
 
 /* FTS5's bm25 (fts5_aux.c) on the row's frequencies and its length D, negated back. */
 static double bm25(const tf *t, double D) {
@@ -240,55 +341,64 @@ static int emit_row(kftsp_match *m, cursor *meta, int64_t doc, const tf *t, int 
 
 /* A lean scored scan with no filters reads each match's length, importance and day from
 ** its docvals block (docvals.c) rather than from articles_meta: one block per few hundred
-** articles, stepped through in doc order like the meta cursor. */
+** articles, stepped through in doc order like the meta cursor, and spread out by doc
+** (kftsp_dv_slots) so that each match finds its entry by index. The handle's cache keeps
+** the spread blocks between queries while the index stays the same (at 1M, reading and
+** copying every block's blob was half of `model`'s time); without it, or for a block
+** outside its range, one block in SCRATCH serves. */
 typedef struct dvscan {
   cursor c; /* over docvals: column 0 the block, 1 its blob */
-  kftsp_dv_block_t b;
-  int64_t k; /* the block in b */
-  int has;   /* b holds block k (else k has none) */
+  kftsp_dv_cache *cache; /* or NULL */
+  kftsp_dv_slots *scratch;
+  const kftsp_dv_slots *s; /* block k's, or NULL: it has none */
+  int64_t k;
   int started;
   double weight, half_life, newest;
+  double imp_factor[129]; /* kftsp_importance_factor(i - 1, weight), i - 1 in -1 .. 127 */
 } dvscan;
+
+/* D->s := block K's slots, from the cache or read. */
+static int dv_block(kftsp_match *m, dvscan *d, int64_t k) {
+  d->k = k;
+  d->s = d->cache ? kftsp_dv_cache_get(d->cache, k) : NULL;
+  if (d->s) return KFTS_OK;
+  int got = cursor_to(&d->c, k);
+  if (got < 0) return kftsp_match_fail(m, NULL);
+  if (!got) return KFTS_OK;
+  kftsp_dv_block_t b;
+  kftsp_dv_slots *s = d->scratch ? d->scratch : kftsp_dv_slots_new();
+  if (!s) return kftsp_err(kftsp_match_error(m), KFTS_ENOMEM, "", 0, "out of memory");
+  d->scratch = NULL;
+  if (kftsp_dv_decode(&b, sqlite3_column_blob(d->c.st, 1), sqlite3_column_bytes(d->c.st, 1)) ||
+      kftsp_dv_slots_fill(s, &b, k)) {
+    d->scratch = s;
+    return kftsp_match_fail(m, "a docvals block is garbled: run kfts-index --full");
+  }
+  kftsp_dv_slots *kept = d->cache ? kftsp_dv_cache_put(d->cache, k, s) : NULL;
+  if (!kept) d->scratch = s; /* not cached: S serves until the next block */
+  d->s = kept ? kept : s;
+  return KFTS_OK;
+}
 
 /* A match scored from its docvals entry; 0 when it has none (not in articles_meta). */
 static int emit_dv(kftsp_match *m, dvscan *d, int64_t doc, const tf *t, kftsp_mrow_fn fn, void *ctx) {
   int64_t k = kftsp_dv_block(doc);
   if (!d->started || k != d->k) {
     d->started = 1;
-    d->k = k;
-    d->has = 0;
-    int got = cursor_to(&d->c, k);
-    if (got < 0) return kftsp_match_fail(m, NULL);
-    if (got) {
-      if (kftsp_dv_decode(&d->b, sqlite3_column_blob(d->c.st, 1), sqlite3_column_bytes(d->c.st, 1)))
-        return kftsp_match_fail(m, "a docvals block is garbled: run kfts-index --full");
-      d->has = 1;
-    }
+    int rc = dv_block(m, d, k);
+    if (rc) return rc;
   }
-  kftsp_dv_block_t *b = &d->b;
-  if (!d->has) return KFTS_OK;
-  /* The first entry >= DOC at or after pos: docs ascend by one or more, so it is within
-  ** DOC - (the doc at pos) entries; a binary search there. */
-  if (b->pos < b->n) {
-    int64_t at = kftsp_dv_doc(b, b->pos);
-    uint32_t lo = b->pos, hi = doc - at < (int64_t)(b->n - b->pos) ? b->pos + (uint32_t)(doc - at) + 1 : b->n;
-    if (at >= doc) hi = lo;
-    while (lo < hi) {
-      uint32_t mid = lo + (hi - lo) / 2;
-      if (kftsp_dv_doc(b, mid) < doc) lo = mid + 1;
-      else hi = mid;
-    }
-    b->pos = lo;
-  }
-  if (b->pos == b->n || kftsp_dv_doc(b, b->pos) != doc) return KFTS_OK;
-  uint32_t i = b->pos;
-  uint32_t len = kftsp_dv_len(b, i);
-  int32_t day = kftsp_dv_day(b, i);
+  if (!d->s) return KFTS_OK;
+  uint32_t len;
+  int32_t day;
+  int imp = kftsp_dv_slot(d->s, doc, &len, &day);
+  if (imp == KFTSP_DV_ABSENT) return KFTS_OK;
   if (len == UINT32_MAX) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
-  kftsp_mrow row = {doc, NULL, kftsp_dv_imp(b, i), NULL, NULL, 0.0, 0.0, 0, day};
+  kftsp_mrow row = {doc, NULL, imp, NULL, NULL, 0.0, 0.0, 0, day};
   row.relevance = bm25(t, (double)len);
-  double boost = kftsp_importance_factor(row.importance, d->weight) *
-                 kftsp_recency_days(day == INT32_MIN ? NAN : (double)day, d->newest, d->half_life);
+  double boost = (imp >= -1 && imp <= 127 ? d->imp_factor[imp + 1] : kftsp_importance_factor(imp, d->weight)) *
+                 (d->half_life <= 0 ? 1.0
+                                    : kftsp_recency_days(day == INT32_MIN ? NAN : (double)day, d->newest, d->half_life));
   row.score = row.relevance * boost; /* as kftsp_match_boost(), in its order */
   row.coverage = kftsp_match_coverage(m, t->freq, t->n);
   return fn(ctx, &row);
@@ -309,11 +419,18 @@ typedef struct half {
   tf t;
   cursor meta;
   dvscan *dv; /* NULL: scores from the meta cursor */
+  kftsp_dv_cache *cache; /* the handle's docvals cache, begun for this scan, or NULL */
   sqlite3_stmt *hits;
-  int64_t *docs;
+  int64_t *docs; /* phase 1's, owned */
   float *freq;
   sqlite3_int64 *seen;
   size_t n, cap;
+  struct span {   /* phase 2's input, in doc order: DOCS, or kfts_collect()'s lists */
+    const int64_t *doc;
+    const float *freq;
+    size_t n;
+  } span[2];
+  int n_span;
   int rc;
 } half;
 
@@ -329,7 +446,9 @@ static int dv_prepare(half *h) {
                            &h->dv->c.st);
   if (rc) return rc;
   sqlite3_bind_int64(h->dv->c.st, sqlite3_bind_parameter_index(h->dv->c.st, "?73"), kftsp_dv_block(h->hi));
+  h->dv->cache = h->cache;
   kftsp_match_boost_params(h->m, &h->dv->weight, &h->dv->half_life, &h->dv->newest);
+  for (int i = 0; i < 129; i++) h->dv->imp_factor[i] = kftsp_importance_factor(i - 1, h->dv->weight);
   return KFTS_OK;
 }
 
@@ -408,12 +527,136 @@ static void half_phase1(half *h) {
 /* Phase 2 of a counted scan, with IDF (per phrase) and ROWS known. */
 static void half_phase2(half *h, const double *idf) {
   int rc = KFTS_OK;
-  for (int p = 0; h->n && p < h->t.n; p++) h->t.idf[p] = idf[p];
-  for (size_t i = 0; !rc && i < h->n; i++) {
-    for (int p = 0; p < h->t.n; p++) h->t.freq[p] = h->freq[i * (size_t)h->t.n + p];
-    rc = half_emit(h, h->docs[i]);
+  for (int p = 0; h->t.idf && p < h->t.n; p++) h->t.idf[p] = idf[p];
+  for (int k = 0; k < h->n_span; k++) {
+    const struct span *s = &h->span[k];
+    for (size_t i = 0; !rc && i < s->n; i++) {
+      for (int p = 0; p < h->t.n; p++) h->t.freq[p] = s->freq[i * (size_t)h->t.n + p];
+      rc = half_emit(h, s->doc[i]);
+    }
   }
   h->rc = rc;
+}
+
+/* Adds N docs and their frequencies to H's phase 2 (after its others). */
+static void half_span(half *h, const int64_t *doc, const float *freq, size_t n) {
+  if (n) h->span[h->n_span++] = (struct span){doc, freq, n};
+}
+
+/* The first of N ascending DOCS at or after AT. */
+static size_t lower_bound(const int64_t *docs, size_t n, int64_t at) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (docs[mid] < at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* Phase 1 of a counted lean scan by kfts_collect(), on each half's connection (C[i] on
+** half i's), handed to phase 2: one phrase's lists as they are, cut at the second half's
+** first doc; several phrases' lists (each whole in one part) merged into docs ascending,
+** each with every phrase's frequency, and cut there. The halves' own statements stay unused. */
+static int collect_merge(collect *c, half *hs, int n_halves) {
+  int n = c[0].t->n;
+  int64_t mid = n_halves > 1 ? hs[1].lo : INT64_MAX;
+  for (int i = 1; i < n_halves; i++)
+    for (int p = 0; p < n; p++) c[0].seen[p] += c[i].seen[p];
+  hs[0].seen = c[0].seen;
+  c[0].seen = NULL;
+  if (n == 1) {
+    for (int i = 0; i < n_halves; i++) {
+      const plist *l = &c[i].ph[0];
+      size_t k = lower_bound(l->doc, l->n, mid);
+      half_span(&hs[0], l->doc, l->f, k);
+      if (n_halves > 1) half_span(&hs[1], l->doc + k, l->f + k, l->n - k);
+    }
+    return KFTS_OK;
+  }
+  const plist **ph = kftsp_malloc((size_t)n * sizeof *ph);
+  size_t *at = kftsp_malloc((size_t)n * sizeof *at), total = 0, k = 0;
+  if (!ph || !at) {
+    kftsp_free(ph);
+    kftsp_free(at);
+    return KFTS_ENOMEM;
+  }
+  for (int p = 0; p < n; p++) {
+    ph[p] = &c[p % n_halves].ph[p]; /* the part that collected it */
+    at[p] = 0;
+    total += ph[p]->n;
+  }
+  int64_t *docs = kftsp_malloc((total ? total : 1) * sizeof *docs);
+  float *freq = kftsp_malloc((total ? total : 1) * (size_t)n * sizeof *freq);
+  hs[0].docs = docs;
+  hs[0].freq = freq;
+  for (; docs && freq;) {
+    int64_t d = INT64_MAX;
+    int any = 0;
+    for (int p = 0; p < n; p++)
+      if (at[p] < ph[p]->n && (!any || ph[p]->doc[at[p]] < d)) d = ph[p]->doc[at[p]], any = 1;
+    if (!any) break;
+    docs[k] = d;
+    for (int p = 0; p < n; p++) {
+      int here = at[p] < ph[p]->n && ph[p]->doc[at[p]] == d;
+      freq[k * (size_t)n + p] = here ? ph[p]->f[at[p]++] : 0.0f;
+    }
+    k++;
+  }
+  kftsp_free(ph);
+  kftsp_free(at);
+  if (!docs || !freq) return KFTS_ENOMEM;
+  size_t cut = lower_bound(docs, k, mid);
+  half_span(&hs[0], docs, freq, cut);
+  if (n_halves > 1) half_span(&hs[1], docs + cut, freq + cut * (size_t)n, k - cut);
+  return KFTS_OK;
+}
+
+typedef struct collect_arg {
+  half *h;
+  collect *c;
+  int rc;
+} collect_arg;
+
+static void *collect_main(void *p) {
+  collect_arg *a = p;
+  sqlite3_stmt *st = NULL;
+  a->rc = kftsp_match_sql(a->h->m,
+                          "SELECT kfts_collect(articles_fts, ?71) FROM articles_fts WHERE articles_fts MATCH ?60 LIMIT 1",
+                          &st);
+  if (!a->rc) {
+    sqlite3_bind_pointer(st, sqlite3_bind_parameter_index(st, "?71"), a->c, collect_type, NULL);
+    int s = sqlite3_step(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE) a->rc = kftsp_match_fail(a->h->m, NULL);
+  }
+  sqlite3_finalize(st);
+  return NULL;
+}
+
+/* Phase 1 by kfts_collect() into C (the caller frees it after phase 2: the halves read its
+** lists). */
+static int collect_run(half *hs, int n_halves, collect *c) {
+  collect_arg a[2];
+  for (int i = 0; i < n_halves; i++) {
+    c[i].t = &hs[i].t;
+    c[i].part = i;
+    c[i].parts = n_halves;
+    c[i].lo = INT64_MIN;
+    c[i].hi = INT64_MAX;
+    a[i].h = &hs[i];
+    a[i].c = &c[i];
+    a[i].rc = KFTS_OK;
+  }
+  if (n_halves > 1) {
+    c[0].hi = hs[0].hi;
+    c[1].lo = hs[1].lo;
+  }
+  both(collect_main, &a[0], n_halves > 1 ? &a[1] : NULL);
+  int rc = a[0].rc ? a[0].rc : n_halves > 1 ? a[1].rc : KFTS_OK;
+  if (!rc && n_halves > 1 && (c[0].done != c[1].done || c[0].t->n != c[1].t->n))
+    rc = kftsp_match_fail(hs[0].m, "the two connections read different indexes");
+  if (!rc && c[0].done) rc = collect_merge(c, hs, n_halves);
+  return rc;
 }
 
 static void half_done(half *h) {
@@ -421,6 +664,7 @@ static void half_done(half *h) {
   sqlite3_finalize(h->meta.st);
   if (h->dv) {
     sqlite3_finalize(h->dv->c.st);
+    kftsp_dv_slots_free(h->dv->scratch);
     kftsp_free(h->dv);
   }
   kftsp_free(h->t.idf);
@@ -443,16 +687,6 @@ static void *phase2_main(void *p) {
   phase2_arg *a = p;
   half_phase2(a->h, a->idf);
   return NULL;
-}
-
-/* Runs F(ARG) on a second thread when H2 is set, while the caller's thread runs it on H1. */
-static int both(void *(*f)(void *), void *a1, void *a2) {
-  pthread_t th;
-  int threaded = a2 && pthread_create(&th, NULL, f, a2) == 0;
-  f(a1);
-  if (threaded) pthread_join(th, NULL);
-  else if (a2) f(a2);
-  return threaded;
 }
 
 /* The IDFs of a counted scan from its halves' counts (bm25()'s, as tf_setup's). */
@@ -593,7 +827,9 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
   kfts_error werr = {0};
   kftsp_match *m2 = NULL;
   half hs[2];
+  collect cs[2];
   memset(hs, 0, sizeof hs);
+  memset(cs, 0, sizeof cs);
   /* One read transaction per connection for the whole scan: one snapshot, and no lock taken
   ** again at each seek of a meta cursor once FTS5's statement is done. */
   int own = begin_read(h), own_w = 0, rc = own < 0 ? kftsp_match_fail(m, NULL) : KFTS_OK;
@@ -616,7 +852,10 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
   passset pass = {NULL, 0};
   if (!rc && (flags & KFTSP_SCAN_SCORE) && (flags & KFTSP_SCAN_LEAN) && *kftsp_match_where(m))
     rc = pass_build(m, &pass);
+  kftsp_dv_cache *cache = (flags & KFTSP_SCAN_SCORE) && (flags & KFTSP_SCAN_LEAN) ? kftsp_match_dvcache(m) : NULL;
+  if (cache && kftsp_dv_cache_begin(cache, h)) cache = NULL;
   for (int i = 0; i < n_halves; i++) {
+    hs[i].cache = cache;
     hs[i].t.pass = pass.bits ? &pass : NULL;
     hs[i].m = i ? m2 : m;
     hs[i].flags = flags;
@@ -625,16 +864,22 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
     hs[i].t.counted = (flags & KFTSP_SCAN_SCORE) && kftsp_match_or_only(m);
     if (!rc) rc = half_prepare(&hs[i]);
   }
-  if (!rc) {
+  /* kfts_collect() unless a phrase is a prefix: FTS5 merges a prefix's doclists for every
+  ** cursor, and collecting takes two (the statement's and xQueryPhrase's) on one thread. */
+  if (!rc && hs[0].t.counted && hs[0].dv && (n_halves < 2 || hs[1].dv) && !strstr(kftsp_match_fts(m), "\"*")) {
+      rc = collect_run(hs, n_halves, cs);
+    if (rc == KFTS_ENOMEM) rc = kftsp_err(kftsp_match_error(m), rc, "", 0, "out of memory");
+  } else if (!rc) {
     both(phase1_main, &hs[0], n_halves > 1 ? &hs[1] : NULL);
     rc = hs[0].rc ? hs[0].rc : hs[1].rc;
+    for (int i = 0; i < n_halves; i++) half_span(&hs[i], hs[i].docs, hs[i].freq, hs[i].n);
   }
   if (!rc && hs[0].t.counted) {
     double *idf = NULL;
     rc = counted_idf(hs, n_halves, &idf);
     phase2_arg a1 = {&hs[0], idf}, a2 = {&hs[1], idf};
     if (!rc && idf) {
-      both(phase2_main, &a1, n_halves > 1 ? &a2 : NULL);
+          both(phase2_main, &a1, n_halves > 1 ? &a2 : NULL);
       rc = hs[0].rc ? hs[0].rc : hs[1].rc;
     }
     kftsp_free(idf);
@@ -642,7 +887,10 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
   }
   kfts_error *err = kftsp_match_error(m);
   if (rc && !hs[0].rc && n_halves > 1 && hs[1].rc && err) *err = werr; /* the worker's message */
-  for (int i = 0; i < n_halves; i++) half_done(&hs[i]);
+  for (int i = 0; i < n_halves; i++) {
+    half_done(&hs[i]);
+    collect_free(&cs[i]);
+  }
   kftsp_free(pass.bits);
   if (own > 0 && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !rc) rc = kftsp_match_fail(m, NULL);
   if (own_w > 0) sqlite3_exec(w, "COMMIT", NULL, NULL, NULL);

@@ -1022,9 +1022,14 @@ static char *describe_filters(const kftsp_query *q) {
   return kftsp_buf_take(&b);
 }
 
-static int load_aliases(kfts_db *db, const kfts_search_opts *o, kftsp_aliases **out, kfts_error *err) {
+/* The aliases in force: DB's (built-in and the index's), or with --aliases files a set of
+** the caller's (*OWN). */
+static int load_aliases(kfts_db *db, const kfts_search_opts *o, const kftsp_aliases **out, kftsp_aliases **own,
+                        kfts_error *err) {
   *out = NULL;
+  *own = NULL;
   if (o->no_aliases) return KFTS_OK;
+  if (!o->n_alias_files && !o->aliases_file) return kftsp_db_aliases_all(db, out, err);
   kftsp_aliases *a;
   if (kftsp_aliases_new(&a)) return KFTS_ENOMEM;
   int rc = kftsp_aliases_add_builtin(a, err);
@@ -1035,17 +1040,18 @@ static int load_aliases(kfts_db *db, const kfts_search_opts *o, kftsp_aliases **
     kftsp_aliases_free(a);
     return rc;
   }
-  *out = a;
+  *out = *own = a;
   return KFTS_OK;
 }
 
 /* O->query compiled with the aliases in force. */
 static int compile(kfts_db *db, const kfts_search_opts *o, kftsp_query **q, kfts_error *err) {
   const char *text = o->query ? o->query : "";
-  kftsp_aliases *al = NULL;
-  int rc = load_aliases(db, o, &al, err);
+  const kftsp_aliases *al = NULL;
+  kftsp_aliases *own = NULL;
+  int rc = load_aliases(db, o, &al, &own, err);
   if (!rc) rc = kftsp_query_compile(q, text, strlen(text), al, err);
-  kftsp_aliases_free(al);
+  kftsp_aliases_free(own);
   return rc;
 }
 
@@ -1206,6 +1212,8 @@ const char *kftsp_match_where(const kftsp_match *m) { return m->r.q->where; }
 sqlite3 *kftsp_match_handle(const kftsp_match *m) { return m->r.h; }
 
 sqlite3 *kftsp_match_worker(kftsp_match *m) { return m->r.db ? kftsp_db_worker(m->r.db) : NULL; }
+
+kftsp_dv_cache *kftsp_match_dvcache(kftsp_match *m) { return m->r.db ? kftsp_db_dvcache(m->r.db) : NULL; }
 
 kfts_error *kftsp_match_error(kftsp_match *m) { return m->r.err; }
 

@@ -77,6 +77,9 @@ struct kfts_db {
   int readonly;
   sqlite3 *worker; /* kftsp_db_worker's, or NULL */
   int worker_failed;
+  kftsp_dv_cache *dvc; /* kftsp_db_dvcache's, or NULL */
+  kftsp_aliases *aliases; /* kftsp_db_aliases_all's, read at ALIASES_STATE */
+  int64_t aliases_state[2];
 };
 
 static const char schema_sql[] =
@@ -243,6 +246,37 @@ int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err) {
   return rc;
 }
 
+int kftsp_db_state(sqlite3 *h, int64_t st[2]) {
+  sqlite3_stmt *q;
+  int ok = sqlite3_prepare_v2(h, "PRAGMA data_version", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW;
+  st[0] = ok ? sqlite3_column_int64(q, 0) : -1;
+  st[1] = sqlite3_total_changes64(h);
+  sqlite3_finalize(q);
+  return ok ? 0 : -1;
+}
+
+int kftsp_db_aliases_all(kfts_db *db, const kftsp_aliases **out, kfts_error *err) {
+  int64_t st[2];
+  *out = NULL;
+  if (db->aliases && !kftsp_db_state(db->h, st) && st[0] == db->aliases_state[0] && st[1] == db->aliases_state[1]) {
+    *out = db->aliases;
+    return KFTS_OK;
+  }
+  kftsp_aliases_free(db->aliases);
+  db->aliases = NULL;
+  kftsp_aliases *a;
+  if (kftsp_aliases_new(&a)) return kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+  int rc = kftsp_db_state(db->h, db->aliases_state) ? kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(db->h)) : KFTS_OK;
+  if (!rc) rc = kftsp_aliases_add_builtin(a, err);
+  if (!rc) rc = kftsp_db_aliases(db, a, err);
+  if (rc) {
+    kftsp_aliases_free(a);
+    return rc;
+  }
+  *out = db->aliases = a;
+  return KFTS_OK;
+}
+
 int kfts_init(void) { return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK ? KFTS_OK : KFTS_EUSAGE; }
 
 int kfts_register(sqlite3 *db, kfts_error *err) {
@@ -358,6 +392,8 @@ void kfts_db_close(kfts_db *db) {
   if (!db) return;
   sqlite3_close(db->worker);
   sqlite3_close(db->h);
+  kftsp_dv_cache_free(db->dvc);
+  kftsp_aliases_free(db->aliases);
   kftsp_free(db->dir);
   kftsp_free(db->abs);
   kftsp_free(db);
@@ -380,6 +416,8 @@ sqlite3 *kftsp_db_worker(kfts_db *db) {
   sqlite3_exec(h, READER_PRAGMAS, NULL, NULL, NULL);
   return db->worker = h;
 }
+
+kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db) { return db->dvc ? db->dvc : (db->dvc = kftsp_dv_cache_new()); }
 
 int kfts_db_roots(kfts_db *db, char ***roots_out, size_t *n_out, kfts_error *err) {
   *roots_out = NULL;

@@ -577,6 +577,91 @@ static void search__collapse_by_scan_like_sql(void **state) {
   kfts_db_close(d);
 }
 
+/* A handle keeps docvals between queries (docvals.c's cache): after another handle re-indexes
+** a changed file, and after it does so itself, its scans still score as SQL does. The new
+** articles take docs in the block the first scan read, so a stale copy would miss them. */
+static void search__docvals_cache_follows_the_index(void **state) {
+  (void)state;
+  char cmd[1024], path[400], files[400];
+  snprintf(files, sizeof files, "%s/dvc", dir);
+  snprintf(cmd, sizeof cmd, "mkdir '%s' && cp '%s'/000_*.txt '%s'/002_*.txt '%s/'", files, KFTS_CORPUS_DIR,
+           KFTS_CORPUS_DIR, files);
+  assert_int_equal(system(cmd), 0);
+  snprintf(path, sizeof path, "%s/dvc.db", dir);
+  kfts_db *w = NULL, *r = NULL;
+  kfts_error err;
+  if (kfts_db_open(&w, NULL, path, KFTS_OPEN_CREATE, &err)) fail_msg("%s", err.message);
+  const char *paths[] = {files};
+  kfts_index_opts io = {0};
+  kfts_index_stats st;
+  if (kfts_index_paths(w, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
+  if (kfts_db_open(&r, NULL, path, KFTS_OPEN_READONLY, &err)) fail_msg("%s", err.message);
+  size_t before = scan_equals_sql_as(r, "AI", 0.25, 0, 1);
+  assert_true(before > 0);
+  /* Every card more important and every crawl article longer, with one more AI. */
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && sed -i 's/중요도: [0-9]*점/중요도: 10점/; s/다\\.$/다. AI 모델 문장이 더 깁니다./' 000_*.txt 002_*.txt",
+           files);
+  assert_int_equal(system(cmd), 0);
+  if (kfts_index_paths(w, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
+  assert_int_equal(st.files_indexed, 2);
+  size_t after = scan_equals_sql_as(r, "AI", 0.25, 0, 1); /* the other handle's change */
+  assert_true(after >= before);
+  snprintf(cmd, sizeof cmd, "cd '%s' && sed -i 's/다\\.$/다. AI 데이터센터./' 002_*.txt", files);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(scan_equals_sql_as(w, "AI", 0.25, 0, 1), after);
+  if (kfts_index_paths(w, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
+  assert_int_equal(scan_equals_sql_as(w, "AI", 0.25, 0, 1), after); /* its own change */
+  assert_int_equal(scan_equals_sql_as(r, "AI", 0.25, 0, 1), after);
+  kfts_db_close(r);
+  kfts_db_close(w);
+}
+
+/* The total of Q on D. */
+static size_t total_of(kfts_db *d, const char *q) {
+  kfts_search_opts o;
+  kfts_search_opts_init(&o);
+  o.query = q;
+  o.snippet_tokens = 0;
+  kfts_result *res = NULL;
+  kfts_error err;
+  if (kfts_search(&res, d, &o, &err)) fail_msg("%s: %s", q, err.message);
+  size_t n = res->total;
+  kfts_result_free(res);
+  return n;
+}
+
+/* A handle keeps the alias groups between queries: a manifest's change reaches its next
+** query, whether it or another handle indexed it. */
+static void search__aliases_follow_the_index(void **state) {
+  (void)state;
+  char cmd[1024], path[400], files[400];
+  snprintf(files, sizeof files, "%s/alc", dir);
+  snprintf(cmd, sizeof cmd,
+           "mkdir '%s' && cd '%s' && printf '조르블락스가 새 모델을 발표했다.\\n' > a.txt"
+           " && printf '{\"aliases\": [[\"Zorblax\", \"조르블락스\"]]}' > kfts.json",
+           files, files);
+  assert_int_equal(system(cmd), 0);
+  snprintf(path, sizeof path, "%s/alc.db", dir);
+  kfts_db *w = NULL, *r = NULL;
+  kfts_error err;
+  if (kfts_db_open(&w, NULL, path, KFTS_OPEN_CREATE, &err)) fail_msg("%s", err.message);
+  const char *paths[] = {files};
+  kfts_index_opts io = {0};
+  kfts_index_stats st;
+  if (kfts_index_paths(w, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
+  if (kfts_db_open(&r, NULL, path, KFTS_OPEN_READONLY, &err)) fail_msg("%s", err.message);
+  assert_int_equal(total_of(w, "Zorblax"), 1);
+  assert_int_equal(total_of(r, "Zorblax"), 1);
+  snprintf(cmd, sizeof cmd, "printf '{\"aliases\": []}' > '%s/kfts.json'", files);
+  assert_int_equal(system(cmd), 0);
+  if (kfts_index_paths(w, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
+  assert_int_equal(total_of(w, "Zorblax"), 0);
+  assert_int_equal(total_of(r, "Zorblax"), 0);
+  kfts_db_close(r);
+  kfts_db_close(w);
+}
+
 /* Q on D finds no article with every part: the relaxed page from the scan (parts counted
 ** from each match's phrase frequencies) is SQL's ORDER BY kfts_coverage() DESC, score DESC,
 ** id, with the same total, parts matched and scores, in one piece or in two halves. */
@@ -715,6 +800,8 @@ int main(void) {
       cmocka_unit_test(search__natural_questions),
       cmocka_unit_test(search__scan_scores_like_sql),
       cmocka_unit_test(search__collapse_by_scan_like_sql),
+      cmocka_unit_test(search__docvals_cache_follows_the_index),
+      cmocka_unit_test(search__aliases_follow_the_index),
       cmocka_unit_test(search__relaxed_by_scan_like_sql),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
