@@ -401,6 +401,8 @@ extern int kftsp_relaxed_by_sql;  /* 1: the relaxed page from SQL's ORDER BY (te
 int64_t kftsp_scan_same_index(struct sqlite3 *h, struct sqlite3 *w);
 /* Registers kfts_tf(), the scan's per-row phrase frequencies. */
 int kftsp_scan_register(fts5_api *api);
+/* snippet.c: kfts_snippet(), FTS5's snippet() with exact highlights when tokens overlap. */
+int kftsp_snippet_register(fts5_api *api);
 double kftsp_importance_factor(int importance, double w);
 double kftsp_recency_factor(const char *date, const char *newest, double half_life);
 /* The same from days since 1970 (NAN: none). */

@@ -132,6 +132,7 @@ int kftsp_search_register(sqlite3 *db, fts5_api *api) {
                                    NULL, NULL);
   if (rc == SQLITE_OK && api) rc = api->xCreateFunction(api, "kfts_coverage", NULL, coverage_fn, NULL);
   if (rc == SQLITE_OK && api) rc = kftsp_scan_register(api);
+  if (rc == SQLITE_OK && api) rc = kftsp_snippet_register(api);
   return rc;
 }
 
@@ -448,9 +449,9 @@ static int snippets_for(run *r, kfts_hit *hits, size_t n, const char *fts, int b
   int rc = KFTS_OK;
   *bad = 0;
   kftsp_buf b = {0};
-  kftsp_buf_printf(&b, "SELECT rowid, snippet(articles_fts, 1, '" MARK_OPEN "', '" MARK_CLOSE "', '…', %d),"
-                       " snippet(articles_fts, 2, '" MARK_OPEN "', '" MARK_CLOSE "', '…', %d),"
-                       " snippet(articles_fts, 0, '" MARK_OPEN "', '" MARK_CLOSE "', '…', %d)"
+  kftsp_buf_printf(&b, "SELECT rowid, kfts_snippet(articles_fts, 1, '" MARK_OPEN "', '" MARK_CLOSE "', '…', %d),"
+                       " kfts_snippet(articles_fts, 2, '" MARK_OPEN "', '" MARK_CLOSE "', '…', %d),"
+                       " kfts_snippet(articles_fts, 0, '" MARK_OPEN "', '" MARK_CLOSE "', '…', %d)"
                        " FROM articles_fts WHERE articles_fts MATCH ?1 AND ",
                    r->o->snippet_tokens, r->o->snippet_tokens, r->o->snippet_tokens);
   if (!batch) {
