@@ -208,20 +208,13 @@ int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n) {
 
 /* ---- slots: a block spread out by doc, and the handle's cache of them ---- */
 
-/* One entry per doc of the block, so that a match reads one cache line. */
-typedef struct slot {
-  uint32_t len;
-  int32_t day;
-  int32_t imp; /* KFTSP_DV_ABSENT: no article has the doc */
-} slot;
-
 struct kftsp_dv_slots {
-  int64_t k; /* the block */
-  slot v[];  /* 1 << kftsp_dv_shift */
+  int64_t k;               /* the block */
+  kftsp_dv_slot_t v[];     /* 1 << kftsp_dv_shift */
 };
 
 kftsp_dv_slots *kftsp_dv_slots_new(void) {
-  return kftsp_malloc(sizeof(kftsp_dv_slots) + ((size_t)1 << kftsp_dv_shift) * sizeof(slot));
+  return kftsp_malloc(sizeof(kftsp_dv_slots) + ((size_t)1 << kftsp_dv_shift) * sizeof(kftsp_dv_slot_t));
 }
 
 void kftsp_dv_slots_free(kftsp_dv_slots *s) { kftsp_free(s); }
@@ -235,7 +228,7 @@ int kftsp_dv_slots_fill(kftsp_dv_slots *s, const kftsp_dv_block_t *b, int64_t k)
     int64_t doc = kftsp_dv_doc(b, i);
     if (kftsp_dv_block(doc) != k || (i && doc <= prev)) return -1;
     prev = doc;
-    slot *e = &s->v[(uint64_t)doc & (n - 1)];
+    kftsp_dv_slot_t *e = &s->v[(uint64_t)doc & (n - 1)];
     e->len = kftsp_dv_len(b, i);
     e->day = kftsp_dv_day(b, i);
     e->imp = kftsp_dv_imp(b, i);
@@ -244,12 +237,7 @@ int kftsp_dv_slots_fill(kftsp_dv_slots *s, const kftsp_dv_block_t *b, int64_t k)
   return 0;
 }
 
-int kftsp_dv_slot(const kftsp_dv_slots *s, int64_t doc, uint32_t *len, int32_t *day) {
-  const slot *e = &s->v[(uint64_t)doc & (((size_t)1 << kftsp_dv_shift) - 1)];
-  *len = e->len;
-  *day = e->day;
-  return e->imp;
-}
+const kftsp_dv_slot_t *kftsp_dv_slots_v(const kftsp_dv_slots *s) { return s->v; }
 
 struct kftsp_dv_cache {
   _Atomic(kftsp_dv_slots *) *dir; /* block k's slots, or NULL: not read yet */

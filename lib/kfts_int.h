@@ -348,8 +348,14 @@ kftsp_dv_slots *kftsp_dv_slots_new(void);
 void kftsp_dv_slots_free(kftsp_dv_slots *s);
 /* S := block B, which must be block K; -1 when B holds a doc outside K or out of order. */
 int kftsp_dv_slots_fill(kftsp_dv_slots *s, const kftsp_dv_block_t *b, int64_t k);
-/* DOC's importance (KFTSP_DV_ABSENT: none there), *LEN and *DAY, DOC in S's block. */
-int kftsp_dv_slot(const kftsp_dv_slots *s, int64_t doc, uint32_t *len, int32_t *day);
+/* S's entries: entry doc & ((1 << kftsp_dv_shift) - 1) for each DOC of its block; one entry
+** per doc, so that a match reads one cache line. */
+typedef struct kftsp_dv_slot_t {
+  uint32_t len; /* UINT32_MAX: malformed */
+  int32_t day;  /* INT32_MIN: none */
+  int32_t imp;  /* -1: none; KFTSP_DV_ABSENT: no article has the doc */
+} kftsp_dv_slot_t;
+const kftsp_dv_slot_t *kftsp_dv_slots_v(const kftsp_dv_slots *s);
 /* A handle's blocks as slots, kept between queries while the index stays the same (about 12
 ** bytes per article slot). Threads may get and put at once; begin runs alone, before them. */
 kftsp_dv_cache *kftsp_dv_cache_new(void);

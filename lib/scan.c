@@ -350,7 +350,8 @@ typedef struct dvscan {
   cursor c; /* over docvals: column 0 the block, 1 its blob */
   kftsp_dv_cache *cache; /* or NULL */
   kftsp_dv_slots *scratch;
-  const kftsp_dv_slots *s; /* block k's, or NULL: it has none */
+  const kftsp_dv_slot_t *s; /* block k's entries, or NULL: it has none */
+  uint64_t mask;            /* (1 << kftsp_dv_shift) - 1 */
   int64_t k;
   int started;
   double weight, half_life, newest;
@@ -360,7 +361,8 @@ typedef struct dvscan {
 /* D->s := block K's slots, from the cache or read. */
 static int dv_block(kftsp_match *m, dvscan *d, int64_t k) {
   d->k = k;
-  d->s = d->cache ? kftsp_dv_cache_get(d->cache, k) : NULL;
+  const kftsp_dv_slots *got_s = d->cache ? kftsp_dv_cache_get(d->cache, k) : NULL;
+  d->s = got_s ? kftsp_dv_slots_v(got_s) : NULL;
   if (d->s) return KFTS_OK;
   int got = cursor_to(&d->c, k);
   if (got < 0) return kftsp_match_fail(m, NULL);
@@ -376,7 +378,7 @@ static int dv_block(kftsp_match *m, dvscan *d, int64_t k) {
   }
   kftsp_dv_slots *kept = d->cache ? kftsp_dv_cache_put(d->cache, k, s) : NULL;
   if (!kept) d->scratch = s; /* not cached: S serves until the next block */
-  d->s = kept ? kept : s;
+  d->s = kftsp_dv_slots_v(kept ? kept : s);
   return KFTS_OK;
 }
 
@@ -389,9 +391,10 @@ static int emit_dv(kftsp_match *m, dvscan *d, int64_t doc, const tf *t, kftsp_mr
     if (rc) return rc;
   }
   if (!d->s) return KFTS_OK;
-  uint32_t len;
-  int32_t day;
-  int imp = kftsp_dv_slot(d->s, doc, &len, &day);
+  const kftsp_dv_slot_t *e = &d->s[(uint64_t)doc & d->mask];
+  uint32_t len = e->len;
+  int32_t day = e->day;
+  int imp = e->imp;
   if (imp == KFTSP_DV_ABSENT) return KFTS_OK;
   if (len == UINT32_MAX) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
   kftsp_mrow row = {doc, NULL, imp, NULL, NULL, 0.0, 0.0, 0, day};
@@ -447,6 +450,7 @@ static int dv_prepare(half *h) {
   if (rc) return rc;
   sqlite3_bind_int64(h->dv->c.st, sqlite3_bind_parameter_index(h->dv->c.st, "?73"), kftsp_dv_block(h->hi));
   h->dv->cache = h->cache;
+  h->dv->mask = ((uint64_t)1 << kftsp_dv_shift) - 1;
   kftsp_match_boost_params(h->m, &h->dv->weight, &h->dv->half_life, &h->dv->newest);
   for (int i = 0; i < 129; i++) h->dv->imp_factor[i] = kftsp_importance_factor(i - 1, h->dv->weight);
   return KFTS_OK;
