@@ -363,10 +363,12 @@ void kftsp_dv_cache_free(kftsp_dv_cache *c);
 /* In H's read transaction: forgets every block when the index changed since the last call,
 ** and makes room for all of them. -1 when it cannot tell or has no memory: do not use C. */
 int kftsp_dv_cache_begin(kftsp_dv_cache *c, struct sqlite3 *h);
-kftsp_dv_slots *kftsp_dv_cache_get(kftsp_dv_cache *c, int64_t k);
-/* Keeps S as block K's and returns it, or the slots another thread kept first (S freed);
-** NULL when K is out of the cache's range (S stays the caller's). */
-kftsp_dv_slots *kftsp_dv_cache_put(kftsp_dv_cache *c, int64_t k, kftsp_dv_slots *s);
+/* Block K's slots when a thread filled them, else NULL. */
+const kftsp_dv_slots *kftsp_dv_cache_get(kftsp_dv_cache *c, int64_t k);
+/* Block K's slots for the caller to fill, then kftsp_dv_cache_done (FILLED 0: it could not);
+** NULL when K is out of range, read for the first time, or another thread's. */
+kftsp_dv_slots *kftsp_dv_cache_claim(kftsp_dv_cache *c, int64_t k);
+void kftsp_dv_cache_done(kftsp_dv_cache *c, int64_t k, int filled);
 
 /**************************************************************************
 ** scan.c: the match set streamed in id order, each row's metadata and score without a
