@@ -109,6 +109,19 @@ static int tf_setup(const Fts5ExtensionApi *api, Fts5Context *fts, tf *t) {
   return SQLITE_OK;
 }
 
+/* Phrase P's frequency in the current row, each instance weighted by its column. Phrase by
+** phrase rather than bm25()'s xInst walk (cheaper, no instance array): each phrase's
+** instances come in the same order either way, so the sums are the same. */
+static double phrase_freq(const Fts5ExtensionApi *api, Fts5Context *fts, int p, int *rc) {
+  Fts5PhraseIter it;
+  int col = -1, off = -1;
+  double f = 0.0;
+  *rc = api->xPhraseFirst(fts, p, &it, &col, &off);
+  for (; *rc == SQLITE_OK && col >= 0; api->xPhraseNext(fts, &it, &col, &off))
+    f += (size_t)col < KFTSP_ARRAY_LEN(weights) ? weights[col] : 1.0;
+  return f;
+}
+
 /* kfts_tf(articles_fts, pointer): fills the scan's tf with the current row's frequencies. */
 static void tf_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nVal,
                   sqlite3_value **apVal) {
@@ -132,17 +145,7 @@ static void tf_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
     if (rc != SQLITE_OK) sqlite3_result_error_code(ctx, rc);
     return;
   }
-  /* Phrase by phrase rather than bm25()'s xInst walk (cheaper, no instance array): each
-  ** phrase's instances come in the same order either way, so the sums are the same. */
-  for (int p = 0; rc == SQLITE_OK && p < t->n; p++) {
-    Fts5PhraseIter it;
-    int col = -1, off = -1;
-    double f = 0.0;
-    rc = api->xPhraseFirst(fts, p, &it, &col, &off);
-    for (; rc == SQLITE_OK && col >= 0; api->xPhraseNext(fts, &it, &col, &off))
-      f += (size_t)col < KFTSP_ARRAY_LEN(weights) ? weights[col] : 1.0;
-    t->freq[p] = f;
-  }
+  for (int p = 0; rc == SQLITE_OK && p < t->n; p++) t->freq[p] = phrase_freq(api, fts, p, &rc);
   if (rc != SQLITE_OK) sqlite3_result_error_code(ctx, rc);
 }
 
@@ -199,14 +202,9 @@ static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud) {
     l->f = f;
     l->cap = cap;
   }
-  Fts5PhraseIter it;
-  int col = -1, off = -1;
-  double f = 0.0;
-  int rc = api->xPhraseFirst(fts, 0, &it, &col, &off);
-  for (; rc == SQLITE_OK && col >= 0; api->xPhraseNext(fts, &it, &col, &off))
-    f += (size_t)col < KFTSP_ARRAY_LEN(weights) ? weights[col] : 1.0;
+  int rc;
   l->doc[l->n] = doc;
-  l->f[l->n++] = (float)f;
+  l->f[l->n++] = (float)phrase_freq(api, fts, 0, &rc);
   return rc;
 }
 

@@ -650,26 +650,38 @@ static void search__collapse_by_scan_like_sql(void **state) {
   kfts_db_close(d);
 }
 
+/* Runs CMD (which makes FILES), indexes FILES into FILES.db with *W, and opens *R, a read-only
+** handle on the same index. */
+static void two_handles(const char *cmd, const char *files, kfts_db **w, kfts_db **r) {
+  char path[420];
+  kfts_error err;
+  assert_int_equal(system(cmd), 0);
+  snprintf(path, sizeof path, "%s.db", files);
+  if (kfts_db_open(w, NULL, path, KFTS_OPEN_CREATE, &err)) fail_msg("%s", err.message);
+  if (kfts_index_paths(*w, &files, 1, &(kfts_index_opts){0}, &(kfts_index_stats){0}, &err)) fail_msg("%s", err.message);
+  if (kfts_db_open(r, NULL, path, KFTS_OPEN_READONLY, &err)) fail_msg("%s", err.message);
+}
+
+/* Indexes FILES again with W; the files it indexed. */
+static size_t reindex(kfts_db *w, const char *files) {
+  kfts_index_stats st;
+  kfts_error err;
+  if (kfts_index_paths(w, &files, 1, &(kfts_index_opts){0}, &st, &err)) fail_msg("%s", err.message);
+  return st.files_indexed;
+}
+
 /* A handle keeps docvals between queries (docvals.c's cache, a block from its second read on):
 ** after another handle re-indexes a changed file, and after it does so itself, its scans
 ** still score as SQL does. The new articles take docs in the block the scans read, so a stale
 ** copy would miss them. */
 static void search__docvals_cache_follows_the_index(void **state) {
   (void)state;
-  char cmd[1024], path[400], files[400];
+  char cmd[1024], files[400];
   snprintf(files, sizeof files, "%s/dvc", dir);
   snprintf(cmd, sizeof cmd, "mkdir '%s' && cp '%s'/000_*.txt '%s'/002_*.txt '%s/'", files, KFTS_CORPUS_DIR,
            KFTS_CORPUS_DIR, files);
-  assert_int_equal(system(cmd), 0);
-  snprintf(path, sizeof path, "%s/dvc.db", dir);
   kfts_db *w = NULL, *r = NULL;
-  kfts_error err;
-  if (kfts_db_open(&w, NULL, path, KFTS_OPEN_CREATE, &err)) fail_msg("%s", err.message);
-  const char *paths[] = {files};
-  kfts_index_opts io = {0};
-  kfts_index_stats st;
-  if (kfts_index_paths(w, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
-  if (kfts_db_open(&r, NULL, path, KFTS_OPEN_READONLY, &err)) fail_msg("%s", err.message);
+  two_handles(cmd, files, &w, &r);
   size_t before = scan_equals_sql_as(r, "AI", 0.25, 0, 1); /* a block is kept when read twice */
   assert_true(before > 0);
   assert_int_equal(scan_equals_sql_as(r, "AI", 0.25, 0, 1), before);
@@ -678,15 +690,14 @@ static void search__docvals_cache_follows_the_index(void **state) {
            "cd '%s' && sed -i 's/중요도: [0-9]*점/중요도: 10점/; s/다\\.$/다. AI 모델 문장이 더 깁니다./' 000_*.txt 002_*.txt",
            files);
   assert_int_equal(system(cmd), 0);
-  if (kfts_index_paths(w, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
-  assert_int_equal(st.files_indexed, 2);
+  assert_int_equal(reindex(w, files), 2);
   size_t after = scan_equals_sql_as(r, "AI", 0.25, 0, 1); /* the other handle's change */
   assert_true(after >= before);
   snprintf(cmd, sizeof cmd, "cd '%s' && sed -i 's/다\\.$/다. AI 데이터센터./' 002_*.txt", files);
   assert_int_equal(system(cmd), 0);
   assert_int_equal(scan_equals_sql_as(w, "AI", 0.25, 0, 1), after);
   assert_int_equal(scan_equals_sql_as(w, "AI", 0.25, 0, 1), after);
-  if (kfts_index_paths(w, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
+  assert_int_equal(reindex(w, files), 1);
   assert_int_equal(scan_equals_sql_as(w, "AI", 0.25, 0, 1), after); /* its own change */
   assert_int_equal(scan_equals_sql_as(r, "AI", 0.25, 0, 1), after);
   kfts_db_close(r);
@@ -711,27 +722,19 @@ static size_t total_of(kfts_db *d, const char *q) {
 ** query, whether it or another handle indexed it. */
 static void search__aliases_follow_the_index(void **state) {
   (void)state;
-  char cmd[1024], path[400], files[400];
+  char cmd[1024], files[400];
   snprintf(files, sizeof files, "%s/alc", dir);
   snprintf(cmd, sizeof cmd,
            "mkdir '%s' && cd '%s' && printf '조르블락스가 새 모델을 발표했다.\\n' > a.txt"
            " && printf '{\"aliases\": [[\"Zorblax\", \"조르블락스\"]]}' > kfts.json",
            files, files);
-  assert_int_equal(system(cmd), 0);
-  snprintf(path, sizeof path, "%s/alc.db", dir);
   kfts_db *w = NULL, *r = NULL;
-  kfts_error err;
-  if (kfts_db_open(&w, NULL, path, KFTS_OPEN_CREATE, &err)) fail_msg("%s", err.message);
-  const char *paths[] = {files};
-  kfts_index_opts io = {0};
-  kfts_index_stats st;
-  if (kfts_index_paths(w, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
-  if (kfts_db_open(&r, NULL, path, KFTS_OPEN_READONLY, &err)) fail_msg("%s", err.message);
+  two_handles(cmd, files, &w, &r);
   assert_int_equal(total_of(w, "Zorblax"), 1);
   assert_int_equal(total_of(r, "Zorblax"), 1);
   snprintf(cmd, sizeof cmd, "printf '{\"aliases\": []}' > '%s/kfts.json'", files);
   assert_int_equal(system(cmd), 0);
-  if (kfts_index_paths(w, paths, 1, &io, &st, &err)) fail_msg("%s", err.message);
+  reindex(w, files);
   assert_int_equal(total_of(w, "Zorblax"), 0);
   assert_int_equal(total_of(r, "Zorblax"), 0);
   kfts_db_close(r);
