@@ -344,10 +344,8 @@ static int cmp_pair(const void *a, const void *b) {
 int kfts_suggest_aliases(kfts_db *db, char **json_out, kfts_error *err) {
   *json_out = NULL;
   sqlite3 *h = kftsp_db_handle(db);
-  kftsp_aliases *known = NULL;
-  int rc = kftsp_aliases_new(&known);
-  if (!rc) rc = kftsp_aliases_add_builtin(known, err);
-  if (!rc) rc = kftsp_db_aliases(db, known, err);
+  const kftsp_aliases *known = NULL;
+  int rc = kftsp_db_aliases_all(db, &known, err);
   sqlite3_stmt *st = NULL;
   if (!rc && sqlite3_prepare_v2(h,
                                 "SELECT a.title, a.summary, kfts_text(a.body), f.path, a.line FROM articles a"
@@ -391,6 +389,5 @@ int kfts_suggest_aliases(kfts_db *db, char **json_out, kfts_error *err) {
     kftsp_free(m.p[i].where);
   }
   kftsp_free(m.p);
-  kftsp_aliases_free(known);
   return rc == KFTS_ENOMEM ? kftsp_err(err, rc, "", 0, "out of memory") : rc;
 }

@@ -208,27 +208,17 @@ int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n) {
 
 /* ---- slots: a block spread out by doc, and the handle's cache of them ---- */
 
-struct kftsp_dv_slots {
-  int64_t k;               /* the block */
-  kftsp_dv_slot_t v[];     /* 1 << kftsp_dv_shift */
-};
+kftsp_dv_slot_t *kftsp_dv_slots_new(void) { return kftsp_malloc(((size_t)1 << kftsp_dv_shift) * sizeof(kftsp_dv_slot_t)); }
 
-kftsp_dv_slots *kftsp_dv_slots_new(void) {
-  return kftsp_malloc(sizeof(kftsp_dv_slots) + ((size_t)1 << kftsp_dv_shift) * sizeof(kftsp_dv_slot_t));
-}
-
-void kftsp_dv_slots_free(kftsp_dv_slots *s) { kftsp_free(s); }
-
-int kftsp_dv_slots_fill(kftsp_dv_slots *s, const kftsp_dv_block_t *b, int64_t k) {
+int kftsp_dv_slots_fill(kftsp_dv_slot_t *s, const kftsp_dv_block_t *b, int64_t k) {
   size_t n = (size_t)1 << kftsp_dv_shift;
-  s->k = k;
-  for (size_t j = 0; j < n; j++) s->v[j].imp = KFTSP_DV_ABSENT;
+  for (size_t j = 0; j < n; j++) s[j].imp = KFTSP_DV_ABSENT;
   int64_t prev = 0;
   for (uint32_t i = 0; i < b->n; i++) {
     int64_t doc = kftsp_dv_doc(b, i);
     if (kftsp_dv_block(doc) != k || (i && doc <= prev)) return -1;
     prev = doc;
-    kftsp_dv_slot_t *e = &s->v[(uint64_t)doc & (n - 1)];
+    kftsp_dv_slot_t *e = &s[(uint64_t)doc & (n - 1)];
     e->len = kftsp_dv_len(b, i);
     e->day = kftsp_dv_day(b, i);
     e->imp = kftsp_dv_imp(b, i);
@@ -236,8 +226,6 @@ int kftsp_dv_slots_fill(kftsp_dv_slots *s, const kftsp_dv_block_t *b, int64_t k)
   }
   return 0;
 }
-
-const kftsp_dv_slot_t *kftsp_dv_slots_v(const kftsp_dv_slots *s) { return s->v; }
 
 /* The blocks in one array, allocated when the cache grows (before the threads start), so that
 ** filling a block allocates nothing: at 1M articles, a malloc per block (and the heap growth
@@ -293,7 +281,7 @@ int kftsp_dv_cache_begin(kftsp_dv_cache *c, sqlite3 *h) {
     c->db_state[0] = st[0];
     c->db_state[1] = st[1];
     c->shift = kftsp_dv_shift;
-    c->slots_size = sizeof(kftsp_dv_slots) + ((size_t)1 << kftsp_dv_shift) * sizeof(kftsp_dv_slot_t);
+    c->slots_size = ((size_t)1 << kftsp_dv_shift) * sizeof(kftsp_dv_slot_t);
   }
   int64_t top = top_block(h);
   if (top >= (int64_t)c->n && top < KFTSP_DV_BLOCKS) { /* grows, keeping the blocks read */
@@ -319,13 +307,13 @@ int kftsp_dv_cache_begin(kftsp_dv_cache *c, sqlite3 *h) {
   return 0;
 }
 
-const kftsp_dv_slots *kftsp_dv_cache_get(kftsp_dv_cache *c, int64_t k) {
+const kftsp_dv_slot_t *kftsp_dv_cache_get(kftsp_dv_cache *c, int64_t k) {
   return k >= 0 && (uint64_t)k < c->n && atomic_load_explicit(&c->state[k], memory_order_acquire) == READY
-             ? (const kftsp_dv_slots *)(c->mem + (size_t)k * c->slots_size)
+             ? (const kftsp_dv_slot_t *)(c->mem + (size_t)k * c->slots_size)
              : NULL;
 }
 
-kftsp_dv_slots *kftsp_dv_cache_claim(kftsp_dv_cache *c, int64_t k) {
+kftsp_dv_slot_t *kftsp_dv_cache_claim(kftsp_dv_cache *c, int64_t k) {
   if (k < 0 || (uint64_t)k >= c->n) return NULL;
   int was = EMPTY;
   if (atomic_compare_exchange_strong_explicit(&c->state[k], &was, SEEN, memory_order_relaxed, memory_order_relaxed))
@@ -333,7 +321,7 @@ kftsp_dv_slots *kftsp_dv_cache_claim(kftsp_dv_cache *c, int64_t k) {
   if (was != SEEN || !atomic_compare_exchange_strong_explicit(&c->state[k], &was, FILLING, memory_order_acquire,
                                                                memory_order_relaxed))
     return NULL;
-  return (kftsp_dv_slots *)(c->mem + (size_t)k * c->slots_size);
+  return (kftsp_dv_slot_t *)(c->mem + (size_t)k * c->slots_size);
 }
 
 void kftsp_dv_cache_done(kftsp_dv_cache *c, int64_t k, int filled) {

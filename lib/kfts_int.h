@@ -340,34 +340,29 @@ static inline int32_t kftsp_dv_day(const kftsp_dv_block_t *b, uint32_t i) { retu
 static inline int kftsp_dv_imp(const kftsp_dv_block_t *b, uint32_t i) { return (signed char)b->imp[i]; } /* -1: none */
 /* The summed length of a %_docsize blob; UINT32_MAX when malformed. */
 uint32_t kftsp_dv_length(const unsigned char *sz, int n);
-/* A block spread out by doc (doc & 255), so that a match finds its entry by index (12 bytes
-** per doc). */
-typedef struct kftsp_dv_slots kftsp_dv_slots;
-#define KFTSP_DV_ABSENT (-2) /* the importance of a doc no article has */
-kftsp_dv_slots *kftsp_dv_slots_new(void);
-void kftsp_dv_slots_free(kftsp_dv_slots *s);
-/* S := block B, which must be block K; -1 when B holds a doc outside K or out of order. */
-int kftsp_dv_slots_fill(kftsp_dv_slots *s, const kftsp_dv_block_t *b, int64_t k);
-/* S's entries: entry doc & ((1 << kftsp_dv_shift) - 1) for each DOC of its block; one entry
-** per doc, so that a match reads one cache line. */
+/* A block spread out by doc: entry doc & ((1 << kftsp_dv_shift) - 1) for each DOC of the
+** block, one entry per doc, so that a match finds its entry by index in one cache line. */
 typedef struct kftsp_dv_slot_t {
   uint32_t len; /* UINT32_MAX: malformed */
   int32_t day;  /* INT32_MIN: none */
   int32_t imp;  /* -1: none; KFTSP_DV_ABSENT: no article has the doc */
 } kftsp_dv_slot_t;
-const kftsp_dv_slot_t *kftsp_dv_slots_v(const kftsp_dv_slots *s);
-/* A handle's blocks as slots, kept between queries while the index stays the same (about 12
-** bytes per article slot). Threads may get and put at once; begin runs alone, before them. */
+#define KFTSP_DV_ABSENT (-2)
+kftsp_dv_slot_t *kftsp_dv_slots_new(void); /* kftsp_free */
+/* S := block B, which must be block K; -1 when B holds a doc outside K or out of order. */
+int kftsp_dv_slots_fill(kftsp_dv_slot_t *s, const kftsp_dv_block_t *b, int64_t k);
+/* A handle's blocks as slots, kept between queries while the index stays the same (12 bytes
+** per doc). Threads may get, claim and finish blocks at once; begin runs alone, before them. */
 kftsp_dv_cache *kftsp_dv_cache_new(void);
 void kftsp_dv_cache_free(kftsp_dv_cache *c);
 /* In H's read transaction: forgets every block when the index changed since the last call,
 ** and makes room for all of them. -1 when it cannot tell or has no memory: do not use C. */
 int kftsp_dv_cache_begin(kftsp_dv_cache *c, struct sqlite3 *h);
 /* Block K's slots when a thread filled them, else NULL. */
-const kftsp_dv_slots *kftsp_dv_cache_get(kftsp_dv_cache *c, int64_t k);
+const kftsp_dv_slot_t *kftsp_dv_cache_get(kftsp_dv_cache *c, int64_t k);
 /* Block K's slots for the caller to fill, then kftsp_dv_cache_done (FILLED 0: it could not);
 ** NULL when K is out of range, read for the first time, or another thread's. */
-kftsp_dv_slots *kftsp_dv_cache_claim(kftsp_dv_cache *c, int64_t k);
+kftsp_dv_slot_t *kftsp_dv_cache_claim(kftsp_dv_cache *c, int64_t k);
 void kftsp_dv_cache_done(kftsp_dv_cache *c, int64_t k, int filled);
 
 /**************************************************************************
@@ -572,7 +567,7 @@ struct sqlite3 *kftsp_db_handle(kfts_db *db);
 struct sqlite3 *kftsp_db_worker(kfts_db *db);
 /* The handle's docvals cache (docvals.c), or NULL when it could not be made. */
 kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db);
-/* Adds the alias groups the indexer stored from manifests. */
+/* Adds the built-in alias groups and those the indexer stored from manifests. */
 int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err);
 /* The state of the index H reads: PRAGMA data_version (other connections' commits, as of H's
 ** read transaction) and the rows H itself changed. 0, or -1 when SQLite cannot tell. */

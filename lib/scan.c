@@ -340,14 +340,14 @@ static int emit_row(kftsp_match *m, cursor *meta, int64_t doc, const tf *t, int 
 /* A lean scored scan with no filters reads each match's length, importance and day from
 ** its docvals block (docvals.c) rather than from articles_meta: one block per few hundred
 ** articles, stepped through in doc order like the meta cursor, and spread out by doc
-** (kftsp_dv_slots) so that each match finds its entry by index. The handle's cache keeps
+** (kftsp_dv_slot_t) so that each match finds its entry by index. The handle's cache keeps
 ** the spread blocks between queries while the index stays the same (at 1M, reading and
 ** copying every block's blob was half of `model`'s time); without it, or for a block
 ** outside its range, one block in SCRATCH serves. */
 typedef struct dvscan {
   cursor c; /* over docvals: column 0 the block, 1 its blob */
   kftsp_dv_cache *cache; /* or NULL */
-  kftsp_dv_slots *scratch;
+  kftsp_dv_slot_t *scratch;
   const kftsp_dv_slot_t *s; /* block k's entries, or NULL: it has none */
   uint64_t mask;            /* (1 << kftsp_dv_shift) - 1 */
   int64_t k;
@@ -360,13 +360,12 @@ typedef struct dvscan {
 ** them, else into SCRATCH). */
 static int dv_block(kftsp_match *m, dvscan *d, int64_t k) {
   d->k = k;
-  const kftsp_dv_slots *got_s = d->cache ? kftsp_dv_cache_get(d->cache, k) : NULL;
-  d->s = got_s ? kftsp_dv_slots_v(got_s) : NULL;
+  d->s = d->cache ? kftsp_dv_cache_get(d->cache, k) : NULL;
   if (d->s) return KFTS_OK;
   int got = cursor_to(&d->c, k);
   if (got < 0) return kftsp_match_fail(m, NULL);
   if (!got) return KFTS_OK;
-  kftsp_dv_slots *s = d->cache ? kftsp_dv_cache_claim(d->cache, k) : NULL, *claimed = s;
+  kftsp_dv_slot_t *s = d->cache ? kftsp_dv_cache_claim(d->cache, k) : NULL, *claimed = s;
   if (!s && !d->scratch && !(d->scratch = kftsp_dv_slots_new()))
     return kftsp_err(kftsp_match_error(m), KFTS_ENOMEM, "", 0, "out of memory");
   if (!s) s = d->scratch;
@@ -375,7 +374,7 @@ static int dv_block(kftsp_match *m, dvscan *d, int64_t k) {
             kftsp_dv_slots_fill(s, &b, k);
   if (claimed) kftsp_dv_cache_done(d->cache, k, !bad);
   if (bad) return kftsp_match_fail(m, "a docvals block is garbled: run kfts-index --full");
-  d->s = kftsp_dv_slots_v(s);
+  d->s = s;
   return KFTS_OK;
 }
 
@@ -666,7 +665,7 @@ static void half_done(half *h) {
   sqlite3_finalize(h->meta.st);
   if (h->dv) {
     sqlite3_finalize(h->dv->c.st);
-    kftsp_dv_slots_free(h->dv->scratch);
+    kftsp_free(h->dv->scratch);
     kftsp_free(h->dv);
   }
   kftsp_free(h->t.idf);

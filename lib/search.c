@@ -1033,8 +1033,7 @@ static int load_aliases(kfts_db *db, const kfts_search_opts *o, const kftsp_alia
   if (!o->n_alias_files && !o->aliases_file) return kftsp_db_aliases_all(db, out, err);
   kftsp_aliases *a;
   if (kftsp_aliases_new(&a)) return KFTS_ENOMEM;
-  int rc = kftsp_aliases_add_builtin(a, err);
-  if (!rc) rc = kftsp_db_aliases(db, a, err);
+  int rc = kftsp_db_aliases(db, a, err);
   for (size_t i = 0; !rc && i < o->n_alias_files; i++) rc = kftsp_aliases_add_file(a, o->alias_files[i], err);
   if (!rc && o->aliases_file) rc = kftsp_aliases_add_file(a, o->aliases_file, err);
   if (rc) {

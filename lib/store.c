@@ -232,11 +232,12 @@ fts5_api *kftsp_fts5_api(sqlite3 *db) {
 }
 
 int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err) {
+  int rc = kftsp_aliases_add_builtin(a, err);
+  if (rc) return rc;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db->h, "SELECT key, value FROM meta WHERE key >= 'aliases:' AND key < 'aliases;'", -1,
                          &st, NULL) != SQLITE_OK)
     return kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(db->h));
-  int rc = KFTS_OK;
   while (rc == KFTS_OK && sqlite3_step(st) == SQLITE_ROW) {
     const char *v = (const char *)sqlite3_column_text(st, 1);
     char where[600];
@@ -268,7 +269,6 @@ int kftsp_db_aliases_all(kfts_db *db, const kftsp_aliases **out, kfts_error *err
   kftsp_aliases *a;
   if (kftsp_aliases_new(&a)) return kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
   int rc = kftsp_db_state(db->h, db->aliases_state) ? kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(db->h)) : KFTS_OK;
-  if (!rc) rc = kftsp_aliases_add_builtin(a, err);
   if (!rc) rc = kftsp_db_aliases(db, a, err);
   if (rc) {
     kftsp_aliases_free(a);
