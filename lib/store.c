@@ -79,6 +79,8 @@ struct kfts_db {
   sqlite3 *worker; /* kftsp_db_worker's, or NULL */
   int worker_failed;
   kftsp_dv_cache *dvc; /* kftsp_db_dvcache's, or NULL */
+  kftsp_helper *helper; /* kftsp_db_helper's, or NULL */
+  int helper_failed;
   kftsp_aliases *aliases; /* kftsp_db_aliases_all's, read at ALIASES_STATE */
   int64_t aliases_state[2];
 };
@@ -391,6 +393,7 @@ done:
 
 void kfts_db_close(kfts_db *db) {
   if (!db) return;
+  kftsp_helper_free(db->helper);
   sqlite3_close(db->worker);
   sqlite3_close(db->h);
   kftsp_dv_cache_free(db->dvc);
@@ -419,6 +422,11 @@ sqlite3 *kftsp_db_worker(kfts_db *db) {
 }
 
 kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db) { return db->dvc ? db->dvc : (db->dvc = kftsp_dv_cache_new()); }
+
+kftsp_helper *kftsp_db_helper(kfts_db *db) {
+  if (!db->helper && !db->helper_failed) db->helper_failed = !(db->helper = kftsp_helper_new());
+  return db->helper;
+}
 
 int kfts_db_roots(kfts_db *db, char ***roots_out, size_t *n_out, kfts_error *err) {
   *roots_out = NULL;
@@ -1288,6 +1296,28 @@ static int set_automerge(run *r) {
   return exec(h, sql, r->err);
 }
 
+/*
+** An incremental run leaves FTS5 in the middle of a merge: automerge merges a little per
+** transaction, and the run's last segments wait for the next run's writes. At 1M, after 1 %
+** of the files changed, a query then read 6 segments where 2 serve (each term looked up in
+** each, each doclist merged across them): Anthropic 6.8 ms against 5.9. 'merge' with a
+** positive N does N pages of the pending merges only (never the large segments of a first
+** build, unless 4 of them share a level); the run repeats it until nothing is left (0.3 s at
+** 1M), up to MERGE_CALLS times.
+*/
+#define MERGE_PAGES 1000
+#define MERGE_CALLS 64
+
+static int finish_merges(sqlite3 *h, kfts_error *err) {
+  for (int i = 0; i < MERGE_CALLS; i++) {
+    sqlite3_int64 before = sqlite3_total_changes64(h);
+    int rc = exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('merge', " KFTSP_STR(MERGE_PAGES) ")", err);
+    if (rc) return rc;
+    if (sqlite3_total_changes64(h) - before < 2) break; /* FTS5's sign of no work left */
+  }
+  return KFTS_OK;
+}
+
 /* New articles are numbered on from the largest doc: always ascending, so FTS5 appends to its
 ** doclists, and dense, so its rowid deltas take a byte or two (with the 53-bit ids as rowids,
 ** five or six: the FTS5 index of 100k articles was 266 MB against 146). */
@@ -1425,6 +1455,8 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
   if (rc == KFTS_OK) rc = commit(&r);
   if (rc == KFTS_OK && ((r.optimize && r.changed) || (opts && opts->optimize)))
     rc = exec(db->h, "INSERT INTO articles_fts(articles_fts) VALUES ('optimize')", err);
+  else if (rc == KFTS_OK && r.changed)
+    rc = finish_merges(db->h, err);
   if (rc != KFTS_OK && r.in_txn) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
   if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");
 

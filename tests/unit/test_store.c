@@ -524,6 +524,50 @@ static int64_t segments(fixture *fx) {
   return n;
 }
 
+/* Whether FTS5 has merge work pending: a 'merge' step changes rows (fts5 docs: "if the
+** delta is less than two, there was no work to do"); it is rolled back. */
+static int merge_pending(fixture *fx) {
+  sqlite3 *h = raw(fx);
+  assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_int64 before = sqlite3_total_changes64(h);
+  assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('merge', 1)", NULL, NULL, NULL),
+                   SQLITE_OK);
+  int pending = sqlite3_total_changes64(h) - before >= 2;
+  sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(h);
+  return pending;
+}
+
+/* A run ends with FTS5's pending merges done (a query would read every segment they leave):
+** 1300 small files, six transactions, automerge 4 midway through merging the first four. */
+static void store__runs_leave_no_merge_pending(void **state) {
+  fixture *fx = *state;
+  char cmd[700], p[400];
+  snprintf(cmd, sizeof cmd, "rm -f '%s'/*.txt", fx->corpus);
+  assert_int_equal(system(cmd), 0);
+  for (int i = 0; i < 1300; i++) {
+    char text[300];
+    snprintf(p, sizeof p, "%s/m%04d.txt", fx->corpus, i);
+    snprintf(text, sizeof text, "# 소식 %d\n\n데이터센터 %d호 소식과 모델 %d 이야기, 단어%d와 낱말%d.\n", i, i % 7, i % 11,
+             i, i * 7);
+    write_file(p, text);
+  }
+  uint64_t saved = kftsp_bulk_bytes;
+  kftsp_bulk_bytes = UINT64_MAX; /* no optimize */
+  assert_int_equal(run_index(fx, 0).articles, 1300);
+  assert_false(merge_pending(fx));
+  for (int i = 0; i < 1300; i += 50) {
+    snprintf(p, sizeof p, "%s/m%04d.txt", fx->corpus, i);
+    write_file(p, "# 바뀐 소식\n\n새 낱말과 바뀐 소식.\n");
+  }
+  assert_int_equal(run_index(fx, 0).files_indexed, 26);
+  assert_false(merge_pending(fx));
+  kftsp_bulk_bytes = saved;
+  sqlite3 *h = raw(fx);
+  assert_consistent(h);
+  sqlite3_close(h);
+}
+
 /* A first build of kftsp_bulk_bytes or more ends optimized (one segment), a smaller one and
 ** later runs leave FTS5's merging to automerge 4: 600 small files, three batches. */
 static void store__large_first_build_optimized(void **state) {
@@ -693,6 +737,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(store__schema_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(store__docvals_only_when_current, setup, teardown),
       cmocka_unit_test_setup_teardown(store__large_first_build_optimized, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__runs_leave_no_merge_pending, setup, teardown),
       cmocka_unit_test_setup_teardown(store__bodies_packed, setup, teardown),
       cmocka_unit_test_setup_teardown(store__search_first_cut, setup, teardown),
   };
