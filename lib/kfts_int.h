@@ -282,6 +282,8 @@ int kftsp_match_or_only(const kftsp_match *m);
 struct sqlite3 *kftsp_match_handle(const kftsp_match *m);
 /* The index's second read-only connection (kftsp_db_worker), or NULL. */
 struct sqlite3 *kftsp_match_worker(kftsp_match *m);
+/* The handle's helper thread (kftsp_db_helper), or NULL. */
+struct kftsp_helper *kftsp_match_helper(kftsp_match *m);
 typedef struct kftsp_dv_cache kftsp_dv_cache; /* docvals.c */
 /* The docvals cache of M's kfts_db, or NULL (none, or no kfts_db). */
 kftsp_dv_cache *kftsp_match_dvcache(kftsp_match *m);
@@ -555,6 +557,19 @@ int kftsp_ranker_search(kftsp_ranker *r, const char *const *words, size_t n_word
                         kftsp_rank_hit **hits_out, size_t *n_out, char **plan_out);
 
 /**************************************************************************
+** helper.c
+*/
+/* A second thread kept by a handle for its split scans: after a job it spins a while (2 ms)
+** before it sleeps, so that the next job finds it awake. */
+typedef struct kftsp_helper kftsp_helper;
+/* A started helper, or NULL (no memory, no thread). */
+kftsp_helper *kftsp_helper_new(void);
+/* Stops HP's thread and frees it; NULL is a no-op. */
+void kftsp_helper_free(kftsp_helper *hp);
+/* F(A1) on the calling thread while HP's thread runs F(A2); returns when both are done. */
+void kftsp_helper_both(kftsp_helper *hp, void *(*f)(void *), void *a1, void *a2);
+
+/**************************************************************************
 ** store.c
 */
 struct sqlite3;
@@ -567,6 +582,8 @@ struct sqlite3 *kftsp_db_handle(kfts_db *db);
 struct sqlite3 *kftsp_db_worker(kfts_db *db);
 /* The handle's docvals cache (docvals.c), or NULL when it could not be made. */
 kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db);
+/* The handle's helper thread (helper.c), started on first use; NULL when it cannot start. */
+kftsp_helper *kftsp_db_helper(kfts_db *db);
 /* Adds the built-in alias groups and those the indexer stored from manifests. */
 int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err);
 /* The state of the index H reads: PRAGMA data_version (other connections' commits, as of H's

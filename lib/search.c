@@ -1213,6 +1213,8 @@ sqlite3 *kftsp_match_handle(const kftsp_match *m) { return m->r.h; }
 
 sqlite3 *kftsp_match_worker(kftsp_match *m) { return m->r.db ? kftsp_db_worker(m->r.db) : NULL; }
 
+kftsp_helper *kftsp_match_helper(kftsp_match *m) { return m->r.db ? kftsp_db_helper(m->r.db) : NULL; }
+
 kftsp_dv_cache *kftsp_match_dvcache(kftsp_match *m) { return m->r.db ? kftsp_db_dvcache(m->r.db) : NULL; }
 
 kfts_error *kftsp_match_error(kftsp_match *m) { return m->r.err; }
