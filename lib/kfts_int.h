@@ -382,6 +382,8 @@ typedef struct kftsp_mrow {
   int coverage;       /* relaxed queries: the parts it matches (kfts_coverage()), else 0 */
   int32_t day;        /* when date is NULL: its day (days since 1970-01-01) from docvals, or
                       ** INT32_MIN: none */
+  uint64_t phrases;   /* scored: bit p set when FTS5 phrase p is in the row (0: unknown, or a
+                      ** query of more than 64 phrases) */
 } kftsp_mrow;
 #define KFTSP_SCAN_SCORE 1
 #define KFTSP_SCAN_TOPICS 2
@@ -401,6 +403,8 @@ extern uint64_t kftsp_bulk_bytes;  /* a first build of this many bytes of files 
 extern int kftsp_split_min_rows;  /* articles an index needs for a split scan (20,000) */
 extern int kftsp_collapse_by_sql; /* 1: --collapse walks every match in SQL (tests compare) */
 extern int kftsp_relaxed_by_sql;  /* 1: the relaxed page from SQL's ORDER BY (tests compare) */
+extern int kftsp_snippet_all_phrases; /* 1: each snippet's MATCH names every phrase (tests compare) */
+extern size_t kftsp_snippet_fewer;    /* snippets whose MATCH named only the hit's phrases */
 /* The article count both connections see (each in a read transaction), or -1 when they
 ** see different states of the index. */
 int64_t kftsp_scan_same_index(struct sqlite3 *h, struct sqlite3 *w);

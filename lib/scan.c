@@ -318,13 +318,21 @@ static int scan_filtered(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx)
   sqlite3_stmt *st = NULL;
   int rc = kftsp_match_prepare(m, "SELECT doc, date, importance, source, topics FROM (%s)", 0, &st), s = SQLITE_DONE;
   while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
-    kftsp_mrow row = {sqlite3_column_int64(st, 0), NULL, -1, NULL, NULL, 0.0, 0.0, 0, INT32_MIN};
+    kftsp_mrow row = {sqlite3_column_int64(st, 0), NULL, -1, NULL, NULL, 0.0, 0.0, 0, INT32_MIN, 0};
     row_from(&row, st, 1, flags & KFTSP_SCAN_TOPICS);
     rc = fn(ctx, &row);
   }
   if (!rc && s != SQLITE_DONE) rc = kftsp_match_fail(m, NULL);
   sqlite3_finalize(st);
   return rc;
+}
+
+/* Which of T's phrases the row has (kftsp_mrow.phrases). */
+static uint64_t phrase_bits(const tf *t) {
+  uint64_t bits = 0;
+  for (int p = 0; p < t->n && t->n <= 64; p++)
+    if (t->freq[p] > 0.0) bits |= (uint64_t)1 << p;
+  return bits;
 }
 
 /* One match: its metadata from the META cursor (0 when the filters leave it out), its score
@@ -334,7 +342,7 @@ static int emit_row(kftsp_match *m, cursor *meta, int64_t doc, const tf *t, int 
   int k = cursor_to(meta, doc);
   if (k < 0) return kftsp_match_fail(m, NULL);
   if (!k) return KFTS_OK; /* the filters leave it out */
-  kftsp_mrow row = {doc, NULL, -1, NULL, NULL, 0.0, 0.0, 0, INT32_MIN};
+  kftsp_mrow row = {doc, NULL, -1, NULL, NULL, 0.0, 0.0, 0, INT32_MIN, 0};
   row_from(&row, meta->st, 1, flags & KFTSP_SCAN_TOPICS);
   if (flags & KFTSP_SCAN_SCORE) {
     uint32_t D = kftsp_dv_length(sqlite3_column_blob(meta->st, 5), sqlite3_column_bytes(meta->st, 5));
@@ -342,6 +350,7 @@ static int emit_row(kftsp_match *m, cursor *meta, int64_t doc, const tf *t, int 
     row.relevance = bm25(t, (double)D);
     row.score = row.relevance * kftsp_match_boost(m, row.importance, row.date);
     row.coverage = kftsp_match_coverage(m, t->freq, t->n);
+    row.phrases = phrase_bits(t);
   }
   return fn(ctx, &row);
 }
@@ -402,13 +411,14 @@ static int emit_dv(kftsp_match *m, dvscan *d, int64_t doc, const tf *t, kftsp_mr
   int imp = e->imp;
   if (imp == KFTSP_DV_ABSENT) return KFTS_OK;
   if (len == UINT32_MAX) return kftsp_match_fail(m, "articles_meta lacks or garbles a length: run kfts-index --full");
-  kftsp_mrow row = {doc, NULL, imp, NULL, NULL, 0.0, 0.0, 0, day};
+  kftsp_mrow row = {doc, NULL, imp, NULL, NULL, 0.0, 0.0, 0, day, 0};
   row.relevance = bm25(t, (double)len);
   double boost = (imp >= -1 && imp <= 127 ? d->imp_factor[imp + 1] : kftsp_importance_factor(imp, d->weight)) *
                  (d->half_life <= 0 ? 1.0
                                     : kftsp_recency_days(day == INT32_MIN ? NAN : (double)day, d->newest, d->half_life));
   row.score = row.relevance * boost; /* as kftsp_match_boost(), in its order */
   row.coverage = kftsp_match_coverage(m, t->freq, t->n);
+  row.phrases = phrase_bits(t);
   return fn(ctx, &row);
 }
 

@@ -158,6 +158,40 @@ static void search__page_snippets_as_alone(void **state) {
   }
 }
 
+/* A hit's snippet from a MATCH of the query's phrases it has is the one from all of them
+** (snippets_for); some of the pages' hits lack some phrase, so both ways run. */
+static void search__snippets_from_a_hits_phrases(void **state) {
+  (void)state;
+  static const char *const qs[] = {"Anthropic", "데이터센터", "AI", "GPT-5 OR 클로드", "강화학습 OR 에이전트", "\"데이터 센터\""};
+  size_t fewer = kftsp_snippet_fewer;
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(qs); i++) {
+    kfts_search_opts o;
+    kfts_search_opts_init(&o);
+    o.query = qs[i];
+    o.limit = 20;
+    kfts_result *some = NULL, *all = NULL;
+    kfts_error err;
+    if (kfts_search(&some, db, &o, &err)) fail_msg("%s: %s", qs[i], err.message);
+    kftsp_snippet_all_phrases = 1;
+    int rc = kfts_search(&all, db, &o, &err);
+    kftsp_snippet_all_phrases = 0;
+    if (rc) fail_msg("%s: %s", qs[i], err.message);
+    if (some->n_hits < 3) fail_msg("%s: %zu hits", qs[i], some->n_hits);
+    assert_int_equal(some->n_hits, all->n_hits);
+    for (size_t k = 0; k < some->n_hits; k++) {
+      const kfts_hit *a = &some->hits[k], *b = &all->hits[k];
+      assert_int_equal(a->id, b->id);
+      assert_non_null(a->snippet);
+      if (strcmp(a->snippet, b->snippet)) fail_msg("%s: \"%s\" against \"%s\"", qs[i], a->snippet, b->snippet);
+      assert_int_equal(a->n_highlights, b->n_highlights);
+      if (a->n_highlights) assert_memory_equal(a->highlights, b->highlights, 2 * a->n_highlights * sizeof *a->highlights);
+    }
+    kfts_result_free(some);
+    kfts_result_free(all);
+  }
+  if (kftsp_snippet_fewer - fewer < 10) fail_msg("only %zu hits lacked a phrase", kftsp_snippet_fewer - fewer);
+}
+
 /* Highlights: each marked span must be one of WANT, character for character. */
 static void check_highlights(const char *match, const char *const *want, size_t n_want, int min_spans) {
   sqlite3 *h = kftsp_db_handle(db);
@@ -876,6 +910,7 @@ int main(void) {
       cmocka_unit_test(search__highlights_are_exact),
       cmocka_unit_test(search__snippets_are_pieces_of_the_text),
       cmocka_unit_test(search__page_snippets_as_alone),
+      cmocka_unit_test(search__snippets_from_a_hits_phrases),
       cmocka_unit_test(search__prefix_snippets_as_the_prefix),
       cmocka_unit_test(search__natural_questions),
       cmocka_unit_test(search__scan_scores_like_sql),
