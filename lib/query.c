@@ -526,27 +526,68 @@ static int or_only(const node *x) {
   return 1;
 }
 
+static int key_token(void *ctx, const kfts_token *t) {
+  kftsp_buf *key = ctx;
+  kftsp_buf_addc(key, t->colocated ? '|' : ' ');
+  kftsp_buf_add(key, t->text, (size_t)t->len);
+  return 0;
+}
+
+/* Into KEY (after what it holds): the tokens of S (N bytes) as a MATCH reads them, and '*'
+** for a PREFIX. Two spellings with the same key are one phrase to FTS5: "데이터 센터" and
+** 데이터센터 both read 데이 이터 터센 센터 (bigrams bridge the space). */
+static int phrase_key(kftsp_buf *key, const char *s, size_t n, int prefix) {
+  int rc = kfts_tokens(s, n, 1, key_token, key);
+  kftsp_buf_addc(key, prefix ? '*' : '\n');
+  return rc ? rc : key->oom ? KFTS_ENOMEM : KFTS_OK;
+}
+
+/* 1 when the key of the spelling just added to KEYS (from FROM on) is one of those before it. */
+static int key_seen(const kftsp_buf *keys, size_t from) {
+  const char *k = keys->p + from;
+  size_t n = keys->n - from;
+  for (size_t at = 0; at < from;) {
+    const char *end = memchr(keys->p + at, 0, from - at); /* keys end with a NUL */
+    size_t len = (size_t)(end - (keys->p + at));
+    if (len == n && !memcmp(keys->p + at, k, n)) return 1;
+    at += len + 1;
+  }
+  return 0;
+}
+
 static int emit_term(parser *p, cbuf *c, const node *x) {
   if (x->prefix) {
     quote(c, x->s, x->n, 1);
     return KFTS_OK;
   }
   size_t keep = kftsp_strip_particle(x->s, x->n);
+  int one = kftsp_is_one_syllable(x->s, keep);
   const char *al[64];
   size_t n_al = p->aliases ? kftsp_aliases_find(p->aliases, x->s, x->n, al, 64) : 0;
   if (!n_al && keep != x->n && p->aliases) n_al = kftsp_aliases_find(p->aliases, x->s, keep, al, 64);
-  if (!n_al) {
-    quote(c, x->s, keep, kftsp_is_one_syllable(x->s, keep));
-    return KFTS_OK;
+  /* The word as typed (particle dropped) and each alias that is not the same phrase as one
+  ** before it (FTS5 would read the same doclists twice). */
+  kftsp_buf keys = {0};
+  int rc = phrase_key(&keys, x->s, keep, one);
+  kftsp_buf_addc(&keys, 0);
+  const char *use[64];
+  size_t n_use = 0;
+  for (size_t i = 0; !rc && i < n_al; i++) {
+    size_t from = keys.n;
+    rc = phrase_key(&keys, al[i], strlen(al[i]), 0);
+    if (!rc && !key_seen(&keys, from)) use[n_use++] = al[i];
+    kftsp_buf_addc(&keys, 0);
   }
-  /* The word as typed (particle dropped) and every alias of it. */
-  kftsp_buf_addc(&c->b, '(');
-  quote(c, x->s, keep, kftsp_is_one_syllable(x->s, keep));
-  for (size_t i = 0; i < n_al; i++) {
+  if (!rc && keys.oom) rc = KFTS_ENOMEM;
+  kftsp_buf_reset(&keys);
+  if (rc) return p->rc = rc;
+  if (n_use) kftsp_buf_addc(&c->b, '(');
+  quote(c, x->s, keep, one);
+  for (size_t i = 0; i < n_use; i++) {
     kftsp_buf_adds(&c->b, " OR ");
-    quote(c, al[i], strlen(al[i]), 0);
+    quote(c, use[i], strlen(use[i]), 0);
   }
-  kftsp_buf_addc(&c->b, ')');
+  if (n_use) kftsp_buf_addc(&c->b, ')');
   return KFTS_OK;
 }
 
