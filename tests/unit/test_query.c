@@ -155,7 +155,8 @@ static void query__aliases_expand_words(void **state) {
   kftsp_aliases *a = NULL;
   kfts_error err = {0};
   assert_int_equal(kftsp_aliases_new(&a), KFTS_OK);
-  const char *js = "{\"aliases\": [[\"OpenAI\", \"오픈AI\"], [\"Anthropic\", \"앤트로픽\"], [\"앤트로픽\", \"엔트로픽\"]]}";
+  const char *js = "{\"aliases\": [[\"OpenAI\", \"오픈AI\"], [\"Anthropic\", \"앤트로픽\"], [\"앤트로픽\", \"엔트로픽\"],"
+                   " [\"데이터센터\", \"데이터 센터\", \"data center\", \"Data  Center\"]]}";
   assert_int_equal(kftsp_aliases_add_json(a, js, strlen(js), "test", &err), KFTS_OK);
   static const struct {
     const char *q, *fts;
@@ -166,6 +167,9 @@ static void query__aliases_expand_words(void **state) {
       {"\"오픈AI\"", "\"오픈AI\""},                      /* phrases are exact */
       {"오픈*", "\"오픈\"*"},                             /* so are prefixes */
       {"title:Anthropic", "title : ((\"Anthropic\" OR \"앤트로픽\" OR \"엔트로픽\"))"},
+      /* aliases that read as the same tokens as one before them are left out */
+      {"데이터센터의", "(\"데이터센터\" OR \"data center\")"},
+      {"데이터 센터", "\"데이터\" AND \"센터\""}, /* two words: no alias of either */
   };
   for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
     kftsp_query *q = NULL;
@@ -179,6 +183,9 @@ static void query__aliases_expand_words(void **state) {
   assert_int_equal(q->n_conj, 2);
   assert_int_equal(q->conj[0].phrases, 3);
   assert_int_equal(q->conj[1].phrases, 1);
+  kftsp_query_free(q);
+  assert_int_equal(kftsp_query_compile(&q, "데이터센터", strlen("데이터센터"), a, &err), KFTS_OK);
+  assert_int_equal(q->conj[0].phrases, 2);
   kftsp_query_free(q);
   assert_true(kftsp_aliases_same(a, "ANTHROPIC", "엔트로픽"));
   assert_false(kftsp_aliases_same(a, "OpenAI", "엔트로픽"));
