@@ -400,6 +400,8 @@ int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx);
 ** at the same time. The caller merges CTX2 into CTX afterwards (CTX2 untouched: no split). */
 int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, void *ctx2);
 extern uint64_t kftsp_bulk_bytes;  /* a first build of this many bytes of files ends optimized */
+extern int kftsp_merge_share;         /* a run's closing merges write at most 1/share of the database */
+extern int64_t kftsp_merge_min_bytes; /* and only on a database of this size or more */
 extern int kftsp_split_min_rows;  /* articles an index needs for a split scan (20,000) */
 extern int kftsp_collapse_by_sql; /* 1: --collapse walks every match in SQL (tests compare) */
 extern int kftsp_relaxed_by_sql;  /* 1: the relaxed page from SQL's ORDER BY (tests compare) */

@@ -1301,17 +1301,33 @@ static int set_automerge(run *r) {
 ** transaction, and the run's last segments wait for the next run's writes. At 1M, after 1 %
 ** of the files changed, a query then read 6 segments where 2 serve (each term looked up in
 ** each, each doclist merged across them): Anthropic 6.8 ms against 5.9. 'merge' with a
-** positive N does N pages of the pending merges only (never the large segments of a first
-** build, unless 4 of them share a level); the run repeats it until nothing is left (0.3 s at
-** 1M), up to MERGE_CALLS times.
+** positive N writes about N pages of the pending merges (or of a level with 4 segments);
+** the run repeats it until nothing is left, writing at most 1/kftsp_merge_share of the database:
+** at 1M the pending merge took 0.3 s, while at 10k an unbounded one rewrote most of the
+** index (the incremental run went from 4.5 % to 22.5 % of the full build's time), and even
+** 1/32 took it to 5.7 %. Under kftsp_merge_min_bytes (64 MB, some 25k articles), where a
+** query's extra segments cost hundredths of a millisecond, a run leaves merging to
+** automerge as before.
 */
-#define MERGE_PAGES 1000
-#define MERGE_CALLS 64
+#define MERGE_PAGES 1000 /* FTS5 pages (about 4 KB) per 'merge' */
+int kftsp_merge_share = 32;
+int64_t kftsp_merge_min_bytes = (int64_t)64 << 20;
 
 static int finish_merges(sqlite3 *h, kfts_error *err) {
-  for (int i = 0; i < MERGE_CALLS; i++) {
+  sqlite3_stmt *st;
+  sqlite3_int64 bytes = 0;
+  if (sqlite3_prepare_v2(h, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size", -1, &st, NULL) !=
+      SQLITE_OK)
+    return db_err(err, h, "reading the database's size");
+  if (sqlite3_step(st) == SQLITE_ROW) bytes = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (bytes < kftsp_merge_min_bytes) return KFTS_OK;
+  for (sqlite3_int64 left = bytes / kftsp_merge_share / 4096; left > 0; left -= MERGE_PAGES) {
+    char sql[120];
+    snprintf(sql, sizeof sql, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('merge', %lld)",
+             (long long)(left < MERGE_PAGES ? left : MERGE_PAGES));
     sqlite3_int64 before = sqlite3_total_changes64(h);
-    int rc = exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('merge', " KFTSP_STR(MERGE_PAGES) ")", err);
+    int rc = exec(h, sql, err);
     if (rc) return rc;
     if (sqlite3_total_changes64(h) - before < 2) break; /* FTS5's sign of no work left */
   }
