@@ -590,6 +590,9 @@ struct sqlite3 *kftsp_db_worker(kfts_db *db);
 kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db);
 /* The handle's helper thread (helper.c), started on first use; NULL when it cannot start. */
 kftsp_helper *kftsp_db_helper(kfts_db *db);
+/* DB's second connection and helper thread when a split scan has started both (it does not
+** start them): 1, else 0. */
+int kftsp_db_pair(kfts_db *db, struct sqlite3 **worker, kftsp_helper **hp);
 /* Adds the built-in alias groups and those the indexer stored from manifests. */
 int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err);
 /* The state of the index H reads: PRAGMA data_version (other connections' commits, as of H's

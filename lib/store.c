@@ -423,6 +423,12 @@ sqlite3 *kftsp_db_worker(kfts_db *db) {
 
 kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db) { return db->dvc ? db->dvc : (db->dvc = kftsp_dv_cache_new()); }
 
+int kftsp_db_pair(kfts_db *db, sqlite3 **worker, kftsp_helper **hp) {
+  *worker = db->worker;
+  *hp = db->helper;
+  return db->worker && db->helper;
+}
+
 kftsp_helper *kftsp_db_helper(kfts_db *db) {
   if (!db->helper && !db->helper_failed) db->helper_failed = !(db->helper = kftsp_helper_new());
   return db->helper;

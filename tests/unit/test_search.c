@@ -123,9 +123,30 @@ static void search__two_syllable_words_and_particles(void **state) {
 }
 
 /* A page's snippets are the ones each hit gets alone: a prefix query's page takes them in one
-** pass over its matches (make_snippets), a page of one hit per hit. */
+** pass over its matches (make_snippets), a page of one hit per hit; and, on a handle whose
+** split scans started its second connection and thread, in two halves at once. */
+static void pages_as_alone(void);
+
 static void search__page_snippets_as_alone(void **state) {
   (void)state;
+  pages_as_alone();
+  sqlite3 *w = NULL;
+  kftsp_helper *hp = NULL;
+  int saved = kftsp_split_min_rows;
+  kftsp_split_min_rows = 0; /* a split scan starts them */
+  kfts_search_opts o;
+  kfts_search_opts_init(&o);
+  o.query = "모델";
+  kfts_result *r = NULL;
+  kfts_error err;
+  assert_int_equal(kfts_search(&r, db, &o, &err), KFTS_OK);
+  kfts_result_free(r);
+  kftsp_split_min_rows = saved;
+  assert_true(kftsp_db_pair(db, &w, &hp));
+  pages_as_alone();
+}
+
+static void pages_as_alone(void) {
   static const char *const qs[] = {"책", "안", "에이전*", "모*", "데이터센터", "AI"};
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(qs); i++) {
     kfts_search_opts o;
