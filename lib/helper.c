@@ -4,7 +4,7 @@
 ** A split scan (scan.c) runs its two halves side by side twice per query (collecting, then
 ** scoring). Starting a thread for each costs little, but on this kind of machine the idle
 ** second core takes about half a millisecond to wake, twice per query. The helper is one
-** thread per handle that, after a job, spins on a counter for a while (SPIN_NS) before it
+** thread per handle that, after a job, spins on a counter for a while (2 ms) before it
 ** sleeps: within a query and between back-to-back queries it is awake when the next job
 ** comes. As OpenMP runtimes do (libgomp spins before it blocks, by default), it trades a
 ** little CPU after each query for the wake-ups.
@@ -21,8 +21,8 @@
 #include <string.h>
 #include <time.h>
 
-/* How long an idle helper spins before it sleeps. */
-#define SPIN_NS 2000000L
+/* How long an idle helper spins before it sleeps (tests keep it awake longer). */
+atomic_long kftsp_helper_spin_ns = 2000000L;
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define CPU_RELAX() __builtin_ia32_pause()
@@ -38,7 +38,7 @@ struct kftsp_helper {
   void *arg;
   atomic_ulong posted, done; /* jobs posted and finished */
   atomic_int quit;           /* set under MU */
-  int sleeping;              /* under MU */
+  atomic_int sleeping;       /* set under MU; read without it by kftsp_helper_awake */
 };
 
 static long long now_ns(void) {
@@ -52,18 +52,18 @@ static void *helper_main(void *p) {
   unsigned long seen = 0;
   for (;;) {
     /* Spin a while for the next job, then sleep until it is posted. */
-    long long until = now_ns() + SPIN_NS;
+    long long since = now_ns();
     unsigned spins = 0;
     while (atomic_load_explicit(&hp->posted, memory_order_acquire) == seen && !atomic_load(&hp->quit)) {
       CPU_RELAX();
-      if ((++spins & 255) == 0 && now_ns() > until) break;
+      if ((++spins & 255) == 0 && now_ns() - since > atomic_load(&kftsp_helper_spin_ns)) break;
     }
     if (atomic_load_explicit(&hp->posted, memory_order_acquire) == seen) {
       pthread_mutex_lock(&hp->mu);
-      hp->sleeping = 1;
+      atomic_store(&hp->sleeping, 1);
       while (atomic_load_explicit(&hp->posted, memory_order_acquire) == seen && !atomic_load(&hp->quit))
         pthread_cond_wait(&hp->cv, &hp->mu);
-      hp->sleeping = 0;
+      atomic_store(&hp->sleeping, 0);
       int quit = atomic_load(&hp->quit) && atomic_load_explicit(&hp->posted, memory_order_acquire) == seen;
       pthread_mutex_unlock(&hp->mu);
       if (quit) return NULL;
@@ -81,6 +81,7 @@ kftsp_helper *kftsp_helper_new(void) {
   atomic_init(&hp->posted, 0);
   atomic_init(&hp->done, 0);
   atomic_init(&hp->quit, 0);
+  atomic_init(&hp->sleeping, 0);
   if (pthread_mutex_init(&hp->mu, NULL)) {
     kftsp_free(hp);
     return NULL;
@@ -111,13 +112,15 @@ void kftsp_helper_free(kftsp_helper *hp) {
   kftsp_free(hp);
 }
 
+int kftsp_helper_awake(kftsp_helper *hp) { return !atomic_load(&hp->sleeping); }
+
 void kftsp_helper_both(kftsp_helper *hp, void *(*f)(void *), void *a1, void *a2) {
   unsigned long job = atomic_load_explicit(&hp->posted, memory_order_relaxed) + 1;
   hp->f = f;
   hp->arg = a2;
   atomic_store_explicit(&hp->posted, job, memory_order_release);
   pthread_mutex_lock(&hp->mu);
-  if (hp->sleeping) pthread_cond_signal(&hp->cv);
+  if (atomic_load(&hp->sleeping)) pthread_cond_signal(&hp->cv);
   pthread_mutex_unlock(&hp->mu);
   f(a1);
   /* The other half is as long as this one, give or take: spin, yielding the core after a

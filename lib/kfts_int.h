@@ -8,6 +8,7 @@
 #include "kfts.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -574,6 +575,9 @@ kftsp_helper *kftsp_helper_new(void);
 void kftsp_helper_free(kftsp_helper *hp);
 /* F(A1) on the calling thread while HP's thread runs F(A2); returns when both are done. */
 void kftsp_helper_both(kftsp_helper *hp, void *(*f)(void *), void *a1, void *a2);
+/* 1 while HP spins (a job posted now starts at once), 0 once it sleeps. */
+int kftsp_helper_awake(kftsp_helper *hp);
+extern atomic_long kftsp_helper_spin_ns; /* an idle helper spins this long, then sleeps */
 
 /**************************************************************************
 ** store.c
@@ -591,7 +595,7 @@ kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db);
 /* The handle's helper thread (helper.c), started on first use; NULL when it cannot start. */
 kftsp_helper *kftsp_db_helper(kfts_db *db);
 /* DB's second connection and helper thread when a split scan has started both (it does not
-** start them): 1, else 0. */
+** start them) and the helper is still awake: 1, else 0. */
 int kftsp_db_pair(kfts_db *db, struct sqlite3 **worker, kftsp_helper **hp);
 /* Adds the built-in alias groups and those the indexer stored from manifests. */
 int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err);

@@ -426,7 +426,7 @@ kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db) { return db->dvc ? db->dvc : (db->
 int kftsp_db_pair(kfts_db *db, sqlite3 **worker, kftsp_helper **hp) {
   *worker = db->worker;
   *hp = db->helper;
-  return db->worker && db->helper;
+  return db->worker && db->helper && kftsp_helper_awake(db->helper);
 }
 
 kftsp_helper *kftsp_db_helper(kfts_db *db) {

@@ -126,6 +126,7 @@ static void search__two_syllable_words_and_particles(void **state) {
 ** pass over its matches (make_snippets), a page of one hit per hit; and, on a handle whose
 ** split scans started its second connection and thread, in two halves at once. */
 static void pages_as_alone(void);
+static void hits_phrases_both_ways(void);
 
 static void search__page_snippets_as_alone(void **state) {
   (void)state;
@@ -133,7 +134,9 @@ static void search__page_snippets_as_alone(void **state) {
   sqlite3 *w = NULL;
   kftsp_helper *hp = NULL;
   int saved = kftsp_split_min_rows;
-  kftsp_split_min_rows = 0; /* a split scan starts them */
+  long spin = atomic_load(&kftsp_helper_spin_ns);
+  atomic_store(&kftsp_helper_spin_ns, 60000000000L); /* awake throughout, under valgrind too */
+  kftsp_split_min_rows = 0;                          /* a split scan starts them */
   kfts_search_opts o;
   kfts_search_opts_init(&o);
   o.query = "모델";
@@ -144,6 +147,8 @@ static void search__page_snippets_as_alone(void **state) {
   kftsp_split_min_rows = saved;
   assert_true(kftsp_db_pair(db, &w, &hp));
   pages_as_alone();
+  hits_phrases_both_ways();
+  atomic_store(&kftsp_helper_spin_ns, spin);
 }
 
 static void pages_as_alone(void) {
@@ -183,6 +188,10 @@ static void pages_as_alone(void) {
 ** (snippets_for); some of the pages' hits lack some phrase, so both ways run. */
 static void search__snippets_from_a_hits_phrases(void **state) {
   (void)state;
+  hits_phrases_both_ways();
+}
+
+static void hits_phrases_both_ways(void) {
   static const char *const qs[] = {"Anthropic", "데이터센터", "AI", "GPT-5 OR 클로드", "강화학습 OR 에이전트", "\"데이터 센터\""};
   size_t fewer = kftsp_snippet_fewer;
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(qs); i++) {
