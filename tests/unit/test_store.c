@@ -524,6 +524,19 @@ static int64_t segments(fixture *fx) {
   return n;
 }
 
+/* The fixture's corpus replaced by N small files, n0000.txt ..., each a short article. */
+static void small_files(fixture *fx, int n) {
+  char cmd[700], p[400], text[300];
+  snprintf(cmd, sizeof cmd, "rm -f '%s'/*.txt", fx->corpus);
+  assert_int_equal(system(cmd), 0);
+  for (int i = 0; i < n; i++) {
+    snprintf(p, sizeof p, "%s/n%04d.txt", fx->corpus, i);
+    snprintf(text, sizeof text, "# 소식 %d\n\n데이터센터 %d호 소식과 모델 %d 이야기, 단어%d와 낱말%d.\n", i, i % 7, i % 11, i,
+             i * 7);
+    write_file(p, text);
+  }
+}
+
 /* Whether FTS5 has merge work pending: a 'merge' step changes rows (fts5 docs: "if the
 ** delta is less than two, there was no work to do"); it is rolled back. */
 static int merge_pending(fixture *fx) {
@@ -543,16 +556,8 @@ static int merge_pending(fixture *fx) {
 ** midway through merging the first four. */
 static void store__runs_leave_no_merge_pending(void **state) {
   fixture *fx = *state;
-  char cmd[700], p[400];
-  snprintf(cmd, sizeof cmd, "rm -f '%s'/*.txt", fx->corpus);
-  assert_int_equal(system(cmd), 0);
-  for (int i = 0; i < 1300; i++) {
-    char text[300];
-    snprintf(p, sizeof p, "%s/m%04d.txt", fx->corpus, i);
-    snprintf(text, sizeof text, "# 소식 %d\n\n데이터센터 %d호 소식과 모델 %d 이야기, 단어%d와 낱말%d.\n", i, i % 7, i % 11,
-             i, i * 7);
-    write_file(p, text);
-  }
+  char p[400];
+  small_files(fx, 1300);
   uint64_t saved = kftsp_bulk_bytes;
   kftsp_bulk_bytes = UINT64_MAX; /* no optimize */
   kftsp_merge_share = 1; /* a small index: closing merges, as much as the database's size */
@@ -560,7 +565,7 @@ static void store__runs_leave_no_merge_pending(void **state) {
   assert_int_equal(run_index(fx, 0).articles, 1300);
   assert_false(merge_pending(fx));
   for (int i = 0; i < 1300; i += 50) {
-    snprintf(p, sizeof p, "%s/m%04d.txt", fx->corpus, i);
+    snprintf(p, sizeof p, "%s/n%04d.txt", fx->corpus, i);
     write_file(p, "# 바뀐 소식\n\n새 낱말과 바뀐 소식.\n");
   }
   assert_int_equal(run_index(fx, 0).files_indexed, 26);
@@ -577,15 +582,8 @@ static void store__runs_leave_no_merge_pending(void **state) {
 ** later runs leave FTS5's merging to automerge 4: 600 small files, three batches. */
 static void store__large_first_build_optimized(void **state) {
   fixture *fx = *state;
-  char cmd[700], p[400];
-  snprintf(cmd, sizeof cmd, "rm -f '%s'/*.txt", fx->corpus);
-  assert_int_equal(system(cmd), 0);
-  for (int i = 0; i < 600; i++) {
-    char text[200];
-    snprintf(p, sizeof p, "%s/n%03d.txt", fx->corpus, i);
-    snprintf(text, sizeof text, "# 소식 %d\n\n데이터센터 %d호 소식과 모델 %d 이야기.\n", i, i % 7, i % 11);
-    write_file(p, text);
-  }
+  char p[400];
+  small_files(fx, 600);
   uint64_t saved = kftsp_bulk_bytes;
   kftsp_bulk_bytes = UINT64_MAX;
   assert_int_equal(run_index(fx, 0).articles, 600);
@@ -605,7 +603,7 @@ static void store__large_first_build_optimized(void **state) {
   assert_int_equal(scalar(h, "SELECT v FROM articles_fts_config WHERE k = 'automerge'"), 8);
   assert_consistent(h);
   sqlite3_close(h);
-  snprintf(p, sizeof p, "%s/n005.txt", fx->corpus);
+  snprintf(p, sizeof p, "%s/n0005.txt", fx->corpus);
   write_file(p, "# 소식 5\n\n바뀐 소식.\n");
   assert_int_equal(run_index(fx, 0).files_indexed, 1); /* not a first build: no optimize */
   assert_true(segments(fx) > 1);
