@@ -170,9 +170,9 @@ static void both(kftsp_helper *hp, void *(*f)(void *), void *a1, void *a2) {
 ** IDFs) and, for the rows that pass, the phrase's frequency. kfts_collect(), called on the
 ** query's first match, reads them phrase by phrase through xQueryPhrase: no statement step
 ** and no function call per match. With two threads, each collects on its own connection:
-** half of the phrases each, or, for one phrase, its half of the docs (xQueryPhrase cannot
-** seek, so the second half's thread steps over the first half's docs, at about two fifths
-** of the cost of collecting them). */
+** the next phrase not yet taken, or, for one phrase, its half of the docs (xQueryPhrase
+** cannot seek, so the second half's thread steps over the first half's docs, at about two
+** fifths of the cost of collecting them). */
 typedef struct plist {
   int64_t *doc;
   float *f;
