@@ -460,10 +460,9 @@ static int dv_prepare(half *h) {
     return KFTS_OK;
   if (!(h->dv = kftsp_malloc(sizeof *h->dv))) return KFTS_ENOMEM;
   memset(h->dv, 0, sizeof *h->dv);
-  int rc = kftsp_match_sql(h->m, "SELECT block, v FROM docvals WHERE block >= ?70 AND block <= ?73 ORDER BY block",
-                           &h->dv->c.st);
+  /* No upper bound: spans_balance may give either half any doc. */
+  int rc = kftsp_match_sql(h->m, "SELECT block, v FROM docvals WHERE block >= ?70 ORDER BY block", &h->dv->c.st);
   if (rc) return rc;
-  sqlite3_bind_int64(h->dv->c.st, sqlite3_bind_parameter_index(h->dv->c.st, "?73"), INT64_MAX); /* spans_balance */
   h->dv->cache = h->cache;
   h->dv->mask = ((uint64_t)1 << kftsp_dv_shift) - 1;
   kftsp_match_boost_params(h->m, &h->dv->weight, &h->dv->half_life, &h->dv->newest);

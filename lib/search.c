@@ -488,8 +488,9 @@ static void phrases_expr(kftsp_buf *b, const char *fts, const int *start, const 
 ** PHRASES (or NULL): per hit, the phrases of FTS it has (kftsp_mrow.phrases): when FTS is
 ** phrases joined by OR, a hit's MATCH names only those. The others would mark nothing, and
 ** each costs FTS5 a look-up of each of its terms in each segment (Anthropic's four spellings
-** at 1M: 0.67 ms for the page's snippets, 0.29 with the hits' own). *BAD: 1 when FTS did
-** not run (a syntax error), before any snippet was made. */
+** at 1M: 0.67 ms for the page's snippets, 0.29 with the hits' own); *FEWER (read only with
+** PHRASES) counts such hits. *BAD: 1 when FTS did not run (a syntax error), before any
+** snippet was made. */
 static int snippets_for(run *r, kfts_hit *hits, size_t n, const char *fts, const uint64_t *phrases, int batch,
                         int *bad, size_t *fewer) {
   int rc = KFTS_OK;
@@ -616,8 +617,7 @@ static int make_snippets(run *r, kfts_hit *hits, size_t n, const char *fts, cons
   char *plain = kftsp_prefix_rewrite(r->h, fts, docs, n);
   kftsp_free(docs);
   rc = plain ? snippets_page(r, hits, n, plain, NULL, &bad) : KFTS_OK;
-  size_t fewer = 0;
-  if (!rc && (!plain || bad)) rc = snippets_for(r, hits, n, fts, NULL, n > 1, &bad, &fewer);
+  if (!rc && (!plain || bad)) rc = snippets_for(r, hits, n, fts, NULL, n > 1, &bad, NULL);
   kftsp_free(plain);
   return rc;
 }
