@@ -595,6 +595,15 @@ int kftsp_helper_awake(kftsp_helper *hp);
 extern atomic_long kftsp_helper_spin_ns; /* an idle helper spins this long, then sleeps */
 
 /**************************************************************************
+** mapvfs.c
+*/
+/* The name of the VFS whose read-only database files are mapped whole (past SQLite's 2 GB),
+** registered on first use; NULL (the default VFS) when it cannot be. */
+const char *kftsp_map_vfs(void);
+/* Bytes of H's main database file mapped by that VFS now; -1: H does not use it (tests). */
+long long kftsp_map_bytes(struct sqlite3 *h);
+
+/**************************************************************************
 ** store.c
 */
 struct sqlite3;

@@ -309,7 +309,7 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
   db->readonly = ro;
   int oflags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   int rc = KFTS_OK;
-  if (sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(path, &db->h, oflags | SQLITE_OPEN_NOMUTEX, ro ? kftsp_map_vfs() : NULL) != SQLITE_OK) {
     rc = kftsp_err(err, KFTS_EDB, path, 0, "cannot open database: %s",
                    db->h ? sqlite3_errmsg(db->h) : "out of memory");
     goto done;
@@ -409,7 +409,7 @@ sqlite3 *kftsp_db_worker(kfts_db *db) {
   if (db->worker || db->worker_failed || !db->abs) return db->worker;
   sqlite3 *h = NULL;
   kfts_error err = {0};
-  if (sqlite3_open_v2(db->abs, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+  if (sqlite3_open_v2(db->abs, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, kftsp_map_vfs()) != SQLITE_OK ||
       kfts_register(h, &err) != KFTS_OK) {
     sqlite3_close(h);
     db->worker_failed = 1;

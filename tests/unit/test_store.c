@@ -649,6 +649,62 @@ static void page_of(fixture *fx, const char *q, char *out, size_t n, char *msg, 
   kfts_db_close(db);
 }
 
+/* A reader's database file is mapped whole by kfts-map, past the map size SQLite grants
+** (here one page, set after opening: SQLite's own map would hold no more), and reads the
+** same: every page checked through the map, the same matches as a connection that reads
+** with pread. When the index grows under the open handle, the next query maps the larger
+** file and sees the new articles. */
+static long long db_bytes(fixture *fx) {
+  struct stat st;
+  assert_int_equal(stat(fx->db, &st), 0);
+  return (long long)st.st_size;
+}
+
+static void assert_reads_as_raw(fixture *fx, sqlite3 *mapped) {
+  sqlite3 *h = raw(fx);
+  const char *count = "SELECT count(*), coalesce(sum(rowid % 1000003), 0) FROM articles_fts WHERE articles_fts MATCH '모델'";
+  assert_true(scalar(h, count) > 0);
+  assert_int_equal(scalar(mapped, count), scalar(h, count));
+  assert_int_equal(scalar(mapped, "SELECT count(*) FROM articles"), scalar(h, "SELECT count(*) FROM articles"));
+  sqlite3_close(h);
+}
+
+static void store__readers_map_the_whole_file(void **state) {
+  fixture *fx = *state;
+  small_files(fx, 400);
+  run_index(fx, 0);
+  kfts_db *db = NULL;
+  kfts_error err = {0};
+  if (kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err)) fail_msg("open: %s", err.message);
+  sqlite3 *h = kftsp_db_handle(db);
+  assert_int_equal(sqlite3_exec(h, "PRAGMA mmap_size=16384", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA quick_check", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+  sqlite3_finalize(st);
+  assert_true(db_bytes(fx) > 16 * 16384);
+  assert_int_equal(kftsp_map_bytes(h), db_bytes(fx));
+  assert_reads_as_raw(fx, h);
+
+  long long before = db_bytes(fx);
+  char p[400];
+  for (int i = 0; i < 800; i++) {
+    snprintf(p, sizeof p, "%s/m%04d.txt", fx->corpus, i);
+    char text[200];
+    snprintf(text, sizeof text, "# 새 소식 %d\n\n새 모델 %d과 낱말%d 이야기가 이어진다.\n", i, i, i * 3);
+    write_file(p, text);
+  }
+  run_index(fx, 0);
+  sqlite3 *w = raw(fx);
+  assert_int_equal(sqlite3_exec(w, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(w);
+  assert_true(db_bytes(fx) > before);
+  assert_reads_as_raw(fx, h);
+  assert_int_equal(kftsp_map_bytes(h), db_bytes(fx));
+  kfts_db_close(db);
+}
+
 /* Adds the docvals blocks (of 4 articles) that hold the articles of file 000 to table touched. */
 static void add_touched(sqlite3 *h) {
   assert_int_equal(sqlite3_exec(h,
@@ -741,6 +797,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(store__docvals_only_when_current, setup, teardown),
       cmocka_unit_test_setup_teardown(store__large_first_build_optimized, setup, teardown),
       cmocka_unit_test_setup_teardown(store__runs_leave_no_merge_pending, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__readers_map_the_whole_file, setup, teardown),
       cmocka_unit_test_setup_teardown(store__bodies_packed, setup, teardown),
       cmocka_unit_test_setup_teardown(store__search_first_cut, setup, teardown),
   };
