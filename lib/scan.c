@@ -169,10 +169,19 @@ static void both(kftsp_helper *hp, void *(*f)(void *), void *a1, void *a2) {
 ** A lean scored scan of one OR group needs every row of each phrase (the counts give the
 ** IDFs) and, for the rows that pass, the phrase's frequency. kfts_collect(), called on the
 ** query's first match, reads them phrase by phrase through xQueryPhrase: no statement step
-** and no function call per match. With two threads, each collects on its own connection:
-** the next phrase not yet taken, or, for one phrase, its half of the docs (xQueryPhrase
-** cannot seek, so the second half's thread steps over the first half's docs, at about two
-** fifths of the cost of collecting them). */
+** and no function call per match. With two threads, each collects on its own connection
+** the next phrase not yet taken. One phrase is read from both ends at once until the two
+** threads meet (struct meet): the first through xQueryPhrase in ascending docs, the second
+** called on every row of its statement in descending docs (a step and a call per match,
+** about 1.5 times the cost; but where the matches crowd is not known beforehand, and a cut
+** at the middle doc had left 65k of 모델's 85k matches to the first thread). */
+typedef struct meet {
+  _Alignas(64) atomic_llong up; /* the ascending thread's doc at its last look */
+  _Alignas(64) atomic_llong down; /* the descending thread's (a line each: both are written) */
+} meet;
+#define MEET_EVERY 64 /* rows between looks after the first 64 (a rare phrase's rows are far
+                         ** apart), when no passset needs the counts exact */
+
 typedef struct plist {
   int64_t *doc;
   float *f;
@@ -181,21 +190,45 @@ typedef struct plist {
 
 typedef struct collect {
   tf *t;               /* set up by the call; its IDFs are left to SEEN */
-  int64_t lo, hi;      /* one phrase on two threads: this thread's docs */
-  plist *ph;           /* per phrase, docs ascending */
+  plist *ph;           /* per phrase, docs ascending (descending: the downward thread's one) */
   sqlite3_int64 *seen; /* per phrase: its rows, passing or not */
   int p, done;
-  atomic_int *next; /* several phrases on two threads: the next phrase not yet taken */
+  int finished;        /* the downward thread stops stepping */
+  int down;            /* the thread whose statement runs in descending docs */
+  int64_t edge;        /* one phrase on two threads: the last doc this thread took */
+  int took;            /* ... when it took any */
+  meet *meet;          /* one phrase on two threads, or NULL */
+  unsigned tick;       /* rows since this thread last looked */
+  atomic_int *next;    /* several phrases on two threads: the next phrase not yet taken */
 } collect;
 
 static const char collect_type[] = "kfts_collect";
 
-static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud) {
-  collect *c = ud;
+/* Whether this thread takes DOC, one phrase being read from both ends: each thread says
+** where it is, then looks where the other is (sequentially consistent, so that at least one
+** of two threads on the same doc sees the other there). Every doc is taken: a thread stops
+** only at a doc the other has passed (or, going down, reached: taken unless the other had
+** passed it), the other having taken every doc on its way there. Looking at every row, at
+** most one doc is taken by both; every MEET_EVERY rows (a look costs a cache line passed
+** between the cores) once past the first MEET_EVERY rows, up to two such stretches, which
+** collect_merge drops. Docs a passset
+** leaves out are counted but not listed, so with one the threads look at every row. */
+static int meet_takes(collect *c, int64_t doc) {
+  meet *m = c->meet;
+  if (!m || (!c->t->pass && ++c->tick > MEET_EVERY && c->tick % MEET_EVERY)) return 1;
+  if (c->down) {
+    atomic_store(&m->down, doc);
+    return doc > atomic_load(&m->up);
+  }
+  atomic_store(&m->up, doc);
+  return doc <= atomic_load(&m->down);
+}
+
+/* Adds the current row, DOC, to phrase P's list (when it passes) and count. */
+static int collect_row(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts, int64_t doc) {
   plist *l = &c->ph[c->p];
-  int64_t doc = api->xRowid(fts);
-  if (doc < c->lo) return SQLITE_OK;
-  if (doc > c->hi) return SQLITE_DONE;
+  c->edge = doc;
+  c->took = 1;
   c->seen[c->p]++;
   if (c->t->pass && !pass_has(c->t->pass, doc)) return SQLITE_OK;
   if (l->n == l->cap) {
@@ -214,6 +247,12 @@ static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud) {
   return rc;
 }
 
+static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud) {
+  collect *c = ud;
+  int64_t doc = api->xRowid(fts);
+  return meet_takes(c, doc) ? collect_row(c, api, fts, doc) : SQLITE_DONE;
+}
+
 /* kfts_collect(articles_fts, pointer): fills the scan's collect, once. */
 static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nVal,
                        sqlite3_value **apVal) {
@@ -222,7 +261,16 @@ static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
     sqlite3_result_error(ctx, "kfts_collect: for kfts's own use", -1);
     return;
   }
-  if (c->done) return;
+  if (c->done) { /* the downward thread's next row */
+    if (!c->meet || !c->down || c->finished) return;
+    int64_t doc = api->xRowid(fts);
+    int rc = SQLITE_OK;
+    if (!meet_takes(c, doc))
+      c->finished = 1;
+    else if ((rc = collect_row(c, api, fts, doc)) != SQLITE_OK)
+      sqlite3_result_error_code(ctx, rc);
+    return;
+  }
   c->done = 1;
   int rc = tf_setup(api, fts, c->t), n = c->t->n > 0 ? c->t->n : 1;
   if (rc == SQLITE_OK && (!(c->ph = kftsp_malloc((size_t)n * sizeof *c->ph)) ||
@@ -233,12 +281,20 @@ static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
     memset(c->seen, 0, (size_t)n * sizeof *c->seen);
   }
   int by_phrase = c->t->n > 1;
-  if (by_phrase) c->lo = INT64_MIN, c->hi = INT64_MAX;
-  if (by_phrase && c->next) /* each thread takes the next phrase when done with one */
+  if (by_phrase) c->meet = NULL;
+  c->finished = 1;
+  if (rc == SQLITE_OK && !by_phrase && c->meet && c->down) { /* this row and the next ones */
+    c->finished = 0;
+    c->p = 0;
+    int64_t doc = api->xRowid(fts);
+    if (!meet_takes(c, doc)) c->finished = 1;
+    else rc = collect_row(c, api, fts, doc);
+  } else if (by_phrase && c->next) { /* each thread takes the next phrase when done with one */
     while (rc == SQLITE_OK && (c->p = atomic_fetch_add(c->next, 1)) < c->t->n)
       rc = api->xQueryPhrase(fts, c->p, c, collect_cb);
-  else
+  } else {
     for (c->p = 0; rc == SQLITE_OK && c->p < c->t->n; c->p++) rc = api->xQueryPhrase(fts, c->p, c, collect_cb);
+  }
   if (rc != SQLITE_OK) sqlite3_result_error_code(ctx, rc);
 }
 
@@ -598,6 +654,28 @@ static int collect_merge(collect *c, half *hs, int n_halves) {
     for (int p = 0; p < n; p++) c[0].seen[p] += c[i].seen[p];
   hs[0].seen = c[0].seen;
   c[0].seen = NULL;
+  if (n == 1 && n_halves > 1 && c[0].meet) { /* read from both ends */
+    plist *up = &c[0].ph[0], *down = &c[1].ph[0];
+    for (size_t i = 0, j = down->n; i < j / 2; i++) { /* into ascending docs */
+      int64_t d = down->doc[i];
+      float f = down->f[i];
+      down->doc[i] = down->doc[j - 1 - i], down->f[i] = down->f[j - 1 - i];
+      down->doc[j - 1 - i] = d, down->f[j - 1 - i] = f;
+    }
+    size_t skip = 0;
+    if (c[0].t->pass) { /* looked at every row: one doc at most taken by both */
+      if (c[0].took && c[1].took && c[0].edge == c[1].edge) {
+        hs[0].seen[0]--;
+        skip = down->n && up->n && down->doc[0] == up->doc[up->n - 1];
+      }
+    } else { /* every row is listed */
+      while (skip < down->n && up->n && down->doc[skip] <= up->doc[up->n - 1]) skip++;
+      hs[0].seen[0] -= (sqlite3_int64)skip;
+    }
+    half_span(&hs[0], up->doc, up->f, up->n);
+    half_span(&hs[1], down->doc + skip, down->f + skip, down->n - skip);
+    return KFTS_OK;
+  }
   if (n == 1) {
     for (int i = 0; i < n_halves; i++) {
       const plist *l = &c[i].ph[0];
@@ -673,15 +751,22 @@ typedef struct collect_arg {
   int rc;
 } collect_arg;
 
+/* Phase 1 on this thread's connection: kfts_collect() on the first match, and, on the
+** downward thread reading one phrase from its end, on each next match until they meet. */
 static void *collect_main(void *p) {
   collect_arg *a = p;
   sqlite3_stmt *st = NULL;
   a->rc = kftsp_match_sql(a->h->m,
-                          "SELECT kfts_collect(articles_fts, ?71) FROM articles_fts WHERE articles_fts MATCH ?60 LIMIT 1",
+                          a->c->down ? "SELECT kfts_collect(articles_fts, ?71) FROM articles_fts WHERE articles_fts "
+                                       "MATCH ?60 ORDER BY rowid DESC"
+                                     : "SELECT kfts_collect(articles_fts, ?71) FROM articles_fts WHERE articles_fts "
+                                       "MATCH ?60 LIMIT 1",
                           &st);
   if (!a->rc) {
     sqlite3_bind_pointer(st, sqlite3_bind_parameter_index(st, "?71"), a->c, collect_type, NULL);
-    int s = sqlite3_step(st);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW && !a->c->finished) {
+    }
     if (s != SQLITE_ROW && s != SQLITE_DONE) a->rc = kftsp_match_fail(a->h->m, NULL);
   }
   sqlite3_finalize(st);
@@ -694,18 +779,17 @@ static int collect_run(half *hs, int n_halves, collect *c) {
   collect_arg a[2];
   atomic_int next;
   atomic_init(&next, 0);
+  meet mt;
+  atomic_init(&mt.up, INT64_MIN);
+  atomic_init(&mt.down, INT64_MAX);
   for (int i = 0; i < n_halves; i++) {
     c[i].t = &hs[i].t;
     c[i].next = n_halves > 1 ? &next : NULL;
-    c[i].lo = INT64_MIN;
-    c[i].hi = INT64_MAX;
+    c[i].meet = n_halves > 1 ? &mt : NULL; /* dropped by the call when there are several phrases */
+    c[i].down = i == 1;
     a[i].h = &hs[i];
     a[i].c = &c[i];
     a[i].rc = KFTS_OK;
-  }
-  if (n_halves > 1) {
-    c[0].hi = hs[0].hi;
-    c[1].lo = hs[1].lo;
   }
   both(n_halves > 1 ? kftsp_match_helper(hs[0].m) : NULL, collect_main, &a[0], n_halves > 1 ? &a[1] : NULL);
   for (int i = 0; i < n_halves; i++) hs[i].rc = a[i].rc; /* the caller reports the worker's error */
