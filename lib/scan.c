@@ -181,6 +181,7 @@ typedef struct meet {
 } meet;
 #define MEET_EVERY 64 /* rows between looks after the first 64 (a rare phrase's rows are far
                          ** apart), when no passset needs the counts exact */
+#define MEETS 16 /* phrases that may be read from both ends */
 
 typedef struct plist {
   int64_t *doc;
@@ -197,8 +198,12 @@ typedef struct collect {
   int down;            /* the thread whose statement runs in descending docs */
   int64_t edge;        /* one phrase on two threads: the last doc this thread took */
   int took;            /* ... when it took any */
-  meet *meet;          /* one phrase on two threads, or NULL */
+  meet *meet;          /* the phrase being read from both ends, or NULL */
+  meet *meets;         /* two threads: per phrase (MEETS), or NULL */
   unsigned tick;       /* rows since this thread last looked */
+  atomic_int cur;      /* several phrases: the one this thread reads up, or -1 */
+  struct collect *other; /* the other thread's, or NULL */
+  int stole;           /* the phrase this thread read down from its end, or -1 */
   atomic_int *next;    /* several phrases on two threads: the next phrase not yet taken */
 } collect;
 
@@ -281,7 +286,7 @@ static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
     memset(c->seen, 0, (size_t)n * sizeof *c->seen);
   }
   int by_phrase = c->t->n > 1;
-  if (by_phrase) c->meet = NULL;
+  c->meet = c->meets && !by_phrase ? &c->meets[0] : NULL;
   c->finished = 1;
   if (rc == SQLITE_OK && !by_phrase && c->meet && c->down) { /* this row and the next ones */
     c->finished = 0;
@@ -290,10 +295,20 @@ static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
     if (!meet_takes(c, doc)) c->finished = 1;
     else rc = collect_row(c, api, fts, doc);
   } else if (by_phrase && c->next) { /* each thread takes the next phrase when done with one */
-    while (rc == SQLITE_OK && (c->p = atomic_fetch_add(c->next, 1)) < c->t->n)
+    int ends = c->meets && !c->t->pass; /* the other thread may read it from its end */
+    c->down = 0; /* this thread reads its phrases up, whichever way its statement runs */
+    while (rc == SQLITE_OK && (c->p = atomic_fetch_add(c->next, 1)) < c->t->n) {
+      c->meet = ends && c->p < MEETS ? &c->meets[c->p] : NULL;
+      c->tick = 0;
+      atomic_store(&c->cur, c->meet ? c->p : -1);
       rc = api->xQueryPhrase(fts, c->p, c, collect_cb);
+      if (c->meet) atomic_store(&c->meet->up, INT64_MAX); /* all of it taken, up or down */
+    }
+    atomic_store(&c->cur, -1);
+    c->meet = NULL;
   } else {
     for (c->p = 0; rc == SQLITE_OK && c->p < c->t->n; c->p++) rc = api->xQueryPhrase(fts, c->p, c, collect_cb);
+    if (c->meet) atomic_store(&c->meet->up, INT64_MAX);
   }
   if (rc != SQLITE_OK) sqlite3_result_error_code(ctx, rc);
 }
@@ -643,6 +658,29 @@ static size_t lower_bound(const int64_t *docs, size_t n, int64_t at) {
   return lo;
 }
 
+/* Joins a phrase's lists read from both ends: DOWN (descending docs, by CD) reversed in
+** place, and SEEN, the phrase's rows counted by both threads, less those counted twice.
+** Returns how many of DOWN's first docs UP (ascending, by CU) has too: those to leave out. */
+static size_t ends_join(const plist *up, plist *down, const collect *cu, const collect *cd, sqlite3_int64 *seen) {
+  for (size_t i = 0, j = down->n; i < j / 2; i++) { /* into ascending docs */
+    int64_t d = down->doc[i];
+    float f = down->f[i];
+    down->doc[i] = down->doc[j - 1 - i], down->f[i] = down->f[j - 1 - i];
+    down->doc[j - 1 - i] = d, down->f[j - 1 - i] = f;
+  }
+  size_t skip = 0;
+  if (cu->t->pass) { /* looked at every row: one doc at most taken by both */
+    if (cu->took && cd->took && cu->edge == cd->edge) {
+      (*seen)--;
+      skip = down->n && up->n && down->doc[0] == up->doc[up->n - 1];
+    }
+  } else { /* every row is listed */
+    while (skip < down->n && up->n && down->doc[skip] <= up->doc[up->n - 1]) skip++;
+    *seen -= (sqlite3_int64)skip;
+  }
+  return skip;
+}
+
 /* Phase 1 of a counted lean scan by kfts_collect(), on each half's connection (C[i] on
 ** half i's), handed to phase 2: one phrase's lists as they are, cut at the second half's
 ** first doc; several phrases' lists (each whole in one part) merged into docs ascending,
@@ -656,22 +694,7 @@ static int collect_merge(collect *c, half *hs, int n_halves) {
   c[0].seen = NULL;
   if (n == 1 && n_halves > 1 && c[0].meet) { /* read from both ends */
     plist *up = &c[0].ph[0], *down = &c[1].ph[0];
-    for (size_t i = 0, j = down->n; i < j / 2; i++) { /* into ascending docs */
-      int64_t d = down->doc[i];
-      float f = down->f[i];
-      down->doc[i] = down->doc[j - 1 - i], down->f[i] = down->f[j - 1 - i];
-      down->doc[j - 1 - i] = d, down->f[j - 1 - i] = f;
-    }
-    size_t skip = 0;
-    if (c[0].t->pass) { /* looked at every row: one doc at most taken by both */
-      if (c[0].took && c[1].took && c[0].edge == c[1].edge) {
-        hs[0].seen[0]--;
-        skip = down->n && up->n && down->doc[0] == up->doc[up->n - 1];
-      }
-    } else { /* every row is listed */
-      while (skip < down->n && up->n && down->doc[skip] <= up->doc[up->n - 1]) skip++;
-      hs[0].seen[0] -= (sqlite3_int64)skip;
-    }
+    size_t skip = ends_join(up, down, &c[0], &c[1], &hs[0].seen[0]);
     half_span(&hs[0], up->doc, up->f, up->n);
     half_span(&hs[1], down->doc + skip, down->f + skip, down->n - skip);
     return KFTS_OK;
@@ -692,12 +715,39 @@ static int collect_merge(collect *c, half *hs, int n_halves) {
     kftsp_free(at);
     return KFTS_ENOMEM;
   }
+  int rc = KFTS_OK;
   for (int p = 0; p < n; p++) {
-    ph[p] = &c[0].ph[p]; /* the part that collected it: the other's list is empty */
-    for (int i = 1; i < n_halves; i++)
-      if (c[i].ph[p].n) ph[p] = &c[i].ph[p];
+    int down = n_halves > 1 && c[1].stole == p ? 1 : n_halves > 1 && c[0].stole == p ? 0 : -1;
+    if (down >= 0) { /* read from both ends: the down part after the up part, in its list */
+      plist *u = &c[1 - down].ph[p], *d = &c[down].ph[p];
+      size_t skip = ends_join(u, d, &c[1 - down], &c[down], &hs[0].seen[p]);
+      if (d->n > skip && !rc) {
+        size_t len = u->n + d->n - skip;
+        int64_t *docs2 = kftsp_realloc(u->doc, len * sizeof *docs2);
+        if (docs2) u->doc = docs2;
+        float *f2 = docs2 ? kftsp_realloc(u->f, len * sizeof *f2) : NULL;
+        if (f2) u->f = f2;
+        if (!docs2 || !f2) {
+          rc = KFTS_ENOMEM;
+        } else {
+          memcpy(u->doc + u->n, d->doc + skip, (d->n - skip) * sizeof *docs2);
+          memcpy(u->f + u->n, d->f + skip, (d->n - skip) * sizeof *f2);
+          u->n = u->cap = len;
+        }
+      }
+      ph[p] = u;
+    } else {
+      ph[p] = &c[0].ph[p]; /* the part that collected it: the other's list is empty */
+      for (int i = 1; i < n_halves; i++)
+        if (c[i].ph[p].n) ph[p] = &c[i].ph[p];
+    }
     at[p] = 0;
     total += ph[p]->n;
+  }
+  if (rc) {
+    kftsp_free(ph);
+    kftsp_free(at);
+    return rc;
   }
   int64_t *docs = kftsp_malloc((total ? total : 1) * sizeof *docs);
   float *freq = kftsp_malloc((total ? total : 1) * (size_t)n * sizeof *freq);
@@ -751,8 +801,40 @@ typedef struct collect_arg {
   int rc;
 } collect_arg;
 
+/* Once no phrase is left to take: the phrase the other thread is reading up, read down from
+** its end by a statement of that phrase alone, in descending docs, until the two meet. */
+static int steal(collect_arg *a) {
+  collect *c = a->c, *o = c->other;
+  int p = o ? atomic_load(&o->cur) : -1, start[64], len[64], n = 0;
+  const char *fts = kftsp_match_fts(a->h->m);
+  if (p < 0 || !c->ph || !kftsp_or_phrases(fts, start, len, &n) || n != c->t->n || p >= n) return KFTS_OK;
+  sqlite3_stmt *st = NULL;
+  int rc = kftsp_match_sql(a->h->m,
+                           "SELECT kfts_collect(articles_fts, ?71) FROM articles_fts WHERE articles_fts MATCH ?60 "
+                           "ORDER BY rowid DESC",
+                           &st);
+  if (!rc) {
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, "?60"), fts + start[p], len[p], SQLITE_TRANSIENT);
+    sqlite3_bind_pointer(st, sqlite3_bind_parameter_index(st, "?71"), c, collect_type, NULL);
+    c->meet = &c->meets[p];
+    c->down = 1;
+    c->p = p;
+    c->stole = p;
+    c->tick = 0;
+    c->finished = 0;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW && !c->finished) {
+    }
+    if (s != SQLITE_ROW && s != SQLITE_DONE) rc = kftsp_match_fail(a->h->m, NULL);
+    c->meet = NULL;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 /* Phase 1 on this thread's connection: kfts_collect() on the first match, and, on the
-** downward thread reading one phrase from its end, on each next match until they meet. */
+** downward thread reading one phrase from its end, on each next match until they meet;
+** with several phrases, then steal(). */
 static void *collect_main(void *p) {
   collect_arg *a = p;
   sqlite3_stmt *st = NULL;
@@ -770,6 +852,7 @@ static void *collect_main(void *p) {
     if (s != SQLITE_ROW && s != SQLITE_DONE) a->rc = kftsp_match_fail(a->h->m, NULL);
   }
   sqlite3_finalize(st);
+  if (!a->rc && a->c->done && a->c->t->n > 1 && a->c->meets && !a->c->t->pass) a->rc = steal(a);
   return NULL;
 }
 
@@ -779,13 +862,18 @@ static int collect_run(half *hs, int n_halves, collect *c) {
   collect_arg a[2];
   atomic_int next;
   atomic_init(&next, 0);
-  meet mt;
-  atomic_init(&mt.up, INT64_MIN);
-  atomic_init(&mt.down, INT64_MAX);
+  meet meets[MEETS];
+  for (int p = 0; p < MEETS; p++) {
+    atomic_init(&meets[p].up, INT64_MIN);
+    atomic_init(&meets[p].down, INT64_MAX);
+  }
   for (int i = 0; i < n_halves; i++) {
     c[i].t = &hs[i].t;
     c[i].next = n_halves > 1 ? &next : NULL;
-    c[i].meet = n_halves > 1 ? &mt : NULL; /* dropped by the call when there are several phrases */
+    c[i].meets = n_halves > 1 ? meets : NULL;
+    c[i].other = n_halves > 1 ? &c[1 - i] : NULL;
+    c[i].stole = -1;
+    atomic_init(&c[i].cur, -1);
     c[i].down = i == 1;
     a[i].h = &hs[i];
     a[i].c = &c[i];

@@ -445,10 +445,7 @@ char *kftsp_prefix_rewrite(sqlite3 *h, const char *fts, const int64_t *docs, siz
 int kftsp_snippet_all_phrases = 0;
 size_t kftsp_snippet_fewer = 0;
 
-/* The phrases of FTS when it is phrases joined by OR alone, in parentheses or not, in FTS5's
-** order: *N of them, phrase i the LEN[i] bytes at START[i] ("...", and * after a prefix).
-** 0 when FTS is anything else, or has more than 64. */
-static int or_phrases(const char *fts, int start[64], int len[64], int *n) {
+int kftsp_or_phrases(const char *fts, int start[64], int len[64], int *n) {
   const char *s = fts;
   *n = 0;
   for (int want_phrase = 1;;) {
@@ -473,7 +470,7 @@ static int or_phrases(const char *fts, int start[64], int len[64], int *n) {
   }
 }
 
-/* Into B: the phrases of FTS (or_phrases) whose bits are set in BITS, joined by OR. */
+/* Into B: the phrases of FTS (kftsp_or_phrases) whose bits are set in BITS, joined by OR. */
 static void phrases_expr(kftsp_buf *b, const char *fts, const int *start, const int *len, int n, uint64_t bits) {
   b->n = 0;
   for (int p = 0; p < n; p++)
@@ -512,7 +509,7 @@ static int snippets_for(run *r, kfts_hit *hits, size_t n, const char *fts, const
   kftsp_buf_reset(&b);
   if (!rc) sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
   int start[64], len[64], n_ph = 0;
-  if (phrases && (kftsp_snippet_all_phrases || !or_phrases(fts, start, len, &n_ph))) phrases = NULL;
+  if (phrases && (kftsp_snippet_all_phrases || !kftsp_or_phrases(fts, start, len, &n_ph))) phrases = NULL;
   for (size_t i = 0; !rc && !batch && i < n; i++) {
     if (phrases) {
       const char *expr = fts;
