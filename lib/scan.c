@@ -681,6 +681,88 @@ static size_t ends_join(const plist *up, plist *down, const collect *cu, const c
   return skip;
 }
 
+/* The N phrase lists PH (TOTAL entries) merged into *DOCS (ascending, each once; *K of them)
+** and *FREQ (K x N, 0 where a phrase lacks the doc) by rank: a bitmap of the docs, each
+** word's count of the docs before it, then each entry put straight at its doc's rank. Two
+** passes over the entries and one over the words, with no comparison of phrase heads per doc
+** (at 1M, that merge took 0.8 ms of Anthropic's four spellings). -1 when the docs are
+** spread too thin for the bitmap (more than 64 words per entry). */
+int kftsp_merge_by_rank = 1;
+
+static int merge_by_rank(const plist *const *ph, int n, size_t total, int64_t **docs, float **freq, size_t *k) {
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (int p = 0; p < n; p++)
+    if (ph[p]->n) {
+      if (ph[p]->doc[0] < lo) lo = ph[p]->doc[0];
+      if (ph[p]->doc[ph[p]->n - 1] > hi) hi = ph[p]->doc[ph[p]->n - 1];
+    }
+  *docs = NULL;
+  *freq = NULL;
+  *k = 0;
+  if (!total || !kftsp_merge_by_rank) return -1;
+  uint64_t span = (uint64_t)hi - (uint64_t)lo;
+  if (span / 64 > 64 * (uint64_t)total + 4096) return -1;
+  size_t words = (size_t)(span / 64) + 1;
+  uint64_t *bits = kftsp_malloc(words * sizeof *bits);
+  uint32_t *before = kftsp_malloc(words * sizeof *before);
+  if (!bits || !before) {
+    kftsp_free(bits);
+    kftsp_free(before);
+    return KFTS_ENOMEM;
+  }
+  memset(bits, 0, words * sizeof *bits);
+  for (int p = 0; p < n; p++)
+    for (size_t i = 0; i < ph[p]->n; i++) {
+      uint64_t off = (uint64_t)ph[p]->doc[i] - (uint64_t)lo;
+      bits[off >> 6] |= (uint64_t)1 << (off & 63);
+    }
+  uint32_t sum = 0;
+  for (size_t w = 0; w < words; w++) {
+    before[w] = sum;
+    sum += (uint32_t)__builtin_popcountll(bits[w]);
+  }
+  *docs = kftsp_malloc((sum ? sum : 1) * sizeof **docs);
+  *freq = kftsp_malloc((sum ? sum : 1) * (size_t)n * sizeof **freq);
+  if (*docs && *freq) {
+    memset(*freq, 0, (size_t)sum * (size_t)n * sizeof **freq);
+    for (int p = 0; p < n; p++)
+      for (size_t i = 0; i < ph[p]->n; i++) {
+        uint64_t off = (uint64_t)ph[p]->doc[i] - (uint64_t)lo, below = ((uint64_t)1 << (off & 63)) - 1;
+        size_t at = before[off >> 6] + (size_t)__builtin_popcountll(bits[off >> 6] & below);
+        (*docs)[at] = ph[p]->doc[i];
+        (*freq)[at * (size_t)n + p] = ph[p]->f[i];
+      }
+    *k = sum;
+  }
+  kftsp_free(bits);
+  kftsp_free(before);
+  return *docs && *freq ? KFTS_OK : KFTS_ENOMEM;
+}
+
+/* As merge_by_rank, for any docs: per doc, the least of the phrases' heads (AT: each list's
+** position, from 0). */
+static int merge_by_heads(const plist *const *ph, size_t *at, int n, size_t total, int64_t **docs_out,
+                          float **freq_out, size_t *k_out) {
+  int64_t *docs = *docs_out = kftsp_malloc((total ? total : 1) * sizeof *docs);
+  float *freq = *freq_out = kftsp_malloc((total ? total : 1) * (size_t)n * sizeof *freq);
+  size_t k = 0;
+  for (; docs && freq;) {
+    int64_t d = INT64_MAX;
+    int any = 0;
+    for (int p = 0; p < n; p++)
+      if (at[p] < ph[p]->n && (!any || ph[p]->doc[at[p]] < d)) d = ph[p]->doc[at[p]], any = 1;
+    if (!any) break;
+    docs[k] = d;
+    for (int p = 0; p < n; p++) {
+      int here = at[p] < ph[p]->n && ph[p]->doc[at[p]] == d;
+      freq[k * (size_t)n + p] = here ? ph[p]->f[at[p]++] : 0.0f;
+    }
+    k++;
+  }
+  *k_out = k;
+  return docs && freq ? KFTS_OK : KFTS_ENOMEM;
+}
+
 /* Phase 1 of a counted lean scan by kfts_collect(), on each half's connection (C[i] on
 ** half i's), handed to phase 2: one phrase's lists as they are, cut at the second half's
 ** first doc; several phrases' lists (each whole in one part) merged into docs ascending,
@@ -749,26 +831,15 @@ static int collect_merge(collect *c, half *hs, int n_halves) {
     kftsp_free(at);
     return rc;
   }
-  int64_t *docs = kftsp_malloc((total ? total : 1) * sizeof *docs);
-  float *freq = kftsp_malloc((total ? total : 1) * (size_t)n * sizeof *freq);
+  int64_t *docs = NULL;
+  float *freq = NULL;
+  rc = merge_by_rank(ph, n, total, &docs, &freq, &k);
+  if (rc < 0) rc = merge_by_heads(ph, at, n, total, &docs, &freq, &k);
   hs[0].docs = docs;
   hs[0].freq = freq;
-  for (; docs && freq;) {
-    int64_t d = INT64_MAX;
-    int any = 0;
-    for (int p = 0; p < n; p++)
-      if (at[p] < ph[p]->n && (!any || ph[p]->doc[at[p]] < d)) d = ph[p]->doc[at[p]], any = 1;
-    if (!any) break;
-    docs[k] = d;
-    for (int p = 0; p < n; p++) {
-      int here = at[p] < ph[p]->n && ph[p]->doc[at[p]] == d;
-      freq[k * (size_t)n + p] = here ? ph[p]->f[at[p]++] : 0.0f;
-    }
-    k++;
-  }
   kftsp_free(ph);
   kftsp_free(at);
-  if (!docs || !freq) return KFTS_ENOMEM;
+  if (rc) return rc;
   size_t cut = lower_bound(docs, k, mid);
   half_span(&hs[0], docs, freq, cut);
   if (n_halves > 1) half_span(&hs[1], docs + cut, freq + cut * (size_t)n, k - cut);
