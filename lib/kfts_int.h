@@ -32,6 +32,19 @@ char *kftsp_strndup(const char *s, size_t n);
 char *kftsp_strdup(const char *s); /* NULL in, NULL out */
 char *kftsp_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A handle's pool of large blocks (64 KB and up), kept between queries so that their pages
+** stay mapped; threads may take and give at once. NULL pools take from malloc, give to free. */
+typedef struct kftsp_pool kftsp_pool;
+kftsp_pool *kftsp_pool_new(void);
+void kftsp_pool_free(kftsp_pool *pl);
+/* A block of at least N bytes (*CAP: its size), or NULL. */
+void *kftsp_pool_take(kftsp_pool *pl, size_t n, size_t *cap);
+/* BLOCK (of CAP bytes; NULL: nothing) back to PL, kept or freed. */
+void kftsp_pool_give(kftsp_pool *pl, void *block, size_t cap);
+/* *P (a block of *CAP bytes, or NULL) replaced by one of NEED bytes or more when it is smaller,
+** its first USED bytes copied; KFTS_ENOMEM leaves it as it was. */
+int kftsp_pool_grow(kftsp_pool *pl, void **p, size_t *cap, size_t need, size_t used);
+
 /* Test hook: make allocation number N (1-based, counted from now) and all after fail; 0 = off. */
 void kftsp_alloc_fail_after(long n);
 
@@ -293,6 +306,8 @@ struct kftsp_helper *kftsp_match_helper(kftsp_match *m);
 typedef struct kftsp_dv_cache kftsp_dv_cache; /* docvals.c */
 /* The docvals cache of M's kfts_db, or NULL (none, or no kfts_db). */
 kftsp_dv_cache *kftsp_match_dvcache(kftsp_match *m);
+/* The pool of large blocks of M's kfts_db (made on first use), or NULL. */
+kftsp_pool *kftsp_match_pool(kftsp_match *m);
 /* The same match set on connection H, errors to ERR (scan.c's second half); NULL on OOM.
 ** kftsp_match_close. */
 kftsp_match *kftsp_match_fork(const kftsp_match *m, struct sqlite3 *h, kfts_error *err);
@@ -621,6 +636,8 @@ struct sqlite3 *kftsp_db_handle(kfts_db *db);
 struct sqlite3 *kftsp_db_worker(kfts_db *db);
 /* The handle's docvals cache (docvals.c), or NULL when it could not be made. */
 kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db);
+/* The handle's pool of large blocks (util.c), made on first use; NULL when it could not be. */
+kftsp_pool *kftsp_db_pool(kfts_db *db);
 /* The handle's helper thread (helper.c), started on first use; NULL when it cannot start. */
 kftsp_helper *kftsp_db_helper(kfts_db *db);
 /* DB's second connection and helper thread when a split scan has started both (it does not

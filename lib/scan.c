@@ -187,7 +187,26 @@ typedef struct plist {
   int64_t *doc;
   float *f;
   size_t n, cap;
+  size_t doc_bytes, f_bytes; /* the blocks' sizes (kftsp_pool) */
 } plist;
+
+/* L grown (from POOL) to hold at least one more entry. */
+static int plist_grow(plist *l, kftsp_pool *pool) {
+  size_t cap = l->cap ? 2 * l->cap : 1024;
+  void *d = l->doc, *f = l->f;
+  if (kftsp_pool_grow(pool, &d, &l->doc_bytes, cap * sizeof *l->doc, l->n * sizeof *l->doc)) return KFTS_ENOMEM;
+  l->doc = d;
+  if (kftsp_pool_grow(pool, &f, &l->f_bytes, cap * sizeof *l->f, l->n * sizeof *l->f)) return KFTS_ENOMEM;
+  l->f = f;
+  size_t a = l->doc_bytes / sizeof *l->doc, b = l->f_bytes / sizeof *l->f;
+  l->cap = a < b ? a : b;
+  return KFTS_OK;
+}
+
+static void plist_free(plist *l, kftsp_pool *pool) {
+  kftsp_pool_give(pool, l->doc, l->doc_bytes);
+  kftsp_pool_give(pool, l->f, l->f_bytes);
+}
 
 typedef struct collect {
   tf *t;               /* set up by the call; its IDFs are left to SEEN */
@@ -200,6 +219,7 @@ typedef struct collect {
   int took;            /* ... when it took any */
   meet *meet;          /* the phrase being read from both ends, or NULL */
   meet *meets;         /* two threads: per phrase (MEETS), or NULL */
+  kftsp_pool *pool;    /* the handle's, or NULL */
   unsigned tick;       /* rows since this thread last looked */
   atomic_int cur;      /* several phrases: the one this thread reads up, or -1 */
   struct collect *other; /* the other thread's, or NULL */
@@ -236,16 +256,7 @@ static int collect_row(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts
   c->took = 1;
   c->seen[c->p]++;
   if (c->t->pass && !pass_has(c->t->pass, doc)) return SQLITE_OK;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 1024;
-    int64_t *d = kftsp_realloc(l->doc, cap * sizeof *d);
-    if (!d) return SQLITE_NOMEM;
-    l->doc = d;
-    float *f = kftsp_realloc(l->f, cap * sizeof *f);
-    if (!f) return SQLITE_NOMEM;
-    l->f = f;
-    l->cap = cap;
-  }
+  if (l->n == l->cap && plist_grow(l, c->pool)) return SQLITE_NOMEM;
   int rc;
   l->doc[l->n] = doc;
   l->f[l->n++] = (float)phrase_freq(api, fts, 0, &rc);
@@ -314,10 +325,7 @@ static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
 }
 
 static void collect_free(collect *c) {
-  for (int p = 0; c->ph && p < c->t->n; p++) {
-    kftsp_free(c->ph[p].doc);
-    kftsp_free(c->ph[p].f);
-  }
+  for (int p = 0; c->ph && p < c->t->n; p++) plist_free(&c->ph[p], c->pool);
   kftsp_free(c->ph);
   kftsp_free(c->seen);
 }
@@ -512,6 +520,8 @@ typedef struct half {
   sqlite3_stmt *hits;
   int64_t *docs; /* phase 1's, owned */
   float *freq;
+  size_t docs_bytes, freq_bytes; /* their blocks' sizes (kftsp_pool) */
+  kftsp_pool *pool; /* the handle's, or NULL */
   sqlite3_int64 *seen;
   size_t n, cap;
   struct span {   /* phase 2's input, in doc order: DOCS, or kfts_collect()'s lists */
@@ -582,14 +592,15 @@ static int half_keep(half *h) {
   int rc = half_count(h);
   if (rc) return rc;
   if (h->n == h->cap) {
-    size_t c = h->cap ? 2 * h->cap : 1024;
-    int64_t *x = kftsp_realloc(h->docs, c * sizeof *x);
-    if (!x) return KFTS_ENOMEM;
-    h->docs = x;
-    float *f = kftsp_realloc(h->freq, c * (size_t)h->t.n * sizeof *f + 1);
-    if (!f) return KFTS_ENOMEM;
+    size_t c = h->cap ? 2 * h->cap : 1024, per = (size_t)(h->t.n > 0 ? h->t.n : 1);
+    void *d = h->docs, *f = h->freq;
+    if (kftsp_pool_grow(h->pool, &d, &h->docs_bytes, c * sizeof *h->docs, h->n * sizeof *h->docs)) return KFTS_ENOMEM;
+    h->docs = d;
+    if (kftsp_pool_grow(h->pool, &f, &h->freq_bytes, c * per * sizeof *h->freq, h->n * per * sizeof *h->freq))
+      return KFTS_ENOMEM;
     h->freq = f;
-    h->cap = c;
+    size_t a = h->docs_bytes / sizeof *h->docs, b = h->freq_bytes / (per * sizeof *h->freq);
+    h->cap = a < b ? a : b;
   }
   h->docs[h->n] = sqlite3_column_int64(h->hits, 0);
   for (int p = 0; p < h->t.n; p++) h->freq[h->n * (size_t)h->t.n + p] = (float)h->t.freq[p];
@@ -689,25 +700,24 @@ static size_t ends_join(const plist *up, plist *down, const collect *cu, const c
 ** spread too thin for the bitmap (more than 64 words per entry). */
 int kftsp_merge_by_rank = 1;
 
-static int merge_by_rank(const plist *const *ph, int n, size_t total, int64_t **docs, float **freq, size_t *k) {
+static int merge_by_rank(const plist *const *ph, int n, size_t total, half *out, size_t *k) {
   int64_t lo = INT64_MAX, hi = INT64_MIN;
   for (int p = 0; p < n; p++)
     if (ph[p]->n) {
       if (ph[p]->doc[0] < lo) lo = ph[p]->doc[0];
       if (ph[p]->doc[ph[p]->n - 1] > hi) hi = ph[p]->doc[ph[p]->n - 1];
     }
-  *docs = NULL;
-  *freq = NULL;
   *k = 0;
   if (!total || !kftsp_merge_by_rank) return -1;
   uint64_t span = (uint64_t)hi - (uint64_t)lo;
   if (span / 64 > 64 * (uint64_t)total + 4096) return -1;
   size_t words = (size_t)(span / 64) + 1;
-  uint64_t *bits = kftsp_malloc(words * sizeof *bits);
-  uint32_t *before = kftsp_malloc(words * sizeof *before);
+  size_t bits_bytes = 0, before_bytes = 0;
+  uint64_t *bits = kftsp_pool_take(out->pool, words * sizeof *bits, &bits_bytes);
+  uint32_t *before = kftsp_pool_take(out->pool, words * sizeof *before, &before_bytes);
   if (!bits || !before) {
-    kftsp_free(bits);
-    kftsp_free(before);
+    kftsp_pool_give(out->pool, bits, bits_bytes);
+    kftsp_pool_give(out->pool, before, before_bytes);
     return KFTS_ENOMEM;
   }
   memset(bits, 0, words * sizeof *bits);
@@ -721,30 +731,30 @@ static int merge_by_rank(const plist *const *ph, int n, size_t total, int64_t **
     before[w] = sum;
     sum += (uint32_t)__builtin_popcountll(bits[w]);
   }
-  *docs = kftsp_malloc((sum ? sum : 1) * sizeof **docs);
-  *freq = kftsp_malloc((sum ? sum : 1) * (size_t)n * sizeof **freq);
-  if (*docs && *freq) {
-    memset(*freq, 0, (size_t)sum * (size_t)n * sizeof **freq);
+  int64_t *docs = out->docs = kftsp_pool_take(out->pool, (sum ? sum : 1) * sizeof *docs, &out->docs_bytes);
+  float *freq = out->freq = kftsp_pool_take(out->pool, (sum ? sum : 1) * (size_t)n * sizeof *freq, &out->freq_bytes);
+  if (docs && freq) {
+    memset(freq, 0, (size_t)sum * (size_t)n * sizeof *freq);
     for (int p = 0; p < n; p++)
       for (size_t i = 0; i < ph[p]->n; i++) {
         uint64_t off = (uint64_t)ph[p]->doc[i] - (uint64_t)lo, below = ((uint64_t)1 << (off & 63)) - 1;
         size_t at = before[off >> 6] + (size_t)__builtin_popcountll(bits[off >> 6] & below);
-        (*docs)[at] = ph[p]->doc[i];
-        (*freq)[at * (size_t)n + p] = ph[p]->f[i];
+        docs[at] = ph[p]->doc[i];
+        freq[at * (size_t)n + p] = ph[p]->f[i];
       }
     *k = sum;
   }
-  kftsp_free(bits);
-  kftsp_free(before);
-  return *docs && *freq ? KFTS_OK : KFTS_ENOMEM;
+  kftsp_pool_give(out->pool, bits, bits_bytes);
+  kftsp_pool_give(out->pool, before, before_bytes);
+  return docs && freq ? KFTS_OK : KFTS_ENOMEM;
 }
 
 /* As merge_by_rank, for any docs: per doc, the least of the phrases' heads (AT: each list's
 ** position, from 0). */
-static int merge_by_heads(const plist *const *ph, size_t *at, int n, size_t total, int64_t **docs_out,
-                          float **freq_out, size_t *k_out) {
-  int64_t *docs = *docs_out = kftsp_malloc((total ? total : 1) * sizeof *docs);
-  float *freq = *freq_out = kftsp_malloc((total ? total : 1) * (size_t)n * sizeof *freq);
+static int merge_by_heads(const plist *const *ph, size_t *at, int n, size_t total, half *out, size_t *k_out) {
+  int64_t *docs = out->docs = kftsp_pool_take(out->pool, (total ? total : 1) * sizeof *docs, &out->docs_bytes);
+  float *freq = out->freq =
+      kftsp_pool_take(out->pool, (total ? total : 1) * (size_t)n * sizeof *freq, &out->freq_bytes);
   size_t k = 0;
   for (; docs && freq;) {
     int64_t d = INT64_MAX;
@@ -803,19 +813,11 @@ static int collect_merge(collect *c, half *hs, int n_halves) {
     if (down >= 0) { /* read from both ends: the down part after the up part, in its list */
       plist *u = &c[1 - down].ph[p], *d = &c[down].ph[p];
       size_t skip = ends_join(u, d, &c[1 - down], &c[down], &hs[0].seen[p]);
-      if (d->n > skip && !rc) {
-        size_t len = u->n + d->n - skip;
-        int64_t *docs2 = kftsp_realloc(u->doc, len * sizeof *docs2);
-        if (docs2) u->doc = docs2;
-        float *f2 = docs2 ? kftsp_realloc(u->f, len * sizeof *f2) : NULL;
-        if (f2) u->f = f2;
-        if (!docs2 || !f2) {
-          rc = KFTS_ENOMEM;
-        } else {
-          memcpy(u->doc + u->n, d->doc + skip, (d->n - skip) * sizeof *docs2);
-          memcpy(u->f + u->n, d->f + skip, (d->n - skip) * sizeof *f2);
-          u->n = u->cap = len;
-        }
+      while (!rc && u->n + d->n - skip > u->cap) rc = plist_grow(u, c[0].pool);
+      if (!rc) {
+        memcpy(u->doc + u->n, d->doc + skip, (d->n - skip) * sizeof *u->doc);
+        memcpy(u->f + u->n, d->f + skip, (d->n - skip) * sizeof *u->f);
+        u->n += d->n - skip;
       }
       ph[p] = u;
     } else {
@@ -831,12 +833,10 @@ static int collect_merge(collect *c, half *hs, int n_halves) {
     kftsp_free(at);
     return rc;
   }
-  int64_t *docs = NULL;
-  float *freq = NULL;
-  rc = merge_by_rank(ph, n, total, &docs, &freq, &k);
-  if (rc < 0) rc = merge_by_heads(ph, at, n, total, &docs, &freq, &k);
-  hs[0].docs = docs;
-  hs[0].freq = freq;
+  rc = merge_by_rank(ph, n, total, &hs[0], &k);
+  if (rc < 0) rc = merge_by_heads(ph, at, n, total, &hs[0], &k);
+  int64_t *docs = hs[0].docs;
+  float *freq = hs[0].freq;
   kftsp_free(ph);
   kftsp_free(at);
   if (rc) return rc;
@@ -942,6 +942,7 @@ static int collect_run(half *hs, int n_halves, collect *c) {
     c[i].t = &hs[i].t;
     c[i].next = n_halves > 1 ? &next : NULL;
     c[i].meets = n_halves > 1 ? meets : NULL;
+    c[i].pool = hs[i].pool;
     c[i].other = n_halves > 1 ? &c[1 - i] : NULL;
     c[i].stole = -1;
     atomic_init(&c[i].cur, -1);
@@ -969,8 +970,8 @@ static void half_done(half *h) {
     kftsp_free(h->dv);
   }
   kftsp_free(h->t.idf);
-  kftsp_free(h->docs);
-  kftsp_free(h->freq);
+  kftsp_pool_give(h->pool, h->docs, h->docs_bytes);
+  kftsp_pool_give(h->pool, h->freq, h->freq_bytes);
   kftsp_free(h->seen);
 }
 
@@ -1162,8 +1163,10 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
     rc = pass_build(m, &pass);
   kftsp_dv_cache *cache = (flags & KFTSP_SCAN_SCORE) && (flags & KFTSP_SCAN_LEAN) ? kftsp_match_dvcache(m) : NULL;
   if (cache && kftsp_dv_cache_begin(cache, h)) cache = NULL;
+  kftsp_pool *pool = kftsp_match_pool(m);
   for (int i = 0; i < n_halves; i++) {
     hs[i].cache = cache;
+    hs[i].pool = pool;
     hs[i].t.pass = pass.bits ? &pass : NULL;
     hs[i].m = i ? m2 : m;
     hs[i].flags = flags;

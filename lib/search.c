@@ -1320,6 +1320,8 @@ kftsp_helper *kftsp_match_helper(kftsp_match *m) { return m->r.db ? kftsp_db_hel
 
 kftsp_dv_cache *kftsp_match_dvcache(kftsp_match *m) { return m->r.db ? kftsp_db_dvcache(m->r.db) : NULL; }
 
+kftsp_pool *kftsp_match_pool(kftsp_match *m) { return m->r.db ? kftsp_db_pool(m->r.db) : NULL; }
+
 kfts_error *kftsp_match_error(kftsp_match *m) { return m->r.err; }
 
 kftsp_match *kftsp_match_fork(const kftsp_match *m, sqlite3 *h, kfts_error *err) {

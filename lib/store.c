@@ -79,6 +79,7 @@ struct kfts_db {
   sqlite3 *worker; /* kftsp_db_worker's, or NULL */
   int worker_failed;
   kftsp_dv_cache *dvc; /* kftsp_db_dvcache's, or NULL */
+  kftsp_pool *pool;     /* kftsp_db_pool's, or NULL */
   kftsp_helper *helper; /* kftsp_db_helper's, or NULL */
   int helper_failed;
   kftsp_aliases *aliases; /* kftsp_db_aliases_all's, read at ALIASES_STATE */
@@ -397,6 +398,7 @@ void kfts_db_close(kfts_db *db) {
   sqlite3_close(db->worker);
   sqlite3_close(db->h);
   kftsp_dv_cache_free(db->dvc);
+  kftsp_pool_free(db->pool);
   kftsp_aliases_free(db->aliases);
   kftsp_free(db->dir);
   kftsp_free(db->abs);
@@ -422,6 +424,8 @@ sqlite3 *kftsp_db_worker(kfts_db *db) {
 }
 
 kftsp_dv_cache *kftsp_db_dvcache(kfts_db *db) { return db->dvc ? db->dvc : (db->dvc = kftsp_dv_cache_new()); }
+
+kftsp_pool *kftsp_db_pool(kfts_db *db) { return db->pool ? db->pool : (db->pool = kftsp_pool_new()); }
 
 int kftsp_db_pair(kfts_db *db, sqlite3 **worker, kftsp_helper **hp) {
   *worker = db->worker;

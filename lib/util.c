@@ -5,6 +5,7 @@
 #include "kfts_int.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,4 +265,103 @@ int kftsp_u64set_add(kftsp_u64set *s, uint64_t key) {
 void kftsp_u64set_free(kftsp_u64set *s) {
   kftsp_free(s->slot);
   memset(s, 0, sizeof *s);
+}
+
+/* ---- a handle's pool of large blocks ----
+** A query's large arrays (a phrase's matches, the merged lists: a megabyte for Anthropic at
+** 1M) came fresh from malloc each time, and malloc gives trimmed memory back to the system:
+** each query faulted its pages in again (250 page faults, half a millisecond, for Anthropic's
+** four spellings). A handle keeps up to POOL_SLOTS such blocks between queries instead. */
+#define POOL_SLOTS 16
+#define POOL_MIN ((size_t)64 << 10)   /* smaller blocks come and go through malloc */
+#define POOL_KEEP ((size_t)256 << 20) /* bytes a pool keeps at most */
+
+struct kftsp_pool {
+  pthread_mutex_t mu;
+  void *p[POOL_SLOTS];
+  size_t cap[POOL_SLOTS];
+  size_t kept;
+};
+
+kftsp_pool *kftsp_pool_new(void) {
+  kftsp_pool *pl = kftsp_malloc(sizeof *pl);
+  if (!pl) return NULL;
+  memset(pl, 0, sizeof *pl);
+  if (pthread_mutex_init(&pl->mu, NULL)) {
+    kftsp_free(pl);
+    return NULL;
+  }
+  return pl;
+}
+
+void kftsp_pool_free(kftsp_pool *pl) {
+  if (!pl) return;
+  for (int i = 0; i < POOL_SLOTS; i++) free(pl->p[i]);
+  pthread_mutex_destroy(&pl->mu);
+  kftsp_free(pl);
+}
+
+void *kftsp_pool_take(kftsp_pool *pl, size_t n, size_t *cap) {
+  if (pl && n >= POOL_MIN) {
+    pthread_mutex_lock(&pl->mu);
+    int best = -1;
+    for (int i = 0; i < POOL_SLOTS; i++)
+      if (pl->p[i] && pl->cap[i] >= n && (best < 0 || pl->cap[i] < pl->cap[best])) best = i;
+    void *x = NULL;
+    if (best >= 0) {
+      x = pl->p[best];
+      *cap = pl->cap[best];
+      pl->kept -= pl->cap[best];
+      pl->p[best] = NULL;
+    }
+    pthread_mutex_unlock(&pl->mu);
+    if (x) return x;
+  }
+  void *x = kftsp_malloc(n);
+  *cap = x ? n : 0;
+  return x;
+}
+
+void kftsp_pool_give(kftsp_pool *pl, void *block, size_t cap) {
+  if (!block) return;
+  if (pl && cap >= POOL_MIN) {
+    pthread_mutex_lock(&pl->mu);
+    int at = -1;
+    for (int i = 0; i < POOL_SLOTS && at < 0; i++) /* an empty slot */
+      if (!pl->p[i]) at = i;
+    if (at < 0) { /* else the smallest block, when smaller than this one */
+      at = 0;
+      for (int i = 1; i < POOL_SLOTS; i++)
+        if (pl->cap[i] < pl->cap[at]) at = i;
+      if (pl->cap[at] >= cap) at = -1;
+    }
+    void *out = block;
+    if (at >= 0) {
+      size_t kept = pl->kept - (pl->p[at] ? pl->cap[at] : 0) + cap;
+      if (kept <= POOL_KEEP) {
+        out = pl->p[at]; /* the smaller one goes, or nothing */
+        pl->p[at] = block;
+        pl->cap[at] = cap;
+        pl->kept = kept;
+      }
+    }
+    pthread_mutex_unlock(&pl->mu);
+    kftsp_free(out);
+    return;
+  }
+  kftsp_free(block);
+}
+
+int kftsp_pool_grow(kftsp_pool *pl, void **p, size_t *cap, size_t need, size_t used) {
+  if (need <= *cap && *p) return KFTS_OK;
+  size_t want = *cap ? *cap : 8192;
+  while (want < need) want *= 2;
+  size_t got = 0;
+  void *x = kftsp_pool_take(pl, want, &got);
+  if (!x) return KFTS_ENOMEM;
+  if (used) memcpy(x, *p, used);
+  kftsp_pool_give(pl, *p, *cap);
+  *p = x;
+  *cap = got;
+  return KFTS_OK;
 }

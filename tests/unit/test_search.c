@@ -639,6 +639,47 @@ static void search__scan_scores_like_sql(void **state) {
   unsetenv("KFTS_THREADS");
 }
 
+/* The pool keeps large blocks for the next take (best fit), drops the smallest when full,
+** and grows a block keeping its contents; with no pool, malloc and free. */
+static void search__pool_keeps_large_blocks(void **state) {
+  (void)state;
+  kftsp_pool *pl = kftsp_pool_new();
+  assert_non_null(pl);
+  size_t cap = 0, cap2 = 0;
+  char *a = kftsp_pool_take(pl, 100000, &cap);
+  assert_non_null(a);
+  assert_true(cap >= 100000);
+  kftsp_pool_give(pl, a, cap);
+  assert_ptr_equal(kftsp_pool_take(pl, 70000, &cap2), a); /* kept, and big enough */
+  assert_int_equal(cap2, cap);
+  char *b = kftsp_pool_take(pl, 200000, &cap2); /* a is out: a new one */
+  assert_true(b != a);
+  kftsp_pool_give(pl, b, cap2);
+  kftsp_pool_give(pl, a, cap);
+  assert_ptr_equal(kftsp_pool_take(pl, 90000, &cap2), a); /* the smaller of the two that fit */
+  kftsp_pool_give(pl, a, cap);
+  char *v[17];
+  for (int i = 0; i < 17; i++) { /* 16 slots: the smallest goes */
+    v[i] = kftsp_pool_take(NULL, 300000 + 1000 * (size_t)i, &cap2);
+    assert_non_null(v[i]);
+  }
+  for (int i = 0; i < 17; i++) kftsp_pool_give(pl, v[i], 300000 + 1000 * (size_t)i);
+  assert_ptr_equal(kftsp_pool_take(pl, 299000, &cap2), v[1]); /* a and b went first, then v[0] */
+  kftsp_pool_give(pl, v[1], cap2);
+  void *g = NULL;
+  size_t gcap = 0;
+  assert_int_equal(kftsp_pool_grow(pl, &g, &gcap, 10, 0), KFTS_OK);
+  memcpy(g, "kfts", 5);
+  assert_int_equal(kftsp_pool_grow(pl, &g, &gcap, 500000, 5), KFTS_OK);
+  assert_true(gcap >= 500000);
+  assert_string_equal(g, "kfts");
+  kftsp_pool_give(pl, g, gcap);
+  kftsp_pool_free(pl);
+  void *n = kftsp_pool_take(NULL, 100000, &cap2); /* no pool */
+  assert_non_null(n);
+  kftsp_pool_give(NULL, n, cap2);
+}
+
 /* Options for page PAGE (offset, limit) of Q, without snippets. */
 static kfts_search_opts page_opts(const char *q, const size_t page[2]) {
   kfts_search_opts o;
@@ -936,6 +977,7 @@ static void search__prefix_snippets_as_the_prefix(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(search__pool_keeps_large_blocks),
       cmocka_unit_test(search__datacenter_any_particle_and_spacing),
       cmocka_unit_test(search__names_as_people_type_them),
       cmocka_unit_test(search__two_syllable_words_and_particles),
