@@ -814,7 +814,7 @@ static int collect_merge(collect *c, half *hs, int n_halves) {
       plist *u = &c[1 - down].ph[p], *d = &c[down].ph[p];
       size_t skip = ends_join(u, d, &c[1 - down], &c[down], &hs[0].seen[p]);
       while (!rc && u->n + d->n - skip > u->cap) rc = plist_grow(u, c[0].pool);
-      if (!rc) {
+      if (!rc && d->n > skip) {
         memcpy(u->doc + u->n, d->doc + skip, (d->n - skip) * sizeof *u->doc);
         memcpy(u->f + u->n, d->f + skip, (d->n - skip) * sizeof *u->f);
         u->n += d->n - skip;
