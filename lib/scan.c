@@ -170,11 +170,14 @@ static void both(kftsp_helper *hp, void *(*f)(void *), void *a1, void *a2) {
 ** IDFs) and, for the rows that pass, the phrase's frequency. kfts_collect(), called on the
 ** query's first match, reads them phrase by phrase through xQueryPhrase: no statement step
 ** and no function call per match. With two threads, each collects on its own connection
-** the next phrase not yet taken. One phrase is read from both ends at once until the two
+** the next phrase not yet taken. One phrase of one token is cut at the middle doc: the
+** second thread steps over the first half's rows (xQueryPhrase cannot seek), which costs
+** little when no positions are read. One phrase of several tokens, whose every row costs
+** its positions even to be stepped over, is read from both ends at once until the two
 ** threads meet (struct meet): the first through xQueryPhrase in ascending docs, the second
 ** called on every row of its statement in descending docs (a step and a call per match,
-** about 1.5 times the cost; but where the matches crowd is not known beforehand, and a cut
-** at the middle doc had left 65k of 모델's 85k matches to the first thread). */
+** about 1.5 times the cost): "데이터 센터" 0.69x, GPT-5 0.81x of the time at 1M. For one
+** token that was slower (모델 1.12x): both cores busy to the end, on one core's two threads. */
 typedef struct meet {
   _Alignas(64) atomic_llong up; /* the ascending thread's doc at its last look */
   _Alignas(64) atomic_llong down; /* the descending thread's (a line each: both are written) */
@@ -214,7 +217,10 @@ typedef struct collect {
   sqlite3_int64 *seen; /* per phrase: its rows, passing or not */
   int p, done;
   int finished;        /* the downward thread stops stepping */
-  int down;            /* the thread whose statement runs in descending docs */
+  int down;            /* this thread reads down, its statement in descending docs */
+  int second;          /* the second thread's */
+  int want_down;       /* one phrase from both ends: the second thread's statement to run */
+  int64_t lo, hi;      /* one phrase of one token on two threads: this thread's docs */
   int64_t edge;        /* one phrase on two threads: the last doc this thread took */
   int took;            /* ... when it took any */
   meet *meet;          /* the phrase being read from both ends, or NULL */
@@ -238,9 +244,14 @@ static const char collect_type[] = "kfts_collect";
 ** between the cores) once past the first MEET_EVERY rows, up to two such stretches, which
 ** collect_merge drops. Docs a passset
 ** leaves out are counted but not listed, so with one the threads look at every row. */
+int kftsp_meet_wait = 0;
+
 static int meet_takes(collect *c, int64_t doc) {
   meet *m = c->meet;
   if (!m || (!c->t->pass && ++c->tick > MEET_EVERY && c->tick % MEET_EVERY)) return 1;
+  if (kftsp_meet_wait && !c->down && c->t->n == 1) /* tests: the other thread under way first (up to 1 s) */
+    for (long i = 0; i < 100000000L && atomic_load(&m->down) == INT64_MAX; i++) {
+    }
   if (c->down) {
     atomic_store(&m->down, doc);
     return doc > atomic_load(&m->up);
@@ -266,7 +277,13 @@ static int collect_row(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts
 static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud) {
   collect *c = ud;
   int64_t doc = api->xRowid(fts);
-  return meet_takes(c, doc) ? collect_row(c, api, fts, doc) : SQLITE_DONE;
+  if (!c->meet) {
+    if (doc < c->lo) return SQLITE_OK;
+    if (doc > c->hi) return SQLITE_DONE;
+  } else if (!meet_takes(c, doc)) {
+    return SQLITE_DONE;
+  }
+  return collect_row(c, api, fts, doc);
 }
 
 /* kfts_collect(articles_fts, pointer): fills the scan's collect, once. */
@@ -297,17 +314,13 @@ static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
     memset(c->seen, 0, (size_t)n * sizeof *c->seen);
   }
   int by_phrase = c->t->n > 1;
-  c->meet = c->meets && !by_phrase ? &c->meets[0] : NULL;
+  c->meet = rc == SQLITE_OK && c->meets && !by_phrase && api->xPhraseSize(fts, 0) > 1 ? &c->meets[0] : NULL;
   c->finished = 1;
-  if (rc == SQLITE_OK && !by_phrase && c->meet && c->down) { /* this row and the next ones */
-    c->finished = 0;
-    c->p = 0;
-    int64_t doc = api->xRowid(fts);
-    if (!meet_takes(c, doc)) c->finished = 1;
-    else rc = collect_row(c, api, fts, doc);
+  if (by_phrase) c->lo = INT64_MIN, c->hi = INT64_MAX;
+  if (c->meet && c->second) { /* the phrase read down by the statement collect_main runs next */
+    c->want_down = 1;
   } else if (by_phrase && c->next) { /* each thread takes the next phrase when done with one */
     int ends = c->meets && !c->t->pass; /* the other thread may read it from its end */
-    c->down = 0; /* this thread reads its phrases up, whichever way its statement runs */
     while (rc == SQLITE_OK && (c->p = atomic_fetch_add(c->next, 1)) < c->t->n) {
       c->meet = ends && c->p < MEETS ? &c->meets[c->p] : NULL;
       c->tick = 0;
@@ -872,57 +885,60 @@ typedef struct collect_arg {
   int rc;
 } collect_arg;
 
-/* Once no phrase is left to take: the phrase the other thread is reading up, read down from
-** its end by a statement of that phrase alone, in descending docs, until the two meet. */
-static int steal(collect_arg *a) {
-  collect *c = a->c, *o = c->other;
-  int p = o ? atomic_load(&o->cur) : -1, start[64], len[64], n = 0;
-  const char *fts = kftsp_match_fts(a->h->m);
-  if (p < 0 || !c->ph || !kftsp_or_phrases(fts, start, len, &n) || n != c->t->n || p >= n) return KFTS_OK;
+/* Phrase P read down from its end (PHRASE, LEN bytes: that phrase alone; NULL: the query,
+** of that one phrase) by kfts_collect() on each row of a statement in descending docs, until
+** the thread reading it up is met. */
+static int read_down(collect_arg *a, int p, const char *phrase, int len) {
+  collect *c = a->c;
   sqlite3_stmt *st = NULL;
   int rc = kftsp_match_sql(a->h->m,
                            "SELECT kfts_collect(articles_fts, ?71) FROM articles_fts WHERE articles_fts MATCH ?60 "
                            "ORDER BY rowid DESC",
                            &st);
   if (!rc) {
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, "?60"), fts + start[p], len[p], SQLITE_TRANSIENT);
+    if (phrase) sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, "?60"), phrase, len, SQLITE_TRANSIENT);
     sqlite3_bind_pointer(st, sqlite3_bind_parameter_index(st, "?71"), c, collect_type, NULL);
     c->meet = &c->meets[p];
     c->down = 1;
     c->p = p;
-    c->stole = p;
     c->tick = 0;
     c->finished = 0;
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW && !c->finished) {
     }
     if (s != SQLITE_ROW && s != SQLITE_DONE) rc = kftsp_match_fail(a->h->m, NULL);
-    c->meet = NULL;
   }
   sqlite3_finalize(st);
   return rc;
 }
 
-/* Phase 1 on this thread's connection: kfts_collect() on the first match, and, on the
-** downward thread reading one phrase from its end, on each next match until they meet;
-** with several phrases, then steal(). */
+/* Once no phrase is left to take: the phrase the other thread is reading up, read down from
+** its end by a statement of that phrase alone until the two meet. */
+static int steal(collect_arg *a) {
+  collect *c = a->c, *o = c->other;
+  int p = o ? atomic_load(&o->cur) : -1, start[64], len[64], n = 0;
+  const char *fts = kftsp_match_fts(a->h->m);
+  if (p < 0 || !c->ph || !kftsp_or_phrases(fts, start, len, &n) || n != c->t->n || p >= n) return KFTS_OK;
+  c->stole = p;
+  int rc = read_down(a, p, fts + start[p], len[p]);
+  c->meet = NULL;
+  return rc;
+}
+
+/* Phase 1 on this thread's connection: kfts_collect() on the first match; then the one
+** phrase read down (want_down), or with several phrases, steal(). */
 static void *collect_main(void *p) {
   collect_arg *a = p;
   sqlite3_stmt *st = NULL;
-  a->rc = kftsp_match_sql(a->h->m,
-                          a->c->down ? "SELECT kfts_collect(articles_fts, ?71) FROM articles_fts WHERE articles_fts "
-                                       "MATCH ?60 ORDER BY rowid DESC"
-                                     : "SELECT kfts_collect(articles_fts, ?71) FROM articles_fts WHERE articles_fts "
-                                       "MATCH ?60 LIMIT 1",
-                          &st);
+  a->rc = kftsp_match_sql(
+      a->h->m, "SELECT kfts_collect(articles_fts, ?71) FROM articles_fts WHERE articles_fts MATCH ?60 LIMIT 1", &st);
   if (!a->rc) {
     sqlite3_bind_pointer(st, sqlite3_bind_parameter_index(st, "?71"), a->c, collect_type, NULL);
-    int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW && !a->c->finished) {
-    }
+    int s = sqlite3_step(st);
     if (s != SQLITE_ROW && s != SQLITE_DONE) a->rc = kftsp_match_fail(a->h->m, NULL);
   }
   sqlite3_finalize(st);
+  if (!a->rc && a->c->want_down) a->rc = read_down(a, 0, NULL, 0);
   if (!a->rc && a->c->done && a->c->t->n > 1 && a->c->meets && !a->c->t->pass) a->rc = steal(a);
   return NULL;
 }
@@ -946,7 +962,9 @@ static int collect_run(half *hs, int n_halves, collect *c) {
     c[i].other = n_halves > 1 ? &c[1 - i] : NULL;
     c[i].stole = -1;
     atomic_init(&c[i].cur, -1);
-    c[i].down = i == 1;
+    c[i].second = i == 1;
+    c[i].lo = i ? hs[i].lo : INT64_MIN;
+    c[i].hi = i || n_halves < 2 ? INT64_MAX : hs[i].hi;
     a[i].h = &hs[i];
     a[i].c = &c[i];
     a[i].rc = KFTS_OK;

@@ -624,13 +624,15 @@ static void halves_agree(kfts_db *d, const char *q) {
 static void search__scan_scores_like_sql(void **state) {
   (void)state;
   setenv("KFTS_THREADS", "2", 1); /* split whatever the machine's cores */
-  for (int split = 0; split < 3; split++) { /* the third: phrase lists merged by their heads */
+  for (int split = 0; split < 4; split++) { /* the third: phrase lists merged by their heads */
     kftsp_split_min_rows = split ? 0 : 1 << 30;
-    kftsp_merge_by_rank = split < 2;
+    kftsp_merge_by_rank = split != 2;
+    kftsp_meet_wait = split == 3; /* the fourth: both ends of a phrase read at once */
     scan_queries();
   }
   kftsp_split_min_rows = 20000;
   kftsp_merge_by_rank = 1;
+  kftsp_meet_wait = 0;
   kfts_db *g = generated_db();
   static const char *const agree_q[] = {"문장", "희귀낱말", "모델 source:zdnet", "희귀낱말 OR 모델", "문장 -모델"};
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(agree_q); i++) halves_agree(g, agree_q[i]);
@@ -899,7 +901,8 @@ static void scan_queries(void) {
     size_t min, max;
   } gen_q[] = {{"문장", 2300, 2400},           {"희귀낱말", 5, 200},    {"데이터센터", 1500, 2400},
                {"모델 source:zdnet", 300, 800}, {"문장 date:2024-03..2024-09", 500, 800},
-               {"희귀낱말 OR 모델", 1000, 2400}, {"문장 -모델", 10, 600}};
+               {"희귀낱말 OR 모델", 1000, 2400}, {"문장 -모델", 10, 600},
+               {"\"데이터 센터\"", 1500, 2400}, {"\"데이터 센터\" source:zdnet", 300, 900}};
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(gen_q); i++) {
     size_t n = scan_equals_sql(g, gen_q[i].q, 0.25, 0);
     if (n < gen_q[i].min || n > gen_q[i].max) fail_msg("%s: %zu rows", gen_q[i].q, n);
