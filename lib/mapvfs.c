@@ -43,6 +43,7 @@ typedef struct mfile {
   const char *name;   /* NULL: not a read-only main database; everything is passed on */
   int enabled;        /* the pager's mmap_size > 0 */
   int out;            /* pages handed out and not yet given back */
+  int failed;         /* the file could not be mapped: pages are read until the next unmap */
   void *map;
   sqlite3_int64 n_map;
 } mfile;
@@ -57,6 +58,7 @@ static void unmap(mfile *m) {
   if (m->map) munmap(m->map, (size_t)m->n_map);
   m->map = NULL;
   m->n_map = 0;
+  m->failed = 0;
 }
 
 static int m_close(sqlite3_file *f) {
@@ -101,6 +103,7 @@ static int m_file_control(sqlite3_file *f, int op, void *arg) {
 /* Maps the file as it is now; leaves M unmapped when it cannot. */
 static void map_file(mfile *m) {
   unmap(m);
+  m->failed = 1; /* until mapped */
   sqlite3_int64 size = 0;
   if (m->real->pMethods->xFileSize(m->real, &size) != SQLITE_OK || size <= 0) return;
   if (size > KFTSP_MAP_MAX) size = KFTSP_MAP_MAX;
@@ -116,6 +119,7 @@ static void map_file(mfile *m) {
     if (p != MAP_FAILED) {
       m->map = p;
       m->n_map = size;
+      m->failed = 0;
     }
   }
   close(fd);
@@ -126,7 +130,7 @@ static int m_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp) {
   if (!m->name) return m->real->pMethods->xFetch(m->real, off, n, pp);
   *pp = NULL;
   if (!m->enabled || off < 0 || n <= 0) return SQLITE_OK;
-  if (!m->map && !m->out) map_file(m);
+  if (!m->map && !m->out && !m->failed) map_file(m);
   if (off + n <= m->n_map) {
     *pp = (char *)m->map + off;
     m->out++;
