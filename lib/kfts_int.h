@@ -278,10 +278,6 @@ void kftsp_match_close(kftsp_match *m);
 ** filters' ?1.., the expression ?60, the excluded parts ?61); a row's importance * recency
 ** factor, as kfts_boost() computes it; MSG (NULL: the connection's last error) as KFTS_EDB. */
 const char *kftsp_match_fts(const kftsp_match *m);
-/* The phrases of FTS when it is phrases joined by OR alone, in parentheses or not, in FTS5's
-** order: *N of them, phrase i the LEN[i] bytes at START[i] ("...", and * after a prefix).
-** 0 when FTS is anything else, or has more than 64. */
-int kftsp_or_phrases(const char *fts, int start[64], int len[64], int *n);
 const char *kftsp_match_where(const kftsp_match *m);
 int kftsp_match_sql(kftsp_match *m, const char *sql, struct sqlite3_stmt **st);
 double kftsp_match_boost(const kftsp_match *m, int importance, const char *date);
@@ -298,6 +294,10 @@ int kftsp_match_fail(kftsp_match *m, const char *msg);
 ** of words and phrases joined by OR, nothing excluded. Then the rows the expression yields
 ** are all that count for each phrase's IDF. */
 int kftsp_match_or_only(const kftsp_match *m);
+/* The phrases of FTS when it is phrases joined by OR alone, in parentheses or not, in FTS5's
+** order: *N of them, phrase i the LEN[i] bytes at START[i] ("...", and * after a prefix).
+** 0 when FTS is anything else, or has more than 64. */
+int kftsp_or_phrases(const char *fts, int start[64], int len[64], int *n);
 struct sqlite3 *kftsp_match_handle(const kftsp_match *m);
 /* The index's second read-only connection (kftsp_db_worker), or NULL. */
 struct sqlite3 *kftsp_match_worker(kftsp_match *m);

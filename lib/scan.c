@@ -38,6 +38,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -249,9 +250,8 @@ int kftsp_meet_wait = 0;
 static int meet_takes(collect *c, int64_t doc) {
   meet *m = c->meet;
   if (!m || (!c->t->pass && ++c->tick > MEET_EVERY && c->tick % MEET_EVERY)) return 1;
-  if (kftsp_meet_wait && !c->down && c->t->n == 1) /* tests: the other thread under way first (up to 1 s) */
-    for (long i = 0; i < 100000000L && atomic_load(&m->down) == INT64_MAX; i++) {
-    }
+  if (kftsp_meet_wait && !c->down && c->t->n == 1) /* tests: the other thread under way first */
+    for (long i = 0; i < 1000000L && atomic_load(&m->down) == INT64_MAX; i++) sched_yield();
   if (c->down) {
     atomic_store(&m->down, doc);
     return doc > atomic_load(&m->up);
