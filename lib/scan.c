@@ -177,7 +177,7 @@ static void both(kftsp_helper *hp, void *(*f)(void *), void *a1, void *a2) {
 ** its positions even to be stepped over, is read from both ends at once until the two
 ** threads meet (struct meet): the first through xQueryPhrase in ascending docs, the second
 ** called on every row of its statement in descending docs (a step and a call per match,
-** about 1.5 times the cost): "데이터 센터" 0.69x, GPT-5 0.81x of the time at 1M. For one
+** about 1.5 times the cost): "데이터 센터" 0.72x, GPT-5 0.75x of the time at 1M. For one
 ** token that was slower (모델 1.12x): both cores busy to the end, on one core's two threads. */
 typedef struct meet {
   _Alignas(64) atomic_llong up; /* the ascending thread's doc at its last look */
@@ -194,17 +194,26 @@ typedef struct plist {
   size_t doc_bytes, f_bytes; /* the blocks' sizes (kftsp_pool) */
 } plist;
 
+/* Two arrays kept in step (*A of A_EACH bytes an entry, *B of B_EACH), holding N entries in
+** *CAP, grown from POOL to twice as many (1024 at first) or the blocks' room; their blocks'
+** sizes in *A_BYTES and *B_BYTES. */
+static int grow_pair(kftsp_pool *pool, void **a, size_t *a_bytes, size_t a_each, void **b, size_t *b_bytes,
+                     size_t b_each, size_t n, size_t *cap) {
+  size_t want = *cap ? 2 * *cap : 1024;
+  if (kftsp_pool_grow(pool, a, a_bytes, want * a_each, n * a_each) ||
+      kftsp_pool_grow(pool, b, b_bytes, want * b_each, n * b_each))
+    return KFTS_ENOMEM;
+  *cap = *a_bytes / a_each < *b_bytes / b_each ? *a_bytes / a_each : *b_bytes / b_each;
+  return KFTS_OK;
+}
+
 /* L grown (from POOL) to hold at least one more entry. */
 static int plist_grow(plist *l, kftsp_pool *pool) {
-  size_t cap = l->cap ? 2 * l->cap : 1024;
   void *d = l->doc, *f = l->f;
-  if (kftsp_pool_grow(pool, &d, &l->doc_bytes, cap * sizeof *l->doc, l->n * sizeof *l->doc)) return KFTS_ENOMEM;
+  int rc = grow_pair(pool, &d, &l->doc_bytes, sizeof *l->doc, &f, &l->f_bytes, sizeof *l->f, l->n, &l->cap);
   l->doc = d;
-  if (kftsp_pool_grow(pool, &f, &l->f_bytes, cap * sizeof *l->f, l->n * sizeof *l->f)) return KFTS_ENOMEM;
   l->f = f;
-  size_t a = l->doc_bytes / sizeof *l->doc, b = l->f_bytes / sizeof *l->f;
-  l->cap = a < b ? a : b;
-  return KFTS_OK;
+  return rc;
 }
 
 static void plist_free(plist *l, kftsp_pool *pool) {
@@ -605,15 +614,12 @@ static int half_keep(half *h) {
   int rc = half_count(h);
   if (rc) return rc;
   if (h->n == h->cap) {
-    size_t c = h->cap ? 2 * h->cap : 1024, per = (size_t)(h->t.n > 0 ? h->t.n : 1);
     void *d = h->docs, *f = h->freq;
-    if (kftsp_pool_grow(h->pool, &d, &h->docs_bytes, c * sizeof *h->docs, h->n * sizeof *h->docs)) return KFTS_ENOMEM;
+    rc = grow_pair(h->pool, &d, &h->docs_bytes, sizeof *h->docs, &f, &h->freq_bytes,
+                   (size_t)(h->t.n > 0 ? h->t.n : 1) * sizeof *h->freq, h->n, &h->cap);
     h->docs = d;
-    if (kftsp_pool_grow(h->pool, &f, &h->freq_bytes, c * per * sizeof *h->freq, h->n * per * sizeof *h->freq))
-      return KFTS_ENOMEM;
     h->freq = f;
-    size_t a = h->docs_bytes / sizeof *h->docs, b = h->freq_bytes / (per * sizeof *h->freq);
-    h->cap = a < b ? a : b;
+    if (rc) return rc;
   }
   h->docs[h->n] = sqlite3_column_int64(h->hits, 0);
   for (int p = 0; p < h->t.n; p++) h->freq[h->n * (size_t)h->t.n + p] = (float)h->t.freq[p];
