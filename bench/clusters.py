@@ -68,11 +68,22 @@ run(os.path.join(build, "kfts-index"), "--db", db, "-q", docs)
 con = sqlite3.connect(db)
 rows = con.execute("SELECT f.path, s.n, s.sig, c.cluster FROM signatures s JOIN articles a ON a.doc = s.doc"
                    " JOIN files f ON f.id = a.file_id LEFT JOIN clusters c ON c.doc = a.doc").fetchall()
-sig = {p: (n, struct.unpack("<%dI" % K, blob), c) for p, n, blob, c in rows}
+BITS = 12  # lib/kfts_int.h: each minimum's low 12 bits, two in 3 bytes (indexes written before kept 16)
+
+def minima(blob):
+    if len(blob) == 2 * K:
+        return [v & 0xFFF for v in struct.unpack("<%dH" % K, blob)]
+    out = []
+    for i in range(0, len(blob), 3):
+        out += [blob[i] | (blob[i + 1] & 0xF) << 8, blob[i + 1] >> 4 | blob[i + 2] << 4]
+    return out
+
+sig = {p: (n, minima(blob), c) for p, n, blob, c in rows}
+CHANCE = 2.0 ** -BITS  # two different minima's low bits agree
 
 def similarity(x, y):
     (na, a, _), (nb, b, _) = x, y
-    j = sum(1 for u, v in zip(a, b) if u == v) / K
+    j = max(0.0, (sum(1 for u, v in zip(a, b) if u == v) / K - CHANCE) / (1 - CHANCE))
     inter = j * (na + nb) / (1 + j)
     return j, min(1.0, inter / min(na, nb)) if min(na, nb) else 0.0
 

@@ -86,15 +86,47 @@ int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
       if (v < min[k]) min[k] = v;
     }
   }
-  for (int k = 0; k < KFTSP_SIG_K; k++) out->min[k] = (uint16_t)min[k];
+  for (int k = 0; k < KFTSP_SIG_K; k++) out->min[k] = (uint16_t)(min[k] & ((1u << KFTSP_SIG_BITS) - 1));
   kftsp_u64set_free(&c.set);
   return KFTS_OK;
+}
+
+#define SIG_MASK ((1u << KFTSP_SIG_BITS) - 1)
+
+void kftsp_sig_pack(const uint16_t *min, unsigned char *out) {
+  for (int k = 0; k < KFTSP_SIG_K; k += 2, out += 3) { /* 12 + 12 bits, low byte first */
+    unsigned a = min[k] & SIG_MASK, b = min[k + 1] & SIG_MASK;
+    out[0] = (unsigned char)a;
+    out[1] = (unsigned char)(a >> 8 | (b & 0xF) << 4);
+    out[2] = (unsigned char)(b >> 4);
+  }
+}
+
+int kftsp_sig_load(const void *blob, int n, uint16_t *min) {
+  const unsigned char *p = blob;
+  if (!p) return 0;
+  if (n == KFTSP_SIG_BYTES) {
+    for (int k = 0; k < KFTSP_SIG_K; k += 2, p += 3) {
+      min[k] = (uint16_t)(p[0] | (p[1] & 0xF) << 8);
+      min[k + 1] = (uint16_t)(p[1] >> 4 | p[2] << 4);
+    }
+    return 1;
+  }
+  if (n != KFTSP_SIG_K * 2) return 0;
+  for (int k = 0; k < KFTSP_SIG_K; k++) { /* 16-bit minima in the writer's byte order */
+    uint16_t v;
+    memcpy(&v, p + 2 * k, 2);
+    min[k] = (uint16_t)(v & SIG_MASK);
+  }
+  return 1;
 }
 
 double kftsp_sig_jaccard(const kftsp_sig *a, const kftsp_sig *b) {
   int same = 0;
   for (int k = 0; k < KFTSP_SIG_K; k++) same += a->min[k] == b->min[k];
-  return (double)same / KFTSP_SIG_K;
+  const double chance = 1.0 / (1 << KFTSP_SIG_BITS); /* two different minima's bits agree */
+  double j = ((double)same / KFTSP_SIG_K - chance) / (1 - chance);
+  return j < 0 ? 0 : j;
 }
 
 double kftsp_sig_similarity(const kftsp_sig *a, const kftsp_sig *b) {
@@ -156,11 +188,9 @@ static int db_fail(kfts_error *err, sqlite3 *h, const char *what) {
 /* The signature of article ID, read back (ST: SELECT n, sig ... WHERE doc = ?1). */
 static int read_sig(sqlite3_stmt *st, int64_t id, kftsp_sig *s) {
   sqlite3_bind_int64(st, 1, id);
-  int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == (int)sizeof s->min;
-  if (ok) {
-    s->n = (uint32_t)sqlite3_column_int64(st, 0);
-    memcpy(s->min, sqlite3_column_blob(st, 1), sizeof s->min);
-  }
+  int ok = sqlite3_step(st) == SQLITE_ROW &&
+           kftsp_sig_load(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), s->min);
+  if (ok) s->n = (uint32_t)sqlite3_column_int64(st, 0);
   sqlite3_reset(st);
   return ok;
 }
@@ -388,13 +418,12 @@ static int write_rows(sqlite3 *h, FILE *f, sorter *s, size_t *n_out, kfts_error 
   int rc = KFTS_OK, step;
   size_t n = 0;
   while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sqlite3_column_bytes(st, 2) != (int)(KFTSP_SIG_K * sizeof(uint16_t))) continue; /* not ours: ignored */
     row r;
     memset(&r, 0, sizeof r);
     r.n = (uint32_t)sqlite3_column_int64(st, 1);
     if (r.n < KFTSP_SIG_MIN_TOKENS) continue; /* never clustered */
     if (n == UINT32_MAX) break;                /* rows are 32-bit numbers: the rest stay alone */
-    memcpy(r.min, sqlite3_column_blob(st, 2), sizeof r.min);
+    if (!kftsp_sig_load(sqlite3_column_blob(st, 2), sqlite3_column_bytes(st, 2), r.min)) continue; /* not ours */
     r.id = sqlite3_column_int64(st, 0);
     if (fwrite(&r, sizeof r, 1, f) != 1) rc = KFTS_EIO;
     for (int b = 0; !rc && b < BANDS; b++) {
@@ -602,10 +631,9 @@ int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **docs_out, dou
   size_t m = 0, cap = 0;
   sqlite3_bind_int64(all, 1, mine);
   while (!rc && sqlite3_step(all) == SQLITE_ROW) {
-    if (sqlite3_column_bytes(all, 2) != (int)sizeof o.min) continue;
     o.n = (uint32_t)sqlite3_column_int64(all, 1);
     if (o.n < KFTSP_SIG_MIN_TOKENS / 2) continue;
-    memcpy(o.min, sqlite3_column_blob(all, 2), sizeof o.min);
+    if (!kftsp_sig_load(sqlite3_column_blob(all, 2), sqlite3_column_bytes(all, 2), o.min)) continue;
     double sim = kftsp_sig_similarity(&me, &o);
     if (sim < 0.1) continue;
     near *x = kftsp_grow(c, m, &cap, sizeof *x, 256);

@@ -537,15 +537,25 @@ void kftsp_query_free(kftsp_query *q);
 #define KFTSP_CLUSTER_THRESHOLD 0.6    /* estimated containment to join a cluster */
 #define KFTSP_CLUSTER_MIN_JACCARD 0.3  /* and at least this estimated Jaccard */
 
-/* The low 16 bits of each minimum: two different minima agree in them once in 65,536 slots,
-** a Jaccard estimate off by 1/64 for about one pair in a thousand; stored as 128 bytes. */
+/* The low 12 bits of each minimum (b-bit MinHash, Li and König 2010): two different minima
+** agree in them once in 4,096 slots, so the share of equal slots P estimates
+** J + (1 - J) / 4096, and kftsp_sig_jaccard estimates J as (P - 1/4096) / (1 - 1/4096).
+** Stored packed, two minima in 3 bytes (KFTSP_SIG_BYTES); indexes written before kept the
+** low 16 bits (128 bytes), read as their low 12 (kftsp_sig_load). */
+#define KFTSP_SIG_BITS 12
+#define KFTSP_SIG_BYTES (KFTSP_SIG_K * KFTSP_SIG_BITS / 8)
 typedef struct kftsp_sig {
-  uint16_t min[KFTSP_SIG_K];
-  uint32_t n; /* distinct tokens */
+  uint16_t min[KFTSP_SIG_K]; /* below 1 << KFTSP_SIG_BITS */
+  uint32_t n;                /* distinct tokens */
 } kftsp_sig;
 
 /* The signature of the text in PARTS (NULLs skipped). KFTS_OK or KFTS_ENOMEM. */
 int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out);
+/* The stored form of MIN (KFTSP_SIG_K minima), KFTSP_SIG_BYTES bytes into OUT. */
+void kftsp_sig_pack(const uint16_t *min, unsigned char *out);
+/* Fills MIN (KFTSP_SIG_K minima) from a stored sig blob of N bytes; 0 when N is no
+** signature's length. */
+int kftsp_sig_load(const void *blob, int n, uint16_t *min);
 double kftsp_sig_jaccard(const kftsp_sig *a, const kftsp_sig *b);
 /* Estimated containment |A∩B| / min(|A|, |B|). */
 double kftsp_sig_similarity(const kftsp_sig *a, const kftsp_sig *b);

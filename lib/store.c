@@ -761,7 +761,9 @@ static int write_signatures(run *r, const sig_job *j) {
     if (rc) break;
     sqlite3_bind_int64(r->ins_sig, 1, j->pend[i].doc);
     sqlite3_bind_int64(r->ins_sig, 2, j->sig[i].n);
-    sqlite3_bind_blob(r->ins_sig, 3, j->sig[i].min, (int)sizeof j->sig[i].min, SQLITE_STATIC);
+    unsigned char packed[KFTSP_SIG_BYTES];
+    kftsp_sig_pack(j->sig[i].min, packed);
+    sqlite3_bind_blob(r->ins_sig, 3, packed, (int)sizeof packed, SQLITE_TRANSIENT);
     rc = step_done(r, r->ins_sig, "writing a signature");
   }
   return rc;

@@ -303,6 +303,124 @@ static void store__clusters_same_when_spilled(void **state) {
   sqlite3_close(h);
 }
 
+/* The Jaccard estimate from 12-bit minima takes out the slots that agree by chance (1 in
+** 4,096): equal signatures give 1, signatures with no slot alike 0, and one with 4 of 64
+** slots alike (1/16) (1/16 - 1/4096) / (1 - 1/4096) = 255/4095. The stored form gives the
+** minima back. */
+static void store__signature_estimates(void **state) {
+  (void)state;
+  kftsp_sig a = {.n = 100}, b = {.n = 100};
+  for (int k = 0; k < KFTSP_SIG_K; k++) a.min[k] = (uint16_t)(k * 61), b.min[k] = (uint16_t)(k * 61 + 7);
+  assert_true(kftsp_sig_jaccard(&a, &a) == 1.0);
+  assert_true(kftsp_sig_jaccard(&a, &b) == 0.0);
+  for (int k = 0; k < 4; k++) b.min[k * 16] = a.min[k * 16];
+  double j = kftsp_sig_jaccard(&a, &b);
+  if (j < 255.0 / 4095 - 1e-12 || j > 255.0 / 4095 + 1e-12) fail_msg("4 of 64 slots alike: J %.6f, want 255/4095", j);
+  /* Texts that share no token: their minima's low bits are spread evenly (about 3,900
+  ** distinct values in 12,800 draws from 4,096), and the estimates stay near 0. */
+  static unsigned char seen[1 << KFTSP_SIG_BITS];
+  memset(seen, 0, sizeof seen);
+  double sum = 0;
+  char t1[64], t2[64];
+  for (int i = 0; i < 200; i++) {
+    char w1[400] = "", w2[400] = "";
+    for (int w = 0; w < 30; w++) {
+      int v = i * 30 + w; /* letters only: digits would be tokens of their own, shared */
+      snprintf(t1, sizeof t1, "alpha%c%c%c ", 'a' + v % 26, 'a' + v / 26 % 26, 'a' + v / 676 % 26);
+      snprintf(t2, sizeof t2, "beta%c%c%c ", 'a' + v % 26, 'a' + v / 26 % 26, 'a' + v / 676 % 26);
+      strcat(w1, t1);
+      strcat(w2, t2);
+    }
+    const char *p1[] = {w1}, *p2[] = {w2};
+    assert_int_equal(kftsp_signature(p1, 1, &a), KFTS_OK);
+    assert_int_equal(kftsp_signature(p2, 1, &b), KFTS_OK);
+    sum += kftsp_sig_jaccard(&a, &b);
+    unsigned char packed[KFTSP_SIG_BYTES];
+    uint16_t back[KFTSP_SIG_K];
+    kftsp_sig_pack(a.min, packed);
+    assert_true(kftsp_sig_load(packed, KFTSP_SIG_BYTES, back));
+    assert_memory_equal(back, a.min, sizeof back);
+    for (int k = 0; k < KFTSP_SIG_K; k++) {
+      assert_true(a.min[k] < 1 << KFTSP_SIG_BITS);
+      seen[a.min[k]] = 1;
+    }
+  }
+  int distinct = 0;
+  for (int v = 0; v < 1 << KFTSP_SIG_BITS; v++) distinct += seen[v];
+  if (distinct < 3500) fail_msg("unrelated texts: %d distinct minima of 12800, want about 3900", distinct);
+  if (sum / 200 > 0.001) fail_msg("unrelated texts: mean J %.4f", sum / 200);
+  assert_false(kftsp_sig_load(NULL, 0, a.min));
+  assert_false(kftsp_sig_load("short", 5, a.min));
+}
+
+/* An index written before signatures kept 12 bits kept 16 (128 bytes, the writer's byte
+** order): re-clustering and --similar read their low 12 bits, with the same results as the
+** signatures written now. */
+static void store__signatures_of_older_indexes(void **state) {
+  fixture *fx = *state;
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd '%s' && cp 002_*.txt copy1.txt && cp 002_*.txt copy2.txt", fx->corpus);
+  assert_int_equal(system(cmd), 0);
+  run_index(fx, 0);
+  sqlite3 *h = raw(fx);
+  const char *fp = "SELECT count(*) || '/' || coalesce(sum((doc % 1000003) * (cluster % 997)), 0) FROM clusters";
+  int64_t clustered = scalar(h, "SELECT count(*) FROM clusters");
+  if (clustered < 24) fail_msg("the copies should make clusters; %lld rows", (long long)clustered);
+  int64_t id = scalar(h, "SELECT a.id FROM articles a JOIN clusters c ON c.doc = a.doc LIMIT 1");
+  char want[2][4096], got[2][4096];
+  for (int pass = 0; pass < 2; pass++) {
+    char(*out)[4096] = pass ? got : want;
+    kfts_error err = {0};
+    assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    if (kftsp_recluster(h, &err)) fail_msg("recluster: %s", err.message);
+    assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, fp, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out[0], sizeof out[0], "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    kfts_db *db = NULL;
+    assert_int_equal(kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err), KFTS_OK);
+    int64_t *docs = NULL;
+    double *sims = NULL;
+    size_t n = 0;
+    if (kftsp_similar(db, id, 20, &docs, &sims, &n, &err)) fail_msg("similar: %s", err.message);
+    if (n < 2) fail_msg("article %lld: %zu similar articles, want its two copies", (long long)id, n);
+    out[1][0] = 0;
+    for (size_t i = 0; i < n; i++)
+      snprintf(out[1] + strlen(out[1]), sizeof out[1] - strlen(out[1]), "%lld:%.6f ", (long long)docs[i], sims[i]);
+    kftsp_free(docs);
+    kftsp_free(sims);
+    kfts_db_close(db);
+    if (pass) break;
+    /* Widen every signature as the older writer stored it: 16 bits a minimum, the high 8 bits
+    ** whatever the full minimum had (here a pattern). */
+    sqlite3_stmt *rd, *wr;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT doc, sig FROM signatures", -1, &rd, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "UPDATE signatures SET sig = ?2 WHERE doc = ?1", -1, &wr, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    int rows = 0;
+    while (sqlite3_step(rd) == SQLITE_ROW) {
+      uint16_t m[KFTSP_SIG_K], wide[KFTSP_SIG_K];
+      assert_int_equal(sqlite3_column_bytes(rd, 1), KFTSP_SIG_BYTES);
+      assert_true(kftsp_sig_load(sqlite3_column_blob(rd, 1), KFTSP_SIG_BYTES, m));
+      for (int k = 0; k < KFTSP_SIG_K; k++) wide[k] = (uint16_t)((k * 37 + rows) % 16 << 12 | m[k]);
+      sqlite3_bind_int64(wr, 1, sqlite3_column_int64(rd, 0));
+      sqlite3_bind_blob(wr, 2, wide, (int)sizeof wide, SQLITE_TRANSIENT);
+      assert_int_equal(sqlite3_step(wr), SQLITE_DONE);
+      sqlite3_reset(wr);
+      rows++;
+    }
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    assert_int_equal(sqlite3_exec(h, "COMMIT; DELETE FROM clusters", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(scalar(h, "SELECT count(*) FROM signatures WHERE length(sig) = 128"), rows);
+  }
+  assert_string_equal(got[0], want[0]);
+  assert_string_equal(got[1], want[1]);
+  sqlite3_close(h);
+}
+
 /* Each article's stored signature is the one its own text gives, whether the indexer
 ** computes the batch's signatures on a second thread or on its only one. */
 static void store__signatures_of_their_articles(void **state) {
@@ -330,8 +448,10 @@ static void store__signatures_of_their_articles(void **state) {
       assert_int_equal(kftsp_signature(parts, 3, &want), KFTS_OK);
       if (sqlite3_column_type(st, 5) == SQLITE_NULL) fail_msg("article %lld has no signature", (long long)sqlite3_column_int64(st, 0));
       assert_int_equal(sqlite3_column_int64(st, 4), want.n);
-      assert_int_equal(sqlite3_column_bytes(st, 5), (int)sizeof want.min);
-      if (memcmp(sqlite3_column_blob(st, 5), want.min, sizeof want.min))
+      unsigned char packed[KFTSP_SIG_BYTES];
+      kftsp_sig_pack(want.min, packed);
+      assert_int_equal(sqlite3_column_bytes(st, 5), KFTSP_SIG_BYTES);
+      if (memcmp(sqlite3_column_blob(st, 5), packed, sizeof packed))
         fail_msg("article %lld: another article's signature (threads %d)", (long long)sqlite3_column_int64(st, 0), threads);
       n++;
     }
@@ -791,6 +911,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(store__split_scan_sees_one_state, setup, teardown),
       cmocka_unit_test_setup_teardown(store__clusters_same_when_spilled, setup, teardown),
       cmocka_unit_test_setup_teardown(store__signatures_of_their_articles, setup, teardown),
+      cmocka_unit_test(store__signature_estimates),
+      cmocka_unit_test_setup_teardown(store__signatures_of_older_indexes, setup, teardown),
       cmocka_unit_test_setup_teardown(store__full_rebuild_keeps_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(store__bad_files_cost_only_themselves, setup, teardown),
       cmocka_unit_test_setup_teardown(store__schema_versions, setup, teardown),
