@@ -185,10 +185,10 @@ void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t doc) {
 
 int kftsp_dv_valid(sqlite3 *h) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(h, "SELECT 1 FROM meta WHERE key = 'docvals' AND value = '1'", -1, &st, NULL) != SQLITE_OK)
+  if (kftsp_prepare(h, "SELECT 1 FROM meta WHERE key = 'docvals' AND value = '1'", &st) != SQLITE_OK)
     return 0;
   int ok = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return ok;
 }
 
@@ -266,10 +266,10 @@ void kftsp_dv_cache_free(kftsp_dv_cache *c) {
 static int64_t top_block(sqlite3 *h) {
   sqlite3_stmt *st = NULL;
   int64_t v = -1;
-  if (sqlite3_prepare_v2(h, "SELECT max(block) FROM docvals", -1, &st, NULL) == SQLITE_OK &&
+  if (kftsp_prepare(h, "SELECT max(block) FROM docvals", &st) == SQLITE_OK &&
       sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
     v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return v;
 }
 

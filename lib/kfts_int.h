@@ -45,6 +45,17 @@ void kftsp_pool_give(kftsp_pool *pl, void *block, size_t cap);
 ** its first USED bytes copied; KFTS_ENOMEM leaves it as it was. */
 int kftsp_pool_grow(kftsp_pool *pl, void **p, size_t *cap, size_t need, size_t used);
 
+/* Statements kept between uses on kfts's own connections (util.c). kftsp_prepare is
+** sqlite3_prepare_v2, from the connection's kept statements when it has the same SQL;
+** kftsp_finalize gives a statement back (reset, unbound) to its connection when that one is
+** attached, and finalizes it otherwise. Detach (finalizing the kept ones) before closing. */
+struct sqlite3;
+struct sqlite3_stmt;
+void kftsp_stmt_attach(struct sqlite3 *h);
+void kftsp_stmt_detach(struct sqlite3 *h);
+int kftsp_prepare(struct sqlite3 *h, const char *sql, struct sqlite3_stmt **st);
+void kftsp_finalize(struct sqlite3_stmt *st);
+
 /* Test hook: make allocation number N (1-based, counted from now) and all after fail; 0 = off. */
 void kftsp_alloc_fail_after(long n);
 

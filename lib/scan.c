@@ -424,7 +424,7 @@ static int scan_filtered(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx)
     rc = fn(ctx, &row);
   }
   if (!rc && s != SQLITE_DONE) rc = kftsp_match_fail(m, NULL);
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return rc;
 }
 
@@ -914,7 +914,7 @@ static int read_down(collect_arg *a, int p, const char *phrase, int len) {
     }
     if (s != SQLITE_ROW && s != SQLITE_DONE) rc = kftsp_match_fail(a->h->m, NULL);
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return rc;
 }
 
@@ -943,7 +943,7 @@ static void *collect_main(void *p) {
     int s = sqlite3_step(st);
     if (s != SQLITE_ROW && s != SQLITE_DONE) a->rc = kftsp_match_fail(a->h->m, NULL);
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   if (!a->rc && a->c->want_down) a->rc = read_down(a, 0, NULL, 0);
   if (!a->rc && a->c->done && a->c->t->n > 1 && a->c->meets && !a->c->t->pass) a->rc = steal(a);
   return NULL;
@@ -986,10 +986,10 @@ static int collect_run(half *hs, int n_halves, collect *c) {
 }
 
 static void half_done(half *h) {
-  sqlite3_finalize(h->hits);
-  sqlite3_finalize(h->meta.st);
+  kftsp_finalize(h->hits);
+  kftsp_finalize(h->meta.st);
   if (h->dv) {
-    sqlite3_finalize(h->dv->c.st);
+    kftsp_finalize(h->dv->c.st);
     kftsp_free(h->dv->scratch);
     kftsp_free(h->dv);
   }
@@ -1047,8 +1047,7 @@ int kftsp_split_min_rows = 20000;
 static int fts_state(sqlite3 *h, kftsp_buf *b, sqlite3_int64 *rows) {
   sqlite3_stmt *st;
   *rows = 0;
-  if (sqlite3_prepare_v2(h, "SELECT id, block FROM articles_fts_data WHERE id IN (1, 10) ORDER BY id", -1, &st,
-                         NULL) != SQLITE_OK)
+  if (kftsp_prepare(h, "SELECT id, block FROM articles_fts_data WHERE id IN (1, 10) ORDER BY id", &st) != SQLITE_OK)
     return -1;
   int s, got = 0;
   while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1069,7 +1068,7 @@ static int fts_state(sqlite3 *h, kftsp_buf *b, sqlite3_int64 *rows) {
     kftsp_buf_add(b, (const char *)p, (size_t)n);
     got++;
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return s == SQLITE_DONE && got == 2 && !b->oom ? 0 : -1;
 }
 
@@ -1091,8 +1090,7 @@ static int split_point(sqlite3 *h, sqlite3 *w, int64_t *mid) {
   int ok = kftsp_scan_same_index(h, w) >= kftsp_split_min_rows;
   sqlite3_stmt *st = NULL;
   if (ok &&
-      sqlite3_prepare_v2(h, "SELECT (SELECT min(doc) FROM articles_meta), (SELECT max(doc) FROM articles_meta)", -1,
-                         &st, NULL) == SQLITE_OK &&
+      kftsp_prepare(h, "SELECT (SELECT min(doc) FROM articles_meta), (SELECT max(doc) FROM articles_meta)", &st) == SQLITE_OK &&
       sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
     int64_t lo = sqlite3_column_int64(st, 0), hi = sqlite3_column_int64(st, 1);
     *mid = lo / 2 + hi / 2 + 1;
@@ -1100,7 +1098,7 @@ static int split_point(sqlite3 *h, sqlite3 *w, int64_t *mid) {
   } else {
     ok = 0;
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return ok;
 }
 
@@ -1118,14 +1116,14 @@ static int pass_build(kftsp_match *m, passset *p) {
     const char *detail = (const char *)sqlite3_column_text(st, 3);
     if (detail && !strncmp(detail, "SCAN", 4)) indexed = 0;
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   st = NULL;
   int64_t top = 0;
   if (!rc && indexed &&
-      sqlite3_prepare_v2(kftsp_match_handle(m), "SELECT coalesce(max(doc), 0) FROM articles", -1, &st, NULL) == SQLITE_OK &&
+      kftsp_prepare(kftsp_match_handle(m), "SELECT coalesce(max(doc), 0) FROM articles", &st) == SQLITE_OK &&
       sqlite3_step(st) == SQLITE_ROW)
     top = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   st = NULL;
   if (!rc && indexed && top > 0) {
     p->n = top + 1;
@@ -1137,7 +1135,7 @@ static int pass_build(kftsp_match *m, passset *p) {
       if (d >= 0 && d < p->n) p->bits[d >> 6] |= (uint64_t)1 << (d & 63);
     }
     if (!rc && s != SQLITE_DONE) rc = kftsp_match_fail(m, NULL);
-    sqlite3_finalize(st);
+    kftsp_finalize(st);
   }
   kftsp_buf_reset(&b);
   return rc;

@@ -194,7 +194,7 @@ static void from_where(kftsp_buf *b, const run *r, const char *fts, int files) {
 }
 
 static int prepare(run *r, const char *sql, sqlite3_stmt **st, const char *fts) {
-  if (sqlite3_prepare_v2(r->h, sql, -1, st, NULL) != SQLITE_OK) return db_err(r);
+  if (kftsp_prepare(r->h, sql, st) != SQLITE_OK) return db_err(r);
   bind_params(r, *st);
   int i = sqlite3_bind_parameter_index(*st, P_FTS);
   if (i) sqlite3_bind_text(*st, i, fts, -1, SQLITE_STATIC);
@@ -216,7 +216,7 @@ static int count_rows(run *r, const char *fts, size_t *n) {
   if (rc) return rc;
   if (sqlite3_step(st) == SQLITE_ROW) *n = (size_t)sqlite3_column_int64(st, 0);
   else rc = db_err(r);
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return rc;
 }
 
@@ -304,11 +304,10 @@ static int snippet_from(kfts_hit *x, sqlite3_stmt *st, int first) {
 static int plain_snippets(run *r, kfts_hit *hits, size_t n) {
   int rc = KFTS_OK;
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(r->h,
+  if (kftsp_prepare(r->h,
                          "SELECT CASE WHEN length(t) > ?2 THEN substr(t, 1, ?2) || '…' ELSE t END"
                          " FROM (SELECT replace(coalesce(nullif(summary, ''), kfts_text(body)), char(10), ' ') AS t"
-                         " FROM articles WHERE doc = ?1)",
-                         -1, &st, NULL) != SQLITE_OK)
+                         " FROM articles WHERE doc = ?1)", &st) != SQLITE_OK)
     return db_err(r);
   sqlite3_bind_int(st, 2, r->o->snippet_tokens * 3);
   for (size_t i = 0; !rc && i < n; i++) {
@@ -319,7 +318,7 @@ static int plain_snippets(run *r, kfts_hit *hits, size_t n) {
     }
     sqlite3_reset(st);
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return rc;
 }
 
@@ -376,8 +375,7 @@ static int one_token(void *ctx, const kfts_token *t) {
 ** replaced (the caller keeps FTS). */
 char *kftsp_prefix_rewrite(sqlite3 *h, const char *fts, const int64_t *docs, size_t n) {
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(h, "SELECT title, summary, kfts_text(body), topics FROM articles WHERE doc = ?1", -1, &st,
-                         NULL) != SQLITE_OK)
+  if (kftsp_prepare(h, "SELECT title, summary, kfts_text(body), topics FROM articles WHERE doc = ?1", &st) != SQLITE_OK)
     return NULL;
   kftsp_buf out = {0};
   one tok = {{0}, 0};
@@ -432,7 +430,7 @@ char *kftsp_prefix_rewrite(sqlite3 *h, const char *fts, const int64_t *docs, siz
     kftsp_u64set_free(&x.seen);
     kftsp_buf_reset(&word);
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   kftsp_buf_reset(&tok.b);
   if (!ok || out.oom) {
     kftsp_buf_reset(&out);
@@ -505,7 +503,7 @@ static int snippets_for(run *r, kfts_hit *hits, size_t n, const char *fts, const
   }
   sqlite3_stmt *st = NULL;
   if (b.oom) rc = KFTS_ENOMEM;
-  else if (sqlite3_prepare_v2(r->h, b.p, -1, &st, NULL) != SQLITE_OK) rc = db_err(r);
+  else if (kftsp_prepare(r->h, b.p, &st) != SQLITE_OK) rc = db_err(r);
   kftsp_buf_reset(&b);
   if (!rc) sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
   int start[64], len[64], n_ph = 0;
@@ -552,7 +550,7 @@ static int snippets_for(run *r, kfts_hit *hits, size_t n, const char *fts, const
     if (!rc && s != SQLITE_DONE) rc = db_err(r);
   }
   kftsp_buf_reset(&b);
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return rc;
 }
 
@@ -678,7 +676,7 @@ static int collapse_page(run *r, const char *fts, const int32_t *cover, size_t n
       kftsp_buf_printf(&ids, "%s%lld", ids.n > 1 ? "," : "", (long long)doc);
   }
   if (!rc && src != SQLITE_DONE) rc = db_err(r);
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   size_t n = seen.n;
   kftsp_u64set_free(&seen);
   kftsp_buf_addc(&ids, ']');
@@ -695,11 +693,10 @@ static int collapse_page(run *r, const char *fts, const int32_t *cover, size_t n
 /* The other members of hit X's story cluster. */
 static int load_members(run *r, kfts_hit *x) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(r->h,
+  if (kftsp_prepare(r->h,
                          "SELECT a.id, a.title, a.date, a.source FROM clusters c JOIN articles a ON a.doc = c.doc"
                          " WHERE c.cluster = (SELECT cluster FROM clusters WHERE doc = ?1) AND a.doc != ?1"
-                         " ORDER BY a.date IS NULL, a.date, a.doc",
-                         -1, &st, NULL) != SQLITE_OK)
+                         " ORDER BY a.date IS NULL, a.date, a.doc", &st) != SQLITE_OK)
     return db_err(r);
   sqlite3_bind_int64(st, 1, x->doc);
   int rc = KFTS_OK;
@@ -717,7 +714,7 @@ static int load_members(run *r, kfts_hit *x) {
     m->source = col_dup(st, 3);
     if (!m->title) rc = KFTS_ENOMEM;
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return rc;
 }
 
@@ -839,7 +836,7 @@ static int load_clusters(run *r, clustered **out, size_t *n_out, size_t *n_k) {
   *out = NULL;
   *n_out = *n_k = 0;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(r->h, "SELECT doc, cluster FROM clusters ORDER BY doc", -1, &st, NULL) != SQLITE_OK)
+  if (kftsp_prepare(r->h, "SELECT doc, cluster FROM clusters ORDER BY doc", &st) != SQLITE_OK)
     return db_err(r);
   clustered *v = NULL;
   int64_t *leader = NULL, *ks = NULL;
@@ -858,7 +855,7 @@ static int load_clusters(run *r, clustered **out, size_t *n_out, size_t *n_k) {
     leader[n++] = sqlite3_column_int64(st, 1);
   }
   if (!rc && src != SQLITE_DONE) rc = db_err(r);
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   size_t m = 0;
   if (!rc && n && !(ks = kftsp_malloc(n * sizeof *ks))) rc = KFTS_ENOMEM;
   if (!rc && n) { /* the distinct leaders, sorted: a cluster's number is its leader's place */
@@ -952,8 +949,7 @@ static int fetch_top(run *r, kfts_result *res, const char *fts, const int32_t *c
     if (t.n > first && !res->hits) rc = KFTS_ENOMEM;
   }
   if (!rc && t.n > first &&
-      sqlite3_prepare_v2(r->h, "SELECT " HIT_COLUMNS " FROM articles a JOIN files f ON f.id = a.file_id WHERE a.doc = ?1",
-                         -1, &st, NULL) != SQLITE_OK)
+      kftsp_prepare(r->h, "SELECT " HIT_COLUMNS " FROM articles a JOIN files f ON f.id = a.file_id WHERE a.doc = ?1", &st) != SQLITE_OK)
     rc = db_err(r);
   for (size_t i = first; !rc && i < t.n; i++) {
     sqlite3_bind_int64(st, 1, t.v[i].doc);
@@ -969,7 +965,7 @@ static int fetch_top(run *r, kfts_result *res, const char *fts, const int32_t *c
     }
     sqlite3_reset(st);
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   uint64_t *phrases = !rc && res->n_hits ? kftsp_malloc(res->n_hits * sizeof *phrases) : NULL;
   for (size_t i = 0; phrases && i < res->n_hits; i++) phrases[i] = t.v[first + i].phrases;
   kftsp_free(t.v);
@@ -1022,7 +1018,7 @@ static int fetch(run *r, kfts_result *res, const char *fts, const int32_t *cover
     x->score = x->relevance * x->importance_factor * x->recency_factor;
   }
   if (!rc && src != SQLITE_DONE) rc = db_err(r);
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   if (!rc) rc = make_snippets(r, res->hits, res->n_hits, fts, NULL);
   for (size_t k = 0; !rc && o->collapse && k < res->n_hits; k++) rc = load_members(r, &res->hits[k]);
   kftsp_free(r->only);
@@ -1089,10 +1085,10 @@ static int newest_date(run *r) {
   sqlite3_stmt *st;
   r->newest[0] = 0;
   if (r->o->recent_half_life <= 0) return KFTS_OK;
-  if (sqlite3_prepare_v2(r->h, "SELECT max(date) FROM articles", -1, &st, NULL) != SQLITE_OK) return db_err(r);
+  if (kftsp_prepare(r->h, "SELECT max(date) FROM articles", &st) != SQLITE_OK) return db_err(r);
   if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
     snprintf(r->newest, sizeof r->newest, "%s", (const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return KFTS_OK;
 }
 
@@ -1241,9 +1237,8 @@ int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t limit, kfts_
   char *desc = kftsp_printf("similar to article %lld", (long long)id);
   if (!res || !hits || !desc) rc = KFTS_ENOMEM;
   sqlite3_stmt *st = NULL;
-  if (!rc && sqlite3_prepare_v2(r.h, "SELECT " HIT_COLUMNS " FROM articles a JOIN files f ON f.id = a.file_id"
-                                      " WHERE a.doc = ?1",
-                                -1, &st, NULL) != SQLITE_OK)
+  if (!rc && kftsp_prepare(r.h, "SELECT " HIT_COLUMNS " FROM articles a JOIN files f ON f.id = a.file_id"
+                                      " WHERE a.doc = ?1", &st) != SQLITE_OK)
     rc = db_err(&r);
   if (res) {
     memset(res, 0, sizeof *res);
@@ -1264,7 +1259,7 @@ int kfts_similar(kfts_result **out, kfts_db *db, int64_t id, size_t limit, kfts_
     }
     sqlite3_reset(st);
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   if (!rc && res) rc = plain_snippets(&r, res->hits, res->n_hits);
   if (res) res->total = res->n_hits;
   kftsp_free(hits);

@@ -253,10 +253,10 @@ int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err) {
 
 int kftsp_db_state(sqlite3 *h, int64_t st[2]) {
   sqlite3_stmt *q;
-  int ok = sqlite3_prepare_v2(h, "PRAGMA data_version", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW;
+  int ok = kftsp_prepare(h, "PRAGMA data_version", &q) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW;
   st[0] = ok ? sqlite3_column_int64(q, 0) : -1;
   st[1] = sqlite3_total_changes64(h);
-  sqlite3_finalize(q);
+  kftsp_finalize(q);
   return ok ? 0 : -1;
 }
 
@@ -372,6 +372,8 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
   /* Readers map the file (no read() copies) and keep more pages: timelines and facets of a
   ** broad query touch every matching row. The indexer does not: its memory stays bounded. */
   if (rc == KFTS_OK && ro) rc = exec(db->h, READER_PRAGMAS, err);
+  /* A reader keeps its statements between queries (kftsp_prepare). */
+  if (rc == KFTS_OK && ro) kftsp_stmt_attach(db->h);
   /* The indexer: a fixed 64 MB page cache (FTS5 merges re-read segment pages; 2 MB, the
   ** default, cost about 15 % of a 10k-article build). */
   if (rc == KFTS_OK && !ro) rc = exec(db->h, "PRAGMA cache_size=-65536;", err);
@@ -395,6 +397,8 @@ done:
 void kfts_db_close(kfts_db *db) {
   if (!db) return;
   kftsp_helper_free(db->helper);
+  kftsp_stmt_detach(db->worker);
+  kftsp_stmt_detach(db->h);
   sqlite3_close(db->worker);
   sqlite3_close(db->h);
   kftsp_dv_cache_free(db->dvc);
@@ -420,6 +424,7 @@ sqlite3 *kftsp_db_worker(kfts_db *db) {
   sqlite3_busy_timeout(h, 10000);
   sqlite3_extended_result_codes(h, 1);
   sqlite3_exec(h, READER_PRAGMAS, NULL, NULL, NULL);
+  kftsp_stmt_attach(h);
   return db->worker = h;
 }
 

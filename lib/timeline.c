@@ -125,7 +125,7 @@ static int better(const hit *x, double score, int64_t day, int64_t doc) {
 ** once per bucket. */
 static int load_titles(kfts_timeline *t, sqlite3 *h, kfts_error *err) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(h, "SELECT id, title FROM articles WHERE doc = ?1", -1, &st, NULL) != SQLITE_OK)
+  if (kftsp_prepare(h, "SELECT id, title FROM articles WHERE doc = ?1", &st) != SQLITE_OK)
     return kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
   int rc = KFTS_OK;
   for (size_t k = 0; k < t->n_buckets && !rc; k++) {
@@ -139,7 +139,7 @@ static int load_titles(kfts_timeline *t, sqlite3 *h, kfts_error *err) {
     }
     sqlite3_reset(st);
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return rc;
 }
 

@@ -643,6 +643,68 @@ static void search__scan_scores_like_sql(void **state) {
 
 /* The pool keeps large blocks for the next take (best fit), drops the smallest when full,
 ** and grows a block keeping its contents; with no pool, malloc and free. */
+/* An attached connection keeps the statements given back, reset and unbound, and hands them
+** out again for the same SQL; at most 32, the least recently given back finalized first;
+** detaching finalizes them (the connection then closes). A connection not attached
+** prepares and finalizes as ever. */
+static int open_statements(sqlite3 *h) {
+  int n = 0;
+  for (sqlite3_stmt *st = sqlite3_next_stmt(h, NULL); st; st = sqlite3_next_stmt(h, st)) n++;
+  return n;
+}
+
+static void search__statements_kept_per_connection(void **state) {
+  (void)state;
+  sqlite3 *h = NULL, *other = NULL;
+  assert_int_equal(sqlite3_open(":memory:", &h), SQLITE_OK);
+  assert_int_equal(sqlite3_open(":memory:", &other), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h, "CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3)", NULL, NULL, NULL), SQLITE_OK);
+  kftsp_stmt_attach(h);
+  sqlite3_stmt *st = NULL, *again = NULL;
+  assert_int_equal(kftsp_prepare(h, "SELECT x, ?1 FROM t ORDER BY x", &st), SQLITE_OK);
+  sqlite3_bind_int(st, 1, 42);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW); /* given back mid-scan */
+  assert_int_equal(sqlite3_column_int(st, 1), 42);
+  kftsp_finalize(st);
+  assert_int_equal(sqlite3_stmt_busy(st), 0); /* reset: no read left open */
+  assert_int_equal(kftsp_prepare(h, "SELECT x, ?1 FROM t ORDER BY x", &again), SQLITE_OK);
+  assert_ptr_equal(again, st);
+  assert_int_equal(sqlite3_step(again), SQLITE_ROW); /* from the first row, unbound */
+  assert_int_equal(sqlite3_column_int(again, 0), 1);
+  assert_int_equal(sqlite3_column_type(again, 1), SQLITE_NULL);
+  /* Taken: the same SQL again is a statement of its own. */
+  assert_int_equal(kftsp_prepare(h, "SELECT x, ?1 FROM t ORDER BY x", &st), SQLITE_OK);
+  assert_true(st != again);
+  kftsp_finalize(st);
+  kftsp_finalize(again);
+  assert_int_equal(open_statements(h), 2);
+  /* Another connection's SQL is not this one's. */
+  assert_int_equal(kftsp_prepare(other, "SELECT 1", &st), SQLITE_OK);
+  kftsp_finalize(st);
+  assert_int_equal(open_statements(other), 0); /* not attached: finalized */
+  assert_int_equal(kftsp_prepare(h, "SELECT 1", &st), SQLITE_OK);
+  assert_ptr_equal(sqlite3_db_handle(st), h);
+  kftsp_finalize(st);
+  /* Forty different statements given back: thirty-two kept, the first ones finalized. */
+  for (int i = 0; i < 40; i++) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT %d", i);
+    assert_int_equal(kftsp_prepare(h, sql, &st), SQLITE_OK);
+    kftsp_finalize(st);
+  }
+  assert_int_equal(open_statements(h), 32);
+  assert_int_equal(kftsp_prepare(h, "SELECT 39", &st), SQLITE_OK); /* kept */
+  assert_int_equal(open_statements(h), 32);
+  kftsp_finalize(st);
+  assert_int_equal(kftsp_prepare(h, "SELECT 0", &st), SQLITE_OK); /* finalized long ago: a new one */
+  assert_int_equal(open_statements(h), 33);
+  kftsp_finalize(st);
+  kftsp_stmt_detach(h);
+  assert_int_equal(open_statements(h), 0);
+  assert_int_equal(sqlite3_close(h), SQLITE_OK);
+  assert_int_equal(sqlite3_close(other), SQLITE_OK);
+}
+
 static void search__pool_keeps_large_blocks(void **state) {
   (void)state;
   kftsp_pool *pl = kftsp_pool_new();
@@ -981,6 +1043,7 @@ static void search__prefix_snippets_as_the_prefix(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(search__pool_keeps_large_blocks),
+      cmocka_unit_test(search__statements_kept_per_connection),
       cmocka_unit_test(search__datacenter_any_particle_and_spacing),
       cmocka_unit_test(search__names_as_people_type_them),
       cmocka_unit_test(search__two_syllable_words_and_particles),
