@@ -269,16 +269,24 @@ static void store__split_scan_sees_one_state(void **state) {
 /* The clusters are the same whether the band keys are sorted in memory or spilled to sorted
 ** runs on disk and merged, and whether the rows are all in memory or only the first few
 ** (the rest read back from their file) (cluster.c). */
-static void store__clusters_same_when_spilled(void **state) {
-  fixture *fx = *state;
-  char cmd[1024]; /* two copies of the crawl file: its 28 articles each a cluster of three */
+/* The corpus with two copies of the crawl file (its 28 articles each a cluster of three),
+** indexed; a connection to it. *N (when N is set): the clusters' rows. */
+static sqlite3 *index_with_copies(fixture *fx, int64_t *n) {
+  char cmd[1024];
   snprintf(cmd, sizeof cmd, "cd '%s' && cp 002_*.txt copy1.txt && cp 002_*.txt copy2.txt", fx->corpus);
   assert_int_equal(system(cmd), 0);
   run_index(fx, 0);
   sqlite3 *h = raw(fx);
+  int64_t rows = scalar(h, "SELECT count(*) FROM clusters");
+  if (rows < 24) fail_msg("the copies should make clusters; %lld rows", (long long)rows);
+  if (n) *n = rows;
+  return h;
+}
+
+static void store__clusters_same_when_spilled(void **state) {
+  int64_t n;
+  sqlite3 *h = index_with_copies(*state, &n);
   const char *sig = "SELECT count(*), coalesce(sum((doc % 1000003) * (cluster % 997)), 0) FROM clusters";
-  int64_t n = scalar(h, "SELECT count(*) FROM clusters");
-  if (n < 24) fail_msg("the copies should make clusters; %lld rows", (long long)n);
   char want[64], got[64];
   sqlite3_stmt *st;
   for (int k = 0; k < 5; k++) {
@@ -358,14 +366,8 @@ static void store__signature_estimates(void **state) {
 ** signatures written now. */
 static void store__signatures_of_older_indexes(void **state) {
   fixture *fx = *state;
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "cd '%s' && cp 002_*.txt copy1.txt && cp 002_*.txt copy2.txt", fx->corpus);
-  assert_int_equal(system(cmd), 0);
-  run_index(fx, 0);
-  sqlite3 *h = raw(fx);
+  sqlite3 *h = index_with_copies(fx, NULL);
   const char *fp = "SELECT count(*) || '/' || coalesce(sum((doc % 1000003) * (cluster % 997)), 0) FROM clusters";
-  int64_t clustered = scalar(h, "SELECT count(*) FROM clusters");
-  if (clustered < 24) fail_msg("the copies should make clusters; %lld rows", (long long)clustered);
   int64_t id = scalar(h, "SELECT a.id FROM articles a JOIN clusters c ON c.doc = a.doc LIMIT 1");
   char want[2][4096], got[2][4096];
   for (int pass = 0; pass < 2; pass++) {
