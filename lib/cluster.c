@@ -54,6 +54,8 @@ static int on_token(void *p, const kfts_token *t) {
   return 0;
 }
 
+#define SIG_MASK ((1u << KFTSP_SIG_BITS) - 1) /* the bits of a minimum kept */
+
 /* K hash functions from one well-mixed 64-bit value: h_k = top 32 bits of (h * odd_k + c_k),
 ** one multiply-add each (the token hashes are already mixed). */
 static uint64_t mul[KFTSP_SIG_K], add[KFTSP_SIG_K];
@@ -86,12 +88,10 @@ int kftsp_signature(const char *const *parts, size_t n_parts, kftsp_sig *out) {
       if (v < min[k]) min[k] = v;
     }
   }
-  for (int k = 0; k < KFTSP_SIG_K; k++) out->min[k] = (uint16_t)(min[k] & ((1u << KFTSP_SIG_BITS) - 1));
+  for (int k = 0; k < KFTSP_SIG_K; k++) out->min[k] = (uint16_t)(min[k] & SIG_MASK);
   kftsp_u64set_free(&c.set);
   return KFTS_OK;
 }
-
-#define SIG_MASK ((1u << KFTSP_SIG_BITS) - 1)
 
 void kftsp_sig_pack(const uint16_t *min, unsigned char *out) {
   for (int k = 0; k < KFTSP_SIG_K; k += 2, out += 3) { /* 12 + 12 bits, low byte first */

@@ -418,41 +418,48 @@ void kftsp_stmt_detach(sqlite3 *h) {
   kftsp_free(c);
 }
 
-int kftsp_prepare(sqlite3 *h, const char *sql, sqlite3_stmt **st) {
-  uint64_t hash = kftsp_fnv1a(KFTSP_FNV_INIT, sql, strlen(sql));
-  *st = NULL;
+/* The registry's entry for H, or NULL when H is not attached. */
+static stmt_conn *stmt_of(sqlite3 *h) {
   pthread_mutex_lock(&stmt_mu);
   stmt_conn *c = stmt_find(h);
-  for (int i = 0; c && i < STMT_SLOTS; i++)
+  pthread_mutex_unlock(&stmt_mu);
+  return c; /* stays valid: only closing H, by the caller's thread, detaches it */
+}
+
+int kftsp_prepare(sqlite3 *h, const char *sql, sqlite3_stmt **st) {
+  *st = NULL;
+  stmt_conn *c = stmt_of(h);
+  if (!c) return sqlite3_prepare_v2(h, sql, -1, st, NULL);
+  uint64_t hash = kftsp_fnv1a(KFTSP_FNV_INIT, sql, strlen(sql));
+  pthread_mutex_lock(&stmt_mu);
+  for (int i = 0; i < STMT_SLOTS; i++)
     if (c->st[i] && c->hash[i] == hash && !strcmp(sqlite3_sql(c->st[i]), sql)) {
       *st = c->st[i];
       c->st[i] = NULL;
       break;
     }
   pthread_mutex_unlock(&stmt_mu);
-  if (*st) return SQLITE_OK;
-  return sqlite3_prepare_v3(h, sql, -1, c ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL);
+  return *st ? SQLITE_OK : sqlite3_prepare_v3(h, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
 }
 
 void kftsp_finalize(sqlite3_stmt *st) {
-  if (!st) return;
-  sqlite3 *h = sqlite3_db_handle(st);
-  const char *sql = sqlite3_sql(st);
-  uint64_t hash = sql ? kftsp_fnv1a(KFTSP_FNV_INIT, sql, strlen(sql)) : 0;
+  const char *sql = st ? sqlite3_sql(st) : NULL;
+  stmt_conn *c = sql ? stmt_of(sqlite3_db_handle(st)) : NULL;
+  if (!c) {
+    sqlite3_finalize(st);
+    return;
+  }
+  uint64_t hash = kftsp_fnv1a(KFTSP_FNV_INIT, sql, strlen(sql));
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
-  sqlite3_stmt *out = st;
   pthread_mutex_lock(&stmt_mu);
-  stmt_conn *c = sql ? stmt_find(h) : NULL;
-  if (c) {
-    int at = 0; /* an empty slot, else the least recently given back */
-    for (int i = 0; i < STMT_SLOTS && c->st[at]; i++)
-      if (!c->st[i] || c->given[i] < c->given[at]) at = i;
-    out = c->st[at];
-    c->st[at] = st;
-    c->hash[at] = hash;
-    c->given[at] = ++stmt_clock;
-  }
+  int at = 0; /* an empty slot, else the least recently given back */
+  for (int i = 0; i < STMT_SLOTS && c->st[at]; i++)
+    if (!c->st[i] || c->given[i] < c->given[at]) at = i;
+  sqlite3_stmt *out = c->st[at];
+  c->st[at] = st;
+  c->hash[at] = hash;
+  c->given[at] = ++stmt_clock;
   pthread_mutex_unlock(&stmt_mu);
   sqlite3_finalize(out);
 }
