@@ -325,6 +325,20 @@ kftsp_match *kftsp_match_fork(const kftsp_match *m, struct sqlite3 *h, kfts_erro
 kfts_error *kftsp_match_error(kftsp_match *m);
 
 /**************************************************************************
+** doclist.c: a term's rows read from FTS5's segments directly (its %_data records).
+*/
+#define KFTSP_DOCLIST_UNKNOWN (-1) /* an index this reader does not know: ask FTS5 */
+/* Called per row: an SQLite code, nonzero to stop (SQLITE_DONE: stop, no error). */
+typedef int (*kftsp_doclist_fn)(void *ctx, int64_t doc, double freq);
+/* FN(CTX, doc, freq) for each row of TOKEN (N bytes, as the tokenizer gave it) in the main
+** index of FTS5 table TABLE on H, docs LO..HI ascending, in H's current read transaction;
+** FREQ: its offsets, each weighted by WEIGHTS[column] (1.0 past N_WEIGHTS), summed in
+** FTS5's order. SQLITE_OK, KFTSP_DOCLIST_UNKNOWN (before any call of FN), FN's code, or
+** an SQLite error (SQLITE_CORRUPT when the records do not parse). */
+int kftsp_doclist_read(struct sqlite3 *h, const char *table, const char *token, int n, int64_t lo, int64_t hi,
+                       const double *weights, int n_weights, kftsp_doclist_fn fn, void *ctx);
+
+/**************************************************************************
 ** packtext.c: articles.body compressed (zstd) when that pays; kfts_text() unpacks.
 */
 typedef struct kftsp_packer kftsp_packer;
@@ -451,6 +465,7 @@ extern int64_t kftsp_merge_min_bytes; /* and only on a database of this size or 
 extern int kftsp_split_min_rows;  /* articles an index needs for a split scan (20,000) */
 extern int kftsp_merge_by_rank;   /* 1: phrase lists merged by rank where docs are dense (tests: 0) */
 extern int kftsp_meet_wait;       /* tests: a phrase read up waits until the reader down has begun */
+extern int kftsp_scan_direct; /* one-token phrases read from FTS5's segments (doclist.c); tests: 0 */
 extern int kftsp_collapse_by_sql; /* 1: --collapse walks every match in SQL (tests compare) */
 extern int kftsp_relaxed_by_sql;  /* 1: the relaxed page from SQL's ORDER BY (tests compare) */
 extern int kftsp_snippet_all_phrases; /* 1: each snippet's MATCH names every phrase (tests compare) */
@@ -651,6 +666,9 @@ long long kftsp_map_bytes(struct sqlite3 *h);
 struct sqlite3;
 /* FTS5's API object of DB, or NULL when FTS5 is missing. */
 fts5_api *kftsp_fts5_api(struct sqlite3 *db);
+/* The index's tokenizer as FTS5 runs it (KFTSP_TOKENIZE: 'porter' around 'kfts') into *TOK
+** and *INST (free with TOK->xDelete(*INST)). An SQLite code. */
+int kftsp_table_tokenizer(struct sqlite3 *db, fts5_tokenizer *tok, Fts5Tokenizer **inst);
 /* The open connection (borrowed). */
 struct sqlite3 *kftsp_db_handle(kfts_db *db);
 /* A second read-only connection to DB's file, for the second half of a scan (scan.c), opened

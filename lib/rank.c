@@ -143,11 +143,7 @@ int kftsp_ranker_open(kftsp_ranker **out, sqlite3 *db, const kftsp_ranker_cfg *c
   r->cfg = *cfg;
   int rc = KFTS_OK;
   /* The table's tokenizer, from FTS5 itself: 'porter' wrapped around 'kfts'. */
-  fts5_api *api = kftsp_fts5_api(db);
-  void *tctx = NULL;
-  const char *inner[] = {"kfts"};
-  if (!api || api->xFindTokenizer(api, "porter", &tctx, &r->tok) != SQLITE_OK ||
-      r->tok.xCreate(tctx, inner, 1, &r->tok_inst) != SQLITE_OK)
+  if (kftsp_table_tokenizer(db, &r->tok, &r->tok_inst) != SQLITE_OK)
     rc = kftsp_err(err, KFTS_EDB, "database", 0, "cannot create the 'porter kfts' tokenizer");
   if (rc == KFTS_OK && kftsp_tokenizer_new(&r->raw, NULL, 0, NULL) != SQLITE_OK) rc = KFTS_ENOMEM;
   if (rc == KFTS_OK) rc = load_stats(r, err);

@@ -241,6 +241,8 @@ typedef struct collect {
   struct collect *other; /* the other thread's, or NULL */
   int stole;           /* the phrase this thread read down from its end, or -1 */
   atomic_int *next;    /* several phrases on two threads: the next phrase not yet taken */
+  struct sqlite3 *db;  /* this thread's connection */
+  const struct direct *direct; /* phrases read from FTS5's segments, or NULL */
 } collect;
 
 static const char collect_type[] = "kfts_collect";
@@ -269,18 +271,126 @@ static int meet_takes(collect *c, int64_t doc) {
   return doc <= atomic_load(&m->down);
 }
 
-/* Adds the current row, DOC, to phrase P's list (when it passes) and count. */
-static int collect_row(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts, int64_t doc) {
-  plist *l = &c->ph[c->p];
+/* Counts row DOC of phrase P; 1 when it passes (to be listed). */
+static int collect_counts(collect *c, int64_t doc) {
   c->edge = doc;
   c->took = 1;
   c->seen[c->p]++;
-  if (c->t->pass && !pass_has(c->t->pass, doc)) return SQLITE_OK;
+  return !c->t->pass || pass_has(c->t->pass, doc);
+}
+
+static int collect_keep(collect *c, int64_t doc, double f) {
+  plist *l = &c->ph[c->p];
   if (l->n == l->cap && plist_grow(l, c->pool)) return SQLITE_NOMEM;
-  int rc;
   l->doc[l->n] = doc;
-  l->f[l->n++] = (float)phrase_freq(api, fts, 0, &rc);
+  l->f[l->n++] = (float)f;
+  return SQLITE_OK;
+}
+
+/* Adds the current row, DOC, to phrase P's list (when it passes) and count. */
+static int collect_row(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts, int64_t doc) {
+  if (!collect_counts(c, doc)) return SQLITE_OK;
+  int rc;
+  double f = phrase_freq(api, fts, 0, &rc);
+  return rc ? rc : collect_keep(c, doc, f);
+}
+
+/* doclist.c's rows, as collect_row takes FTS5's. */
+static int direct_row(void *ud, int64_t doc, double f) {
+  collect *c = ud;
+  return collect_counts(c, doc) ? collect_keep(c, doc, f) : SQLITE_OK;
+}
+
+/* ---- phrases of one token read from FTS5's segments (doclist.c) ----
+** Per phrase of the query, its one token as the table's tokenizer gives it in a query (as
+** FTS5 tokenizes the phrase), or none: FTS5 reads that phrase (several tokens, a prefix).
+** At 1M, 모델's 85k rows cost about 17 ns each that way against about 61 through
+** xQueryPhrase. A test switch turns it off (kftsp_scan_direct = 0). */
+int kftsp_scan_direct = 1;
+
+typedef struct direct {
+  char *tok[64]; /* kftsp_free */
+  int n[64];
+  int count; /* the query's phrases */
+} direct;
+
+typedef struct tok_one {
+  char *tok;
+  int n, count;
+} tok_one;
+
+static int on_token(void *ud, int tflags, const char *tok, int n, int start, int end) {
+  (void)start;
+  (void)end;
+  tok_one *o = ud;
+  o->count += 1 + ((tflags & FTS5_TOKEN_COLOCATED) != 0); /* a colocated one: not one token */
+  if (o->count == 1 && !(o->tok = kftsp_strndup(tok, (size_t)n))) return SQLITE_NOMEM;
+  o->n = n;
+  return SQLITE_OK;
+}
+
+/* D for the phrases of FTS (phrases joined by OR) on H; D->count 0 when none can be read. */
+static int direct_build(direct *d, sqlite3 *h, const char *fts) {
+  int start[64], len[64], n = 0;
+  memset(d, 0, sizeof *d);
+  if (!kftsp_scan_direct || !kftsp_or_phrases(fts, start, len, &n)) return SQLITE_OK;
+  fts5_tokenizer tok;
+  Fts5Tokenizer *inst = NULL;
+  if (kftsp_table_tokenizer(h, &tok, &inst) != SQLITE_OK) return SQLITE_OK; /* FTS5 reads them */
+  kftsp_buf text = {0};
+  int rc = SQLITE_OK;
+  for (int p = 0; rc == SQLITE_OK && p < n; p++) {
+    const char *q = fts + start[p];
+    int l = len[p];
+    if (l < 2 || q[l - 1] != '"') continue; /* a prefix */
+    text.n = 0;
+    for (int i = 1; i < l - 1; i++) /* "" inside is one " */
+      if (q[i] != '"' || q[++i] == '"') kftsp_buf_addc(&text, q[i]);
+    if (text.oom) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    tok_one o = {NULL, 0, 0};
+    rc = tok.xTokenize(inst, &o, FTS5_TOKENIZE_QUERY, text.p ? text.p : "", (int)text.n, on_token);
+    if (rc == SQLITE_OK && o.count == 1) {
+      d->tok[p] = o.tok;
+      d->n[p] = o.n;
+    } else {
+      kftsp_free(o.tok);
+    }
+  }
+  tok.xDelete(inst);
+  kftsp_buf_reset(&text);
+  d->count = n;
   return rc;
+}
+
+static void direct_free(direct *d) {
+  for (int p = 0; p < d->count; p++) kftsp_free(d->tok[p]);
+}
+
+static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud);
+
+/* Phrase P (c->p) read into C: from FTS5's segments when it is one token, else (or when the
+** segments are in a form doclist.c does not read) through xQueryPhrase. */
+static int read_phrase(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts) {
+  const direct *d = c->direct;
+  int p = c->p;
+  if (d && d->count == c->t->n && d->tok[p] && !c->meet && api->xPhraseSize(fts, p) == 1) {
+    plist *l = &c->ph[p];
+    size_t n0 = l->n;
+    sqlite3_int64 seen0 = c->seen[p];
+    int64_t edge0 = c->edge;
+    int took0 = c->took;
+    int rc = kftsp_doclist_read(c->db, "articles_fts", d->tok[p], d->n[p], c->lo, c->hi, weights,
+                                (int)KFTSP_ARRAY_LEN(weights), direct_row, c);
+    if (rc == SQLITE_OK || rc == SQLITE_NOMEM) return rc;
+    l->n = n0; /* FTS5 reads it again, and says what is wrong if anything is */
+    c->seen[p] = seen0;
+    c->edge = edge0;
+    c->took = took0;
+  }
+  return api->xQueryPhrase(fts, p, c, collect_cb);
 }
 
 static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud) {
@@ -331,16 +441,18 @@ static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
   } else if (by_phrase && c->next) { /* each thread takes the next phrase when done with one */
     int ends = c->meets && !c->t->pass; /* the other thread may read it from its end */
     while (rc == SQLITE_OK && (c->p = atomic_fetch_add(c->next, 1)) < c->t->n) {
-      c->meet = ends && c->p < MEETS ? &c->meets[c->p] : NULL;
+      /* a phrase read from the segments is not read from its end by the other thread */
+      int seg = c->direct && c->direct->count == c->t->n && c->direct->tok[c->p];
+      c->meet = ends && !seg && c->p < MEETS ? &c->meets[c->p] : NULL;
       c->tick = 0;
       atomic_store(&c->cur, c->meet ? c->p : -1);
-      rc = api->xQueryPhrase(fts, c->p, c, collect_cb);
+      rc = read_phrase(c, api, fts);
       if (c->meet) atomic_store(&c->meet->up, INT64_MAX); /* all of it taken, up or down */
     }
     atomic_store(&c->cur, -1);
     c->meet = NULL;
   } else {
-    for (c->p = 0; rc == SQLITE_OK && c->p < c->t->n; c->p++) rc = api->xQueryPhrase(fts, c->p, c, collect_cb);
+    for (c->p = 0; rc == SQLITE_OK && c->p < c->t->n; c->p++) rc = read_phrase(c, api, fts);
     if (c->meet) atomic_store(&c->meet->up, INT64_MAX);
   }
   if (rc != SQLITE_OK) sqlite3_result_error_code(ctx, rc);
@@ -960,7 +1072,15 @@ static int collect_run(half *hs, int n_halves, collect *c) {
     atomic_init(&meets[p].up, INT64_MIN);
     atomic_init(&meets[p].down, INT64_MAX);
   }
+  direct d;
+  int rc = direct_build(&d, kftsp_match_handle(hs[0].m), kftsp_match_fts(hs[0].m));
+  if (rc) {
+    direct_free(&d);
+    return rc == SQLITE_NOMEM ? KFTS_ENOMEM : kftsp_match_fail(hs[0].m, NULL);
+  }
   for (int i = 0; i < n_halves; i++) {
+    c[i].db = kftsp_match_handle(hs[i].m);
+    c[i].direct = d.count ? &d : NULL;
     c[i].t = &hs[i].t;
     c[i].next = n_halves > 1 ? &next : NULL;
     c[i].meets = n_halves > 1 ? meets : NULL;
@@ -976,8 +1096,9 @@ static int collect_run(half *hs, int n_halves, collect *c) {
     a[i].rc = KFTS_OK;
   }
   both(n_halves > 1 ? kftsp_match_helper(hs[0].m) : NULL, collect_main, &a[0], n_halves > 1 ? &a[1] : NULL);
+  direct_free(&d);
   for (int i = 0; i < n_halves; i++) hs[i].rc = a[i].rc; /* the caller reports the worker's error */
-  int rc = a[0].rc ? a[0].rc : n_halves > 1 ? a[1].rc : KFTS_OK;
+  rc = a[0].rc ? a[0].rc : n_halves > 1 ? a[1].rc : KFTS_OK;
   if (!rc && n_halves > 1 && (c[0].done != c[1].done || c[0].t->n != c[1].t->n))
     rc = kftsp_match_fail(hs[0].m, "the two connections read different indexes");
   if (!rc && c[0].done) rc = collect_merge(c, hs, n_halves);

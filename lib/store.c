@@ -234,6 +234,16 @@ fts5_api *kftsp_fts5_api(sqlite3 *db) {
   return api;
 }
 
+int kftsp_table_tokenizer(sqlite3 *db, fts5_tokenizer *tok, Fts5Tokenizer **inst) {
+  fts5_api *api = kftsp_fts5_api(db);
+  void *tctx = NULL;
+  const char *inner[] = {"kfts"}; /* KFTSP_TOKENIZE's wrapped one */
+  *inst = NULL;
+  if (!api) return SQLITE_ERROR;
+  int rc = api->xFindTokenizer(api, "porter", &tctx, tok);
+  return rc == SQLITE_OK ? tok->xCreate(tctx, inner, 1, inst) : rc;
+}
+
 int kftsp_db_aliases(kfts_db *db, kftsp_aliases *a, kfts_error *err) {
   int rc = kftsp_aliases_add_builtin(a, err);
   if (rc) return rc;

@@ -624,12 +624,14 @@ static void halves_agree(kfts_db *d, const char *q) {
 static void search__scan_scores_like_sql(void **state) {
   (void)state;
   setenv("KFTS_THREADS", "2", 1); /* split whatever the machine's cores */
-  for (int split = 0; split < 4; split++) { /* the third: phrase lists merged by their heads */
+  for (int split = 0; split < 5; split++) { /* the third: phrase lists merged by their heads */
     kftsp_split_min_rows = split ? 0 : 1 << 30;
     kftsp_merge_by_rank = split != 2;
     kftsp_meet_wait = split == 3; /* the fourth: both ends of a phrase read at once */
+    kftsp_scan_direct = split != 4; /* the fifth: every phrase through xQueryPhrase */
     scan_queries();
   }
+  kftsp_scan_direct = 1;
   kftsp_split_min_rows = 20000;
   kftsp_merge_by_rank = 1;
   kftsp_meet_wait = 0;

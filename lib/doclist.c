@@ -1,0 +1,459 @@
+/*
+** doclist.c -- a term's rows read from FTS5's segments directly: its doclist in each segment
+** of the %_data table, merged by rowid as FTS5 merges them (the newest segment's entry for a
+** rowid stands; an entry with no positions is a delete).
+**
+** Collecting a one-token phrase's matches through xQueryPhrase costs FTS5's multi-segment
+** iterator step, a callback and an xPhraseFirst/xPhraseNext walk per match: about 61 ns at
+** 1M articles. Decoding the same doclist here costs a few varints per match (see scan.c).
+**
+** The format, as fts5_index.c describes it (SQLite 3.40 writes the legacy structure record):
+**  - the structure record (id 10): a 4-byte cookie, then varints: levels, segments, write
+**    counter; per level the segments in an ongoing merge, the segments, and per segment
+**    (oldest first) its id, first and last leaf page;
+**  - leaf pages (id segid << 37 | page): a u16 offset of the first rowid when one begins on
+**    the page before any term (else 0), a u16 size of the leaf before its footer, which
+**    holds the offsets of the page's terms (varints, each from the one before). Terms are
+**    prefix-compressed (the first on a page whole), each followed by its doclist: the first
+**    rowid, then deltas, each followed by a position list whose size varint is twice its
+**    bytes plus a delete flag. Doclists and position lists run over into the next pages
+**    (a position list's bytes go on at offset 4; the next rowid is where the page's header
+**    says);
+**  - %_idx(segid, term, pgno): the leaf on which a term may be, pgno >> 1.
+** Position lists: column 0's offsets, then 0x01, a column number and that column's offsets;
+** each offset a varint (delta + 2). Only their number per column matters here.
+**
+** Anything else (a V2 structure record, written for contentless_delete tables by later
+** SQLites; more segments than SEGS_MAX) is KFTSP_DOCLIST_UNKNOWN before any row is handed
+** over, and the caller asks FTS5. Bytes that do not parse are SQLITE_CORRUPT.
+*/
+#include "kfts_int.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAD 16       /* zero bytes after every page and position list: a varint read stops there */
+#define SEGS_MAX 64
+
+typedef struct leaf {
+  unsigned char *p;
+  size_t cap;
+  int nn, szleaf; /* the record's size; the leaf's, before its footer */
+} leaf;
+
+typedef struct segit {
+  int segid, pg, last; /* the current page, the segment's last */
+  leaf l, peek;        /* the current page; the next one, read ahead while skipping */
+  int peeked;          /* the page whose next one PEEK holds, or 0 */
+  int off;             /* the current entry's position list begins here */
+  int eod;             /* the doclist ends at this offset of the page (a term begins), or nn + 1 */
+  int crossed;         /* the current position list ran over into L from an earlier page */
+  int end;             /* ... and ends at this offset of L */
+  int64_t rowid;
+  int npos, del;
+  const unsigned char *pl; /* the current position list (NPOS bytes): in L, or in SPILL */
+  unsigned char *spill;
+  size_t spill_cap;
+  int eof;
+} segit;
+
+typedef struct reader {
+  sqlite3 *h;
+  sqlite3_stmt *data; /* SELECT block FROM %_data WHERE id = ?1 */
+  sqlite3_stmt *idx;  /* the leaf a term may be on */
+} reader;
+
+/* SQLite's varint at P (the buffers' padding ends one); its length. */
+static int varint(const unsigned char *p, uint64_t *v) {
+  uint64_t x = 0;
+  for (int i = 0; i < 8; i++) {
+    x = (x << 7) | (p[i] & 0x7f);
+    if (!(p[i] & 0x80)) {
+      *v = x;
+      return i + 1;
+    }
+  }
+  *v = (x << 8) | p[8];
+  return 9;
+}
+
+static int u16(const unsigned char *p) {
+  return p[0] << 8 | p[1];
+}
+
+static int room(unsigned char **p, size_t *cap, size_t n) {
+  if (n + PAD <= *cap) return SQLITE_OK;
+  size_t c = *cap ? *cap : 4096;
+  while (c < n + PAD) c *= 2;
+  unsigned char *q = kftsp_realloc(*p, c);
+  if (!q) return SQLITE_NOMEM;
+  *p = q;
+  *cap = c;
+  return SQLITE_OK;
+}
+
+/* Record ID of %_data into L, padded. SQLITE_CORRUPT when it is missing or too short. */
+static int load(reader *r, int64_t id, leaf *l, int is_leaf) {
+  sqlite3_bind_int64(r->data, 1, id);
+  int s = sqlite3_step(r->data), rc = SQLITE_CORRUPT;
+  if (s == SQLITE_ROW) {
+    const void *b = sqlite3_column_blob(r->data, 0);
+    int n = sqlite3_column_bytes(r->data, 0);
+    if ((rc = room(&l->p, &l->cap, (size_t)n)) == SQLITE_OK) {
+      if (n) memcpy(l->p, b, (size_t)n);
+      memset(l->p + n, 0, PAD);
+      l->nn = n;
+      l->szleaf = n >= 4 ? u16(l->p + 2) : 0;
+      rc = !is_leaf || (n >= 4 && l->szleaf >= 4 && l->szleaf <= n) ? SQLITE_OK : SQLITE_CORRUPT;
+    }
+  } else if (s != SQLITE_DONE) {
+    rc = sqlite3_errcode(r->h);
+  }
+  sqlite3_reset(r->data);
+  return rc;
+}
+
+static int64_t leaf_id(int segid, int pg) {
+  return ((int64_t)segid << 37) + pg;
+}
+
+/* Whether L's footer lists any term; the first one's offset in *OFF. */
+static int has_terms(const leaf *l, int *off) {
+  if (l->nn <= l->szleaf) return 0;
+  uint64_t v;
+  varint(l->p + l->szleaf, &v);
+  *off = (int)v;
+  return 1;
+}
+
+/* The page after S's current one, or S at its end. */
+static int next_page(reader *r, segit *s) {
+  if (s->pg >= s->last) {
+    s->eof = 1;
+    return SQLITE_OK;
+  }
+  int rc;
+  if (s->peeked == s->pg) { /* read ahead already */
+    leaf t = s->l;
+    s->l = s->peek;
+    s->peek = t;
+    rc = SQLITE_OK;
+  } else {
+    rc = load(r, leaf_id(s->segid, s->pg + 1), &s->l, 1);
+  }
+  s->peeked = 0;
+  s->pg++;
+  int t;
+  s->eod = rc == SQLITE_OK && has_terms(&s->l, &t) ? t : s->l.nn + 1;
+  return rc;
+}
+
+/* The entry whose size varint is at S->off: its position list, gathered when it runs over. */
+static int load_entry(reader *r, segit *s) {
+  uint64_t sz;
+  if (s->off >= s->l.szleaf) return SQLITE_CORRUPT;
+  s->off += varint(s->l.p + s->off, &sz);
+  if (sz > (uint64_t)INT32_MAX) return SQLITE_CORRUPT;
+  s->npos = (int)(sz >> 1);
+  s->del = (int)(sz & 1);
+  s->crossed = 0;
+  if ((int64_t)s->off + s->npos <= s->l.szleaf) {
+    s->pl = s->l.p + s->off;
+    return SQLITE_OK;
+  }
+  if (s->off > s->l.szleaf) return SQLITE_CORRUPT;
+  int have = s->l.szleaf - s->off, rc = room(&s->spill, &s->spill_cap, (size_t)s->npos);
+  if (rc) return rc;
+  memcpy(s->spill, s->l.p + s->off, (size_t)have);
+  while (rc == SQLITE_OK && have < s->npos) {
+    if ((rc = next_page(r, s)) == SQLITE_OK && s->eof) rc = SQLITE_CORRUPT;
+    if (rc) break;
+    int take = s->npos - have < s->l.szleaf - 4 ? s->npos - have : s->l.szleaf - 4;
+    if (take <= 0) return SQLITE_CORRUPT;
+    memcpy(s->spill + have, s->l.p + 4, (size_t)take);
+    have += take;
+    s->end = 4 + take;
+  }
+  memset(s->spill + s->npos, 0, PAD);
+  s->pl = s->spill;
+  s->crossed = 1;
+  return rc;
+}
+
+/* S at the doclist's next entry, or at its end. */
+static int advance(reader *r, segit *s) {
+  int rc = SQLITE_OK;
+  if (!s->crossed) {
+    int end = s->off + s->npos;
+    if (end < s->l.szleaf) {
+      if (end >= s->eod) {
+        s->eof = 1;
+        return SQLITE_OK;
+      }
+      uint64_t d;
+      s->off = end + varint(s->l.p + end, &d);
+      if (d == 0) return SQLITE_CORRUPT;
+      s->rowid += (int64_t)d;
+      return load_entry(r, s);
+    }
+    rc = next_page(r, s);
+  }
+  /* The next rowid is the first one a page's header gives, unless a term comes first. */
+  for (int t; rc == SQLITE_OK && !s->eof; rc = next_page(r, s)) {
+    int at = u16(s->l.p);
+    if (at && at < s->l.szleaf) {
+      uint64_t v;
+      s->off = at + varint(s->l.p + at, &v);
+      s->rowid = (int64_t)v;
+      return load_entry(r, s);
+    }
+    if (has_terms(&s->l, &t)) {
+      s->eof = 1;
+      break;
+    }
+  }
+  return rc;
+}
+
+/* S at its first entry at or after LO, reading ahead a page at a time while the next page's
+** first rowid is still at or before LO (its entries in between are not decoded). */
+static int skip_to(reader *r, segit *s, int64_t lo) {
+  int rc = SQLITE_OK;
+  while (rc == SQLITE_OK && !s->eof && s->rowid < lo) {
+    if (s->peeked != s->pg && s->eod > s->l.nn && s->pg < s->last) {
+      if ((rc = load(r, leaf_id(s->segid, s->pg + 1), &s->peek, 1))) break;
+      s->peeked = s->pg;
+      int at = u16(s->peek.p);
+      uint64_t v;
+      if (at && at < s->peek.szleaf && (varint(s->peek.p + at, &v), (int64_t)v <= lo)) {
+        if ((rc = next_page(r, s))) break;
+        s->off = at + varint(s->l.p + at, &v);
+        s->rowid = (int64_t)v;
+        rc = load_entry(r, s);
+        continue;
+      }
+    }
+    rc = advance(r, s);
+  }
+  return rc;
+}
+
+/* S at TERM's (N bytes, with its index byte) first entry in segment SEGID (pages FIRST..LAST),
+** or at its end when the segment does not have it. As fts5LeafSeek: %_idx names the page. */
+static int seek(reader *r, segit *s, int segid, int first, int last, const unsigned char *term, int n) {
+  s->segid = segid;
+  s->last = last;
+  s->eof = 1;
+  s->peeked = 0;
+  if (first <= 0) return SQLITE_OK; /* a merge's input, all of it merged already */
+  int pg = first;
+  sqlite3_bind_int(r->idx, 1, segid);
+  sqlite3_bind_blob(r->idx, 2, term, n, SQLITE_STATIC);
+  int st = sqlite3_step(r->idx);
+  if (st == SQLITE_ROW && (int)(sqlite3_column_int64(r->idx, 0) >> 1) > first)
+    pg = (int)(sqlite3_column_int64(r->idx, 0) >> 1);
+  int rc = st == SQLITE_ROW || st == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(r->h);
+  sqlite3_reset(r->idx);
+  if (rc || pg > last) return rc;
+  s->pg = pg;
+  if ((rc = load(r, leaf_id(segid, pg), &s->l, 1))) return rc;
+  const unsigned char *a = s->l.p;
+  int nn = s->l.nn, toff, match = 0, keep = 0;
+  if (!has_terms(&s->l, &toff)) return SQLITE_OK;
+  int pgidx = s->l.szleaf + varint(a + s->l.szleaf, &(uint64_t){0});
+  int off = toff;
+  uint64_t v;
+  for (;;) {
+    if (off >= nn) return SQLITE_CORRUPT;
+    off += varint(a + off, &v);
+    int fresh = (int)v;
+    if (keep < match) return SQLITE_OK; /* past TERM */
+    if (keep == match) {
+      int i = 0, cmp = fresh < n - match ? fresh : n - match;
+      if (off + cmp > nn) return SQLITE_CORRUPT;
+      while (i < cmp && a[off + i] == term[match + i]) i++;
+      match += i;
+      if (match == n) {
+        if (i != fresh) return SQLITE_OK; /* a longer term */
+        off += fresh;
+        break;
+      }
+      if (i < fresh && a[off + i] > term[match]) return SQLITE_OK;
+    }
+    if (pgidx >= nn) return SQLITE_OK; /* not on the page: not in the segment */
+    pgidx += varint(a + pgidx, &v);
+    toff += (int)v;
+    off = toff;
+    if (off >= nn) return SQLITE_CORRUPT;
+    off += varint(a + off, &v);
+    keep = (int)v;
+  }
+  if (off > nn) return SQLITE_CORRUPT;
+  s->eod = nn + 1;
+  if (pgidx < nn) {
+    pgidx += varint(a + pgidx, &v);
+    s->eod = toff + (int)v;
+  }
+  s->eof = 0;
+  /* The first rowid, on the next page when the term ends this one. */
+  while (off >= s->l.szleaf) {
+    if ((rc = next_page(r, s))) return rc;
+    if (s->eof) return SQLITE_CORRUPT;
+    off = 4;
+  }
+  s->off = off + varint(s->l.p + off, &v);
+  s->rowid = (int64_t)v;
+  return load_entry(r, s);
+}
+
+/* Column-weighted number of offsets in the position list P (N bytes, padded): per column,
+** its varints counted by their last bytes (those under 0x80) and times the column's weight
+** (exact for small integral weights such as kfts's; FTS5's aux functions add one weight per
+** instance). A column's list begins at 0x01 where a varint begins (an offset is at least 2). */
+static double pl_freq(const unsigned char *p, int n, const double *w, int nw) {
+  double f = 0.0;
+  int col = 0, count = 0, at_start = 1;
+  for (int i = 0; i < n; i++) {
+    unsigned b = p[i];
+    if (b == 0x01 && at_start) {
+      f += count * (col < nw ? w[col] : 1.0);
+      uint64_t c;
+      i += varint(p + i + 1, &c);
+      col = c < (uint64_t)INT32_MAX ? (int)c : INT32_MAX;
+      count = 0;
+      continue;
+    }
+    at_start = b < 0x80;
+    count += at_start;
+  }
+  return f + count * (col < nw ? w[col] : 1.0);
+}
+
+/* W's entries below LIMIT handed to FN, W's next entry read in place while it is on the
+** same page. */
+static int run(reader *r, segit *w, int64_t limit, const double *weights, int n_weights, kftsp_doclist_fn fn,
+               void *ctx) {
+  int rc = SQLITE_OK;
+  while (rc == SQLITE_OK && !w->eof && w->rowid < limit) {
+    if (w->npos > 0 && (rc = fn(ctx, w->rowid, pl_freq(w->pl, w->npos, weights, n_weights)))) break;
+    int end = w->off + w->npos;
+    const unsigned char *a = w->l.p;
+    if (!w->crossed && end < w->l.szleaf && end < w->eod && a[end] < 0x80 && a[end] && a[end + 1] < 0x80) {
+      int sz = a[end + 1]; /* a one-byte delta and size, the size's list on this page */
+      if (end + 2 + (sz >> 1) <= w->l.szleaf) {
+        w->rowid += a[end];
+        w->off = end + 2;
+        w->npos = sz >> 1;
+        w->del = sz & 1;
+        w->pl = a + w->off;
+        continue;
+      }
+    }
+    rc = advance(r, w);
+  }
+  return rc;
+}
+
+/* The segments of TABLE's structure record in the order FTS5 ranks them (newest first):
+** level 0 first, each level's last segment first. */
+static int structure(reader *r, int seg[][3], int *n_seg) {
+  leaf l = {0};
+  int rc = load(r, 10, &l, 0), n = 0;
+  const unsigned char *p = l.p, *end = l.p + l.nn;
+  uint64_t levels, segs, v;
+  if (rc == SQLITE_OK && (l.nn < 4 || !memcmp(p + 4, "\xff\x00\x00\x01", 4))) rc = KFTSP_DOCLIST_UNKNOWN;
+  if (rc == SQLITE_OK) {
+    p += 4;
+    p += varint(p, &levels);
+    p += varint(p, &segs);
+    p += varint(p, &v); /* the write counter */
+    if (segs > SEGS_MAX || levels > 64) rc = KFTSP_DOCLIST_UNKNOWN;
+  }
+  for (uint64_t lv = 0; rc == SQLITE_OK && lv < levels; lv++) {
+    uint64_t in_merge, k;
+    p += varint(p, &in_merge);
+    p += varint(p, &k);
+    if (p > end || k > segs - (uint64_t)n) {
+      rc = SQLITE_CORRUPT;
+      break;
+    }
+    for (uint64_t i = 0; i < k; i++) { /* oldest first: stored in reverse below */
+      uint64_t id, first, last;
+      p += varint(p, &id);
+      p += varint(p, &first);
+      p += varint(p, &last);
+      int at = n + (int)(k - 1 - i);
+      seg[at][0] = (int)(id & 0xffff);
+      seg[at][1] = (int)(first & 0x7fffffff);
+      seg[at][2] = (int)(last & 0x7fffffff);
+    }
+    n += (int)k;
+    if (p > end) rc = SQLITE_CORRUPT;
+  }
+  kftsp_free(l.p);
+  *n_seg = n;
+  return rc;
+}
+
+static int reader_open(reader *r, sqlite3 *h, const char *table) {
+  r->h = h;
+  r->data = r->idx = NULL;
+  char *a = kftsp_printf("SELECT block FROM \"%s_data\" WHERE id = ?1", table);
+  char *b = kftsp_printf("SELECT pgno FROM \"%s_idx\" WHERE segid = ?1 AND term <= ?2 ORDER BY term DESC LIMIT 1",
+                         table);
+  int rc = !a || !b ? SQLITE_NOMEM : kftsp_prepare(h, a, &r->data);
+  if (rc == SQLITE_OK) rc = kftsp_prepare(h, b, &r->idx);
+  kftsp_free(a);
+  kftsp_free(b);
+  return rc;
+}
+
+static void reader_close(reader *r) {
+  kftsp_finalize(r->data);
+  kftsp_finalize(r->idx);
+}
+
+int kftsp_doclist_read(sqlite3 *h, const char *table, const char *token, int n, int64_t lo, int64_t hi,
+                       const double *weights, int n_weights, kftsp_doclist_fn fn, void *ctx) {
+  if (n <= 0 || n > 4096 || strchr(table, '"')) return KFTSP_DOCLIST_UNKNOWN;
+  reader r;
+  segit *its = NULL;
+  int seg[SEGS_MAX][3], n_seg = 0;
+  unsigned char term[4097];
+  term[0] = '0'; /* the main index's (prefix indexes use '1', '2', ...) */
+  memcpy(term + 1, token, (size_t)n);
+  int rc = reader_open(&r, h, table);
+  if (rc == SQLITE_OK) rc = structure(&r, seg, &n_seg);
+  if (rc == SQLITE_OK && n_seg > 0 && !(its = kftsp_malloc((size_t)n_seg * sizeof *its))) rc = SQLITE_NOMEM;
+  if (its) memset(its, 0, (size_t)n_seg * sizeof *its);
+  for (int i = 0; rc == SQLITE_OK && i < n_seg; i++) {
+    rc = seek(&r, &its[i], seg[i][0], seg[i][1], seg[i][2], term, n + 1);
+    if (rc == SQLITE_OK && lo > INT64_MIN) rc = skip_to(&r, &its[i], lo);
+  }
+  while (rc == SQLITE_OK) {
+    int win = -1;
+    for (int i = 0; i < n_seg; i++) /* the newest segment's entry for the smallest rowid */
+      if (!its[i].eof && (win < 0 || its[i].rowid < its[win].rowid)) win = i;
+    if (win < 0 || its[win].rowid > hi) break;
+    segit *w = &its[win];
+    int64_t row = w->rowid, limit = hi < INT64_MAX ? hi + 1 : INT64_MAX;
+    for (int i = 0; i < n_seg; i++)
+      if (i != win && !its[i].eof && its[i].rowid < limit) limit = its[i].rowid;
+    if (row == limit) { /* older segments have this rowid too: the newest stands */
+      if (w->npos > 0 && (rc = fn(ctx, row, pl_freq(w->pl, w->npos, weights, n_weights)))) break;
+      for (int i = win; rc == SQLITE_OK && i < n_seg; i++)
+        if (!its[i].eof && its[i].rowid == row) rc = advance(&r, &its[i]);
+      continue;
+    }
+    rc = run(&r, w, limit, weights, n_weights, fn, ctx); /* rows no other segment has */
+  }
+  for (int i = 0; its && i < n_seg; i++) {
+    kftsp_free(its[i].l.p);
+    kftsp_free(its[i].peek.p);
+    kftsp_free(its[i].spill);
+  }
+  kftsp_free(its);
+  reader_close(&r);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}

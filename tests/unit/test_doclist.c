@@ -1,0 +1,196 @@
+/* test_doclist.c -- doclist.c reads every term's rows and weighted frequencies exactly as
+** FTS5 has them (its fts5vocab 'instance' table), across segments, deletes, updates, doclists
+** and position lists that run over several pages, and any window of docs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "kfts_int.h"
+
+static const double weights[] = {4.0, 2.0, 1.0, 2.0};
+
+typedef struct rows {
+  int64_t doc[4096];
+  double f[4096];
+  int n;
+  int stop_after; /* FN says SQLITE_DONE after this many rows (0: never) */
+} rows;
+
+static int add(void *ctx, int64_t doc, double f) {
+  rows *r = ctx;
+  if (r->n == 4096) return SQLITE_NOMEM;
+  r->doc[r->n] = doc;
+  r->f[r->n++] = f;
+  return r->stop_after && r->n == r->stop_after ? SQLITE_DONE : SQLITE_OK;
+}
+
+static void exec(sqlite3 *h, const char *sql) {
+  char *msg = NULL;
+  if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
+}
+
+/* A word list drawn from by a fixed generator: a few frequent words, many rare ones. */
+static const char *word(unsigned *seed) {
+  static const char *w[] = {"alpha", "beta", "gamma", "delta", "모델", "데이터", "센터", "안전",
+                            "x", "y", "z", "quux", "a1", "b2", "c3", "d4", "e5", "f6", "g7", "h8"};
+  *seed = *seed * 1103515245u + 12345u;
+  unsigned k = (*seed >> 16) % 100;
+  return k < 60 ? w[k % 8] : w[8 + k % 12];
+}
+
+static void text(unsigned *seed, char *out, size_t cap, int words) {
+  size_t n = 0;
+  out[0] = 0;
+  for (int i = 0; i < words && n + 16 < cap; i++) n += (size_t)snprintf(out + n, cap - n, "%s ", word(seed));
+}
+
+/* Table t: small pages (doclists and position lists over several of them), several segments
+** (no automerge), rows deleted and rewritten in later transactions; one row whose word
+** occurs 3000 times (a position list of several pages), docs spread up to 2^40. */
+static sqlite3 *build(void) {
+  sqlite3 *h;
+  assert_int_equal(sqlite3_open(":memory:", &h), SQLITE_OK);
+  exec(h, "CREATE VIRTUAL TABLE t USING fts5(a, b, c, d);"
+          "INSERT INTO t(t, rank) VALUES ('pgsz', 64);"
+          "INSERT INTO t(t, rank) VALUES ('automerge', 0);"
+          "INSERT INTO t(t, rank) VALUES ('crisismerge', 64);");
+  sqlite3_stmt *ins, *del;
+  assert_int_equal(sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO t(rowid, a, b, c, d) VALUES (?, ?, ?, ?, ?)", -1,
+                                      &ins, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, "DELETE FROM t WHERE rowid = ?", -1, &del, NULL), SQLITE_OK);
+  unsigned seed = 7;
+  char buf[4][400];
+  for (int batch = 0; batch < 6; batch++) {
+    exec(h, "BEGIN");
+    for (int i = 0; i < 150; i++) {
+      int64_t doc = (int64_t)(batch < 3 ? (unsigned)(batch * 150 + i) : (seed >> 8) % 450) * 997 + (i % 7 == 0 ? (int64_t)1 << 40 : 0);
+      for (int c = 0; c < 4; c++) text(&seed, buf[c], sizeof buf[c], c == 2 ? 40 : 3);
+      sqlite3_bind_int64(ins, 1, doc);
+      for (int c = 0; c < 4; c++) sqlite3_bind_text(ins, 2 + c, buf[c], -1, SQLITE_STATIC);
+      assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+      sqlite3_reset(ins);
+      if (batch >= 3 && i % 5 == 0) {
+        sqlite3_bind_int64(del, 1, (int64_t)((seed >> 4) % 450) * 997);
+        assert_int_equal(sqlite3_step(del), SQLITE_DONE);
+        sqlite3_reset(del);
+      }
+    }
+    exec(h, "COMMIT");
+  }
+  kftsp_buf big = {0};
+  for (int i = 0; i < 3000; i++) kftsp_buf_adds(&big, i % 3 ? "quux " : "filler ");
+  sqlite3_bind_int64(ins, 1, 5);
+  sqlite3_bind_text(ins, 2, "quux", -1, SQLITE_STATIC);
+  sqlite3_bind_text(ins, 3, "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(ins, 4, big.p, -1, SQLITE_STATIC);
+  sqlite3_bind_text(ins, 5, "quux quux", -1, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+  kftsp_buf_reset(&big);
+  sqlite3_finalize(ins);
+  sqlite3_finalize(del);
+  exec(h, "CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, t, instance);");
+  return h;
+}
+
+/* FTS5's rows of TERM in LO..HI with weighted counts, from the vocab table. */
+static void expected(sqlite3 *h, const char *term, int64_t lo, int64_t hi, rows *out) {
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(h,
+                                      "SELECT doc, sum(CASE col WHEN 'a' THEN 4.0 WHEN 'b' THEN 2.0 WHEN 'c' THEN 1.0 "
+                                      "ELSE 2.0 END) FROM v WHERE term = ?1 AND doc BETWEEN ?2 AND ?3 "
+                                      "GROUP BY doc ORDER BY doc",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, lo);
+  sqlite3_bind_int64(st, 3, hi);
+  out->n = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) assert_int_equal(add(out, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1)), SQLITE_OK);
+  sqlite3_finalize(st);
+}
+
+static void same(sqlite3 *h, const char *term, int64_t lo, int64_t hi) {
+  static rows want, got;
+  expected(h, term, lo, hi, &want);
+  got.n = 0;
+  got.stop_after = 0;
+  exec(h, "BEGIN");
+  int rc = kftsp_doclist_read(h, "t", term, (int)strlen(term), lo, hi, weights, 4, add, &got);
+  exec(h, "COMMIT");
+  if (rc != SQLITE_OK) fail_msg("%s: rc %d", term, rc);
+  if (got.n != want.n) fail_msg("%s [%lld, %lld]: %d rows, FTS5 %d", term, (long long)lo, (long long)hi, got.n, want.n);
+  for (int i = 0; i < got.n; i++) {
+    if (got.doc[i] != want.doc[i] || got.f[i] != want.f[i])
+      fail_msg("%s row %d: doc %lld f %g, FTS5 doc %lld f %g", term, i, (long long)got.doc[i], got.f[i],
+               (long long)want.doc[i], want.f[i]);
+  }
+}
+
+static void every_term_every_window(void **state) {
+  (void)state;
+  sqlite3 *h = build();
+  sqlite3_stmt *st;
+  int segs = 0;
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(DISTINCT segid) FROM t_idx", -1, &st, NULL), SQLITE_OK);
+  if (sqlite3_step(st) == SQLITE_ROW) segs = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  assert_true(segs >= 4); /* what the merge across segments is tested on */
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT DISTINCT term FROM v", -1, &st, NULL), SQLITE_OK);
+  int terms = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    char term[64];
+    snprintf(term, sizeof term, "%s", (const char *)sqlite3_column_text(st, 0));
+    same(h, term, INT64_MIN, INT64_MAX);
+    same(h, term, 997 * 100, 997 * 300);     /* a window: seeks past pages */
+    same(h, term, 997 * 300 + 1, INT64_MAX); /* ... and to the end, past 2^40 */
+    same(h, term, 6, 6);                     /* nothing */
+    terms++;
+  }
+  sqlite3_finalize(st);
+  assert_true(terms >= 20);
+  same(h, "nosuchterm", INT64_MIN, INT64_MAX);
+  same(h, "zzzz", INT64_MIN, INT64_MAX); /* after every term */
+  same(h, "0", INT64_MIN, INT64_MAX);    /* before every term */
+  sqlite3_close(h);
+}
+
+static void stops_when_told(void **state) {
+  (void)state;
+  sqlite3 *h = build();
+  static rows got;
+  got.n = 0;
+  got.stop_after = 3;
+  exec(h, "BEGIN");
+  assert_int_equal(kftsp_doclist_read(h, "t", "alpha", 5, INT64_MIN, INT64_MAX, weights, 4, add, &got), SQLITE_OK);
+  assert_int_equal(got.n, 3);
+  /* a V2 structure record (contentless_delete tables of later SQLites): not read */
+  exec(h, "UPDATE t_data SET block = X'00000000FF000001' || substr(block, 5) WHERE id = 10");
+  got.n = 0;
+  got.stop_after = 0;
+  assert_int_equal(kftsp_doclist_read(h, "t", "alpha", 5, INT64_MIN, INT64_MAX, weights, 4, add, &got),
+                   KFTSP_DOCLIST_UNKNOWN);
+  assert_int_equal(got.n, 0);
+  exec(h, "ROLLBACK");
+  /* a leaf page cut short: SQLITE_CORRUPT, not a crash */
+  exec(h, "UPDATE t_data SET block = substr(block, 1, 3) WHERE id > 10");
+  exec(h, "BEGIN");
+  int rc = kftsp_doclist_read(h, "t", "alpha", 5, INT64_MIN, INT64_MAX, weights, 4, add, &got);
+  exec(h, "COMMIT");
+  assert_int_equal(rc, SQLITE_CORRUPT);
+  sqlite3_close(h);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(every_term_every_window),
+      cmocka_unit_test(stops_when_told),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
