@@ -216,6 +216,25 @@ static int advance(reader *r, segit *s) {
   return rc;
 }
 
+/* S at its next entry when that one and its position list are on S's page (1), as advance()
+** would read them; else 0 and S as it was (advance() reads on, or says what is wrong). */
+static int step(segit *s) {
+  int end = s->off + s->npos;
+  if (s->crossed || end >= s->l.szleaf || end >= s->eod) return 0;
+  const unsigned char *a = s->l.p;
+  uint64_t d, sz;
+  int i = end + varint(a + end, &d);
+  if (!d || i >= s->l.szleaf) return 0;
+  i += varint(a + i, &sz);
+  if (sz > (uint64_t)INT32_MAX || i + (int)(sz >> 1) > s->l.szleaf) return 0;
+  s->rowid += (int64_t)d;
+  s->off = i;
+  s->npos = (int)(sz >> 1);
+  s->del = (int)(sz & 1);
+  s->pl = a + i;
+  return 1;
+}
+
 /* S at its first entry at or after LO, reading ahead a page at a time while the next page's
 ** first rowid is still at or before LO (its entries in between are not decoded). */
 static int skip_to(reader *r, segit *s, int64_t lo) {
@@ -234,7 +253,9 @@ static int skip_to(reader *r, segit *s, int64_t lo) {
         continue;
       }
     }
-    rc = advance(r, s);
+    while (s->rowid < lo && step(s)) {
+    }
+    if (s->rowid < lo) rc = advance(r, s);
   }
   return rc;
 }
@@ -337,19 +358,7 @@ static int run(reader *r, segit *w, int64_t limit, const double *weights, int n_
   int rc = SQLITE_OK;
   while (rc == SQLITE_OK && !w->eof && w->rowid < limit) {
     if (w->npos > 0 && (rc = fn(ctx, w->rowid, pl_freq(w->pl, w->npos, weights, n_weights)))) break;
-    int end = w->off + w->npos;
-    const unsigned char *a = w->l.p;
-    if (!w->crossed && end < w->l.szleaf && end < w->eod && a[end] < 0x80 && a[end] && a[end + 1] < 0x80) {
-      int sz = a[end + 1]; /* a one-byte delta and size, the size's list on this page */
-      if (end + 2 + (sz >> 1) <= w->l.szleaf) {
-        w->rowid += a[end];
-        w->off = end + 2;
-        w->npos = sz >> 1;
-        w->del = sz & 1;
-        w->pl = a + w->off;
-        continue;
-      }
-    }
+    if (step(w)) continue;
     rc = advance(r, w);
   }
   return rc;
@@ -414,46 +423,196 @@ static void reader_close(reader *r) {
   kftsp_finalize(r->idx);
 }
 
-int kftsp_doclist_read(sqlite3 *h, const char *table, const char *token, int n, int64_t lo, int64_t hi,
-                       const double *weights, int n_weights, kftsp_doclist_fn fn, void *ctx) {
-  if (n <= 0 || n > 4096 || strchr(table, '"')) return KFTSP_DOCLIST_UNKNOWN;
-  reader r;
-  segit *its = NULL;
-  int seg[SEGS_MAX][3], n_seg = 0;
+/* One token's rows: its entry in each segment (newest first); the current row is the newest
+** entry of the smallest rowid, rows whose newest entry is a delete stepped over. */
+typedef struct tcur {
+  segit *its;
+  int n;
+  int win; /* the segment whose entry is the current row, or -1: no more rows */
+  int64_t rowid;
+  int64_t limit; /* the other segments' smallest rowid: the winner's alone below it */
+} tcur;
+
+static int settle(reader *r, tcur *t) {
+  for (;;) {
+    int win = -1, rc = SQLITE_OK;
+    for (int i = 0; i < t->n; i++)
+      if (!t->its[i].eof && (win < 0 || t->its[i].rowid < t->its[win].rowid)) win = i;
+    if ((t->win = win) < 0) return SQLITE_OK;
+    t->rowid = t->its[win].rowid;
+    t->limit = INT64_MAX;
+    for (int i = 0; i < t->n; i++)
+      if (i != win && !t->its[i].eof && t->its[i].rowid < t->limit) t->limit = t->its[i].rowid;
+    if (t->its[win].npos > 0) return SQLITE_OK;
+    for (int i = win; rc == SQLITE_OK && i < t->n; i++) /* a delete */
+      if (!t->its[i].eof && t->its[i].rowid == t->rowid) rc = advance(r, &t->its[i]);
+    if (rc) return rc;
+  }
+}
+
+/* T at its first row at or after TARGET (at least the next one when NEXT). */
+static int tcur_to(reader *r, tcur *t, int64_t target, int next) {
+  if (t->win >= 0 && t->rowid < t->limit) { /* stepping the winner alone, on its page */
+    segit *w = &t->its[t->win];
+    if (!next || step(w)) {
+      next = 0;
+      while (w->rowid < target && w->rowid < t->limit && step(w)) {
+      }
+      if (w->rowid >= target && w->rowid < t->limit && w->npos > 0) {
+        t->rowid = w->rowid;
+        return SQLITE_OK;
+      }
+    }
+  }
+  int rc = SQLITE_OK;
+  for (int i = 0; rc == SQLITE_OK && i < t->n; i++) {
+    segit *s = &t->its[i];
+    if (s->eof) continue;
+    if (next && s->rowid == t->rowid) rc = advance(r, s);
+    if (rc == SQLITE_OK && !s->eof && s->rowid < target) rc = skip_to(r, s, target);
+  }
+  return rc ? rc : settle(r, t);
+}
+
+static int tcur_open(reader *r, tcur *t, const int seg[][3], int n_seg, const char *token, int n, int64_t lo) {
   unsigned char term[4097];
   term[0] = '0'; /* the main index's (prefix indexes use '1', '2', ...) */
   memcpy(term + 1, token, (size_t)n);
-  int rc = reader_open(&r, h, table);
-  if (rc == SQLITE_OK) rc = structure(&r, seg, &n_seg);
-  if (rc == SQLITE_OK && n_seg > 0 && !(its = kftsp_malloc((size_t)n_seg * sizeof *its))) rc = SQLITE_NOMEM;
-  if (its) memset(its, 0, (size_t)n_seg * sizeof *its);
+  t->n = n_seg;
+  t->win = -1;
+  if (n_seg && !(t->its = kftsp_malloc((size_t)n_seg * sizeof *t->its))) return SQLITE_NOMEM;
+  if (t->its) memset(t->its, 0, (size_t)n_seg * sizeof *t->its);
+  int rc = SQLITE_OK;
   for (int i = 0; rc == SQLITE_OK && i < n_seg; i++) {
-    rc = seek(&r, &its[i], seg[i][0], seg[i][1], seg[i][2], term, n + 1);
-    if (rc == SQLITE_OK && lo > INT64_MIN) rc = skip_to(&r, &its[i], lo);
+    rc = seek(r, &t->its[i], seg[i][0], seg[i][1], seg[i][2], term, n + 1);
+    if (rc == SQLITE_OK && lo > INT64_MIN) rc = skip_to(r, &t->its[i], lo);
   }
+  return rc ? rc : settle(r, t);
+}
+
+static void tcur_close(tcur *t) {
+  for (int i = 0; t->its && i < t->n; i++) {
+    kftsp_free(t->its[i].l.p);
+    kftsp_free(t->its[i].peek.p);
+    kftsp_free(t->its[i].spill);
+  }
+  kftsp_free(t->its);
+}
+
+/* One token: each segment's entries that no other segment has read off in a run. */
+static int one_token(reader *r, tcur *t, int64_t hi, const double *weights, int n_weights, kftsp_doclist_fn fn,
+                     void *ctx) {
+  int rc = SQLITE_OK;
+  segit *its = t->its;
   while (rc == SQLITE_OK) {
     int win = -1;
-    for (int i = 0; i < n_seg; i++) /* the newest segment's entry for the smallest rowid */
+    for (int i = 0; i < t->n; i++) /* the newest segment's entry for the smallest rowid */
       if (!its[i].eof && (win < 0 || its[i].rowid < its[win].rowid)) win = i;
     if (win < 0 || its[win].rowid > hi) break;
     segit *w = &its[win];
     int64_t row = w->rowid, limit = hi < INT64_MAX ? hi + 1 : INT64_MAX;
-    for (int i = 0; i < n_seg; i++)
+    for (int i = 0; i < t->n; i++)
       if (i != win && !its[i].eof && its[i].rowid < limit) limit = its[i].rowid;
     if (row == limit) { /* older segments have this rowid too: the newest stands */
       if (w->npos > 0 && (rc = fn(ctx, row, pl_freq(w->pl, w->npos, weights, n_weights)))) break;
-      for (int i = win; rc == SQLITE_OK && i < n_seg; i++)
-        if (!its[i].eof && its[i].rowid == row) rc = advance(&r, &its[i]);
+      for (int i = win; rc == SQLITE_OK && i < t->n; i++)
+        if (!its[i].eof && its[i].rowid == row) rc = advance(r, &its[i]);
       continue;
     }
-    rc = run(&r, w, limit, weights, n_weights, fn, ctx); /* rows no other segment has */
+    rc = run(r, w, limit, weights, n_weights, fn, ctx); /* rows no other segment has */
   }
-  for (int i = 0; its && i < n_seg; i++) {
-    kftsp_free(its[i].l.p);
-    kftsp_free(its[i].peek.p);
-    kftsp_free(its[i].spill);
+  return rc;
+}
+
+/* The position list P (N bytes, padded) as column << 32 | offset values into *OUT (*CAP
+** of room), *COUNT of them, ascending. */
+static int positions(const unsigned char *p, int n, uint64_t **out, size_t *cap, size_t *count) {
+  uint64_t col = 0, off = 0, v;
+  size_t k = 0;
+  for (int i = 0; i < n;) {
+    if (p[i] == 0x01) {
+      i += 1 + varint(p + i + 1, &col);
+      off = 0;
+      if (col > 0xffff) return SQLITE_CORRUPT;
+      continue;
+    }
+    i += varint(p + i, &v);
+    if (v < 2 || (off += v - 2) > 0x7fffffff) return SQLITE_CORRUPT;
+    if (k == *cap) {
+      size_t c = *cap ? 2 * *cap : 64;
+      uint64_t *q = kftsp_realloc(*out, c * sizeof *q);
+      if (!q) return SQLITE_NOMEM;
+      *out = q;
+      *cap = c;
+    }
+    (*out)[k++] = col << 32 | off;
   }
-  kftsp_free(its);
+  *count = k;
+  return SQLITE_OK;
+}
+
+/* A phrase of K tokens: the rows that have them all, leapfrogging to the largest current
+** rowid; in those, its instances (token i at the first one's offset + i, in one column). */
+static int phrase(reader *r, tcur *t, int k, int64_t hi, const double *weights, int n_weights,
+                  kftsp_doclist_fn fn, void *ctx) {
+  uint64_t *pos[KFTSP_DOCLIST_PHRASE_MAX] = {NULL};
+  size_t cap[KFTSP_DOCLIST_PHRASE_MAX] = {0}, cnt[KFTSP_DOCLIST_PHRASE_MAX] = {0};
+  int rc = SQLITE_OK;
+  while (rc == SQLITE_OK) {
+    int64_t target = INT64_MIN;
+    int all = 1;
+    for (int i = 0; i < k; i++) {
+      if (t[i].win < 0) all = -1;
+      else if (t[i].rowid > target) target = t[i].rowid;
+    }
+    if (all < 0 || target > hi) break;
+    for (int i = 0; i < k; i++) all &= t[i].rowid == target;
+    if (!all) {
+      for (int i = 0; rc == SQLITE_OK && i < k; i++)
+        if (t[i].rowid < target) rc = tcur_to(r, &t[i], target, 0);
+      continue;
+    }
+    for (int i = 0; rc == SQLITE_OK && i < k; i++) {
+      const segit *s = &t[i].its[t[i].win];
+      rc = positions(s->pl, s->npos, &pos[i], &cap[i], &cnt[i]);
+    }
+    double f = 0.0;
+    size_t at[KFTSP_DOCLIST_PHRASE_MAX];
+    for (int i = 0; i < k; i++) at[i] = 0;
+    for (size_t j = 0; rc == SQLITE_OK && j < cnt[0]; j++) {
+      int ok = 1;
+      for (int i = 1; ok && i < k; i++) {
+        uint64_t want = pos[0][j] + (uint64_t)i;
+        while (at[i] < cnt[i] && pos[i][at[i]] < want) at[i]++;
+        ok = at[i] < cnt[i] && pos[i][at[i]] == want;
+      }
+      if (ok) {
+        uint64_t col = pos[0][j] >> 32;
+        f += col < (uint64_t)n_weights ? weights[col] : 1.0;
+      }
+    }
+    if (rc == SQLITE_OK && f > 0.0) rc = fn(ctx, target, f);
+    for (int i = 0; rc == SQLITE_OK && i < k; i++) rc = tcur_to(r, &t[i], target + 1, 1);
+  }
+  for (int i = 0; i < k; i++) kftsp_free(pos[i]);
+  return rc;
+}
+
+int kftsp_doclist_read(sqlite3 *h, const char *table, const char *const *tokens, const int *lens, int k, int64_t lo,
+                       int64_t hi, const double *weights, int n_weights, kftsp_doclist_fn fn, void *ctx) {
+  if (k < 1 || k > KFTSP_DOCLIST_PHRASE_MAX || strchr(table, '"')) return KFTSP_DOCLIST_UNKNOWN;
+  for (int i = 0; i < k; i++)
+    if (lens[i] <= 0 || lens[i] > 4096) return KFTSP_DOCLIST_UNKNOWN;
+  reader r;
+  tcur t[KFTSP_DOCLIST_PHRASE_MAX];
+  memset(t, 0, sizeof t);
+  int seg[SEGS_MAX][3], n_seg = 0;
+  int rc = reader_open(&r, h, table);
+  if (rc == SQLITE_OK) rc = structure(&r, seg, &n_seg);
+  for (int i = 0; rc == SQLITE_OK && i < k; i++) rc = tcur_open(&r, &t[i], seg, n_seg, tokens[i], lens[i], lo);
+  if (rc == SQLITE_OK) rc = k == 1 ? one_token(&r, &t[0], hi, weights, n_weights, fn, ctx)
+                                   : phrase(&r, t, k, hi, weights, n_weights, fn, ctx);
+  for (int i = 0; i < k; i++) tcur_close(&t[i]);
   reader_close(&r);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }

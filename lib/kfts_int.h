@@ -330,13 +330,15 @@ kfts_error *kftsp_match_error(kftsp_match *m);
 #define KFTSP_DOCLIST_UNKNOWN (-1) /* an index this reader does not know: ask FTS5 */
 /* Called per row: an SQLite code, nonzero to stop (SQLITE_DONE: stop, no error). */
 typedef int (*kftsp_doclist_fn)(void *ctx, int64_t doc, double freq);
-/* FN(CTX, doc, freq) for each row of TOKEN (N bytes, as the tokenizer gave it) in the main
-** index of FTS5 table TABLE on H, docs LO..HI ascending, in H's current read transaction;
-** FREQ: its offsets, each weighted by WEIGHTS[column] (1.0 past N_WEIGHTS), summed in
-** FTS5's order. SQLITE_OK, KFTSP_DOCLIST_UNKNOWN (before any call of FN), FN's code, or
-** an SQLite error (SQLITE_CORRUPT when the records do not parse). */
-int kftsp_doclist_read(struct sqlite3 *h, const char *table, const char *token, int n, int64_t lo, int64_t hi,
-                       const double *weights, int n_weights, kftsp_doclist_fn fn, void *ctx);
+#define KFTSP_DOCLIST_PHRASE_MAX 16 /* tokens of a phrase */
+/* FN(CTX, doc, freq) for each row that has the phrase of K tokens TOKENS (LENS bytes each, as
+** the tokenizer gave them) in the main index of FTS5 table TABLE on H, docs LO..HI ascending,
+** in H's current read transaction; FREQ: its instances (each token at the offset after the
+** one before, in one column), each weighted by WEIGHTS[column] (1.0 past N_WEIGHTS). SQLITE_OK,
+** KFTSP_DOCLIST_UNKNOWN (before any call of FN), FN's code, or an SQLite error
+** (SQLITE_CORRUPT when the records do not parse). */
+int kftsp_doclist_read(struct sqlite3 *h, const char *table, const char *const *tokens, const int *lens, int k,
+                       int64_t lo, int64_t hi, const double *weights, int n_weights, kftsp_doclist_fn fn, void *ctx);
 
 /**************************************************************************
 ** packtext.c: articles.body compressed (zstd) when that pays; kfts_text() unpacks.

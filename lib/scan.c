@@ -301,32 +301,43 @@ static int direct_row(void *ud, int64_t doc, double f) {
   return collect_counts(c, doc) ? collect_keep(c, doc, f) : SQLITE_OK;
 }
 
-/* ---- phrases of one token read from FTS5's segments (doclist.c) ----
-** Per phrase of the query, its one token as the table's tokenizer gives it in a query (as
-** FTS5 tokenizes the phrase), or none: FTS5 reads that phrase (several tokens, a prefix).
-** At 1M, 모델's 85k rows cost about 17 ns each that way against about 61 through
-** xQueryPhrase. A test switch turns it off (kftsp_scan_direct = 0). */
+/* ---- phrases read from FTS5's segments (doclist.c) ----
+** Per phrase of the query, its tokens as the table's tokenizer gives them in a query (as
+** FTS5 tokenizes the phrase), or none: FTS5 reads that phrase (a prefix, a colocated token,
+** too many tokens). At 1M, 모델's 85k rows cost about 17 ns each that way against about 61
+** through xQueryPhrase. A test switch turns it off (kftsp_scan_direct = 0). */
 int kftsp_scan_direct = 1;
 
 typedef struct direct {
-  char *tok[64]; /* kftsp_free */
-  int n[64];
-  int count; /* the query's phrases */
+  char *tok[64][KFTSP_DOCLIST_PHRASE_MAX]; /* kftsp_free */
+  int len[64][KFTSP_DOCLIST_PHRASE_MAX];
+  int k[64];  /* tokens; 0: FTS5 reads the phrase */
+  int count;  /* the query's phrases */
 } direct;
 
-typedef struct tok_one {
-  char *tok;
-  int n, count;
-} tok_one;
+typedef struct toks {
+  char **tok;
+  int *len;
+  int k; /* -1: not readable */
+} toks;
 
 static int on_token(void *ud, int tflags, const char *tok, int n, int start, int end) {
   (void)start;
   (void)end;
-  tok_one *o = ud;
-  o->count += 1 + ((tflags & FTS5_TOKEN_COLOCATED) != 0); /* a colocated one: not one token */
-  if (o->count == 1 && !(o->tok = kftsp_strndup(tok, (size_t)n))) return SQLITE_NOMEM;
-  o->n = n;
+  toks *o = ud;
+  if (o->k < 0) return SQLITE_OK;
+  if ((tflags & FTS5_TOKEN_COLOCATED) || o->k == KFTSP_DOCLIST_PHRASE_MAX) {
+    o->k = -1;
+    return SQLITE_OK;
+  }
+  if (!(o->tok[o->k] = kftsp_strndup(tok, (size_t)n))) return SQLITE_NOMEM;
+  o->len[o->k++] = n;
   return SQLITE_OK;
+}
+
+static void direct_free(direct *d) {
+  for (int p = 0; p < d->count; p++)
+    for (int i = 0; i < KFTSP_DOCLIST_PHRASE_MAX && d->tok[p][i]; i++) kftsp_free(d->tok[p][i]);
 }
 
 /* D for the phrases of FTS (phrases joined by OR) on H; D->count 0 when none can be read. */
@@ -339,6 +350,7 @@ static int direct_build(direct *d, sqlite3 *h, const char *fts) {
   if (kftsp_table_tokenizer(h, &tok, &inst) != SQLITE_OK) return SQLITE_OK; /* FTS5 reads them */
   kftsp_buf text = {0};
   int rc = SQLITE_OK;
+  d->count = n;
   for (int p = 0; rc == SQLITE_OK && p < n; p++) {
     const char *q = fts + start[p];
     int l = len[p];
@@ -350,23 +362,18 @@ static int direct_build(direct *d, sqlite3 *h, const char *fts) {
       rc = SQLITE_NOMEM;
       break;
     }
-    tok_one o = {NULL, 0, 0};
+    toks o = {d->tok[p], d->len[p], 0};
     rc = tok.xTokenize(inst, &o, FTS5_TOKENIZE_QUERY, text.p ? text.p : "", (int)text.n, on_token);
-    if (rc == SQLITE_OK && o.count == 1) {
-      d->tok[p] = o.tok;
-      d->n[p] = o.n;
-    } else {
-      kftsp_free(o.tok);
-    }
+    d->k[p] = o.k > 0 ? o.k : 0;
   }
   tok.xDelete(inst);
   kftsp_buf_reset(&text);
-  d->count = n;
   return rc;
 }
 
-static void direct_free(direct *d) {
-  for (int p = 0; p < d->count; p++) kftsp_free(d->tok[p]);
+/* Whether phrase P of C's query is read from the segments. */
+static int direct_has(const collect *c, int p) {
+  return c->direct && c->direct->count == c->t->n && p < c->t->n && c->direct->k[p] > 0;
 }
 
 static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud);
@@ -376,14 +383,14 @@ static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud);
 static int read_phrase(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts) {
   const direct *d = c->direct;
   int p = c->p;
-  if (d && d->count == c->t->n && d->tok[p] && !c->meet && api->xPhraseSize(fts, p) == 1) {
+  if (direct_has(c, p) && !c->meet && api->xPhraseSize(fts, p) == d->k[p]) {
     plist *l = &c->ph[p];
     size_t n0 = l->n;
     sqlite3_int64 seen0 = c->seen[p];
     int64_t edge0 = c->edge;
     int took0 = c->took;
-    int rc = kftsp_doclist_read(c->db, "articles_fts", d->tok[p], d->n[p], c->lo, c->hi, weights,
-                                (int)KFTSP_ARRAY_LEN(weights), direct_row, c);
+    int rc = kftsp_doclist_read(c->db, "articles_fts", (const char *const *)d->tok[p], d->len[p], d->k[p], c->lo,
+                                c->hi, weights, (int)KFTSP_ARRAY_LEN(weights), direct_row, c);
     if (rc == SQLITE_OK || rc == SQLITE_NOMEM) return rc;
     l->n = n0; /* FTS5 reads it again, and says what is wrong if anything is */
     c->seen[p] = seen0;
@@ -433,7 +440,11 @@ static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
     memset(c->seen, 0, (size_t)n * sizeof *c->seen);
   }
   int by_phrase = c->t->n > 1;
-  c->meet = rc == SQLITE_OK && c->meets && !by_phrase && api->xPhraseSize(fts, 0) > 1 ? &c->meets[0] : NULL;
+  /* one phrase of several tokens from both ends, unless it is read from the segments (each
+  ** thread its half of the docs) */
+  c->meet = rc == SQLITE_OK && c->meets && !by_phrase && api->xPhraseSize(fts, 0) > 1 && !direct_has(c, 0)
+                ? &c->meets[0]
+                : NULL;
   c->finished = 1;
   if (by_phrase) c->lo = INT64_MIN, c->hi = INT64_MAX;
   if (c->meet && c->second) { /* the phrase read down by the statement collect_main runs next */
@@ -442,7 +453,7 @@ static void collect_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
     int ends = c->meets && !c->t->pass; /* the other thread may read it from its end */
     while (rc == SQLITE_OK && (c->p = atomic_fetch_add(c->next, 1)) < c->t->n) {
       /* a phrase read from the segments is not read from its end by the other thread */
-      int seg = c->direct && c->direct->count == c->t->n && c->direct->tok[c->p];
+      int seg = direct_has(c, c->p);
       c->meet = ends && !seg && c->p < MEETS ? &c->meets[c->p] : NULL;
       c->tick = 0;
       atomic_store(&c->cur, c->meet ? c->p : -1);

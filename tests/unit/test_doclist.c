@@ -95,7 +95,9 @@ static sqlite3 *build(void) {
   kftsp_buf_reset(&big);
   sqlite3_finalize(ins);
   sqlite3_finalize(del);
-  exec(h, "CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, t, instance);");
+  exec(h, "CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, t, instance);"
+          "CREATE TEMP TABLE vi AS SELECT term, doc, col, offset FROM v;" /* indexed, for joins */
+          "CREATE INDEX temp.vi_at ON vi(term, doc, col, offset);");
   return h;
 }
 
@@ -122,7 +124,7 @@ static void same(sqlite3 *h, const char *term, int64_t lo, int64_t hi) {
   got.n = 0;
   got.stop_after = 0;
   exec(h, "BEGIN");
-  int rc = kftsp_doclist_read(h, "t", term, (int)strlen(term), lo, hi, weights, 4, add, &got);
+  int rc = kftsp_doclist_read(h, "t", &term, &(int){(int)strlen(term)}, 1, lo, hi, weights, 4, add, &got);
   exec(h, "COMMIT");
   if (rc != SQLITE_OK) fail_msg("%s: rc %d", term, rc);
   if (got.n != want.n) fail_msg("%s [%lld, %lld]: %d rows, FTS5 %d", term, (long long)lo, (long long)hi, got.n, want.n);
@@ -161,6 +163,72 @@ static void every_term_every_window(void **state) {
   sqlite3_close(h);
 }
 
+/* FTS5's rows of the phrase of K TERMS in LO..HI, each instance weighted by its column: the
+** vocab table joined with itself on the next offset. */
+static void expected_phrase(sqlite3 *h, const char *const *terms, int k, int64_t lo, int64_t hi, rows *out) {
+  kftsp_buf sql = {0};
+  kftsp_buf_adds(&sql, "SELECT v0.doc, sum(CASE v0.col WHEN 'a' THEN 4.0 WHEN 'b' THEN 2.0 WHEN 'c' THEN 1.0 "
+                       "ELSE 2.0 END) FROM vi v0");
+  for (int i = 1; i < k; i++)
+    kftsp_buf_printf(&sql, " JOIN vi v%d ON v%d.doc = v0.doc AND v%d.col = v0.col AND v%d.offset = v0.offset + %d"
+                           " AND v%d.term = ?%d", i, i, i, i, i, i, i + 3);
+  kftsp_buf_adds(&sql, " WHERE v0.term = ?3 AND +v0.doc BETWEEN ?1 AND ?2 GROUP BY v0.doc ORDER BY v0.doc");
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(h, sql.p, -1, &st, NULL), SQLITE_OK);
+  kftsp_buf_reset(&sql);
+  sqlite3_bind_int64(st, 1, lo);
+  sqlite3_bind_int64(st, 2, hi);
+  for (int i = 0; i < k; i++) sqlite3_bind_text(st, 3 + i, terms[i], -1, SQLITE_STATIC);
+  out->n = 0;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    assert_int_equal(add(out, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1)), SQLITE_OK);
+  sqlite3_finalize(st);
+}
+
+static void same_phrase(sqlite3 *h, const char *const *terms, int k, int64_t lo, int64_t hi) {
+  static rows want, got;
+  int lens[8];
+  for (int i = 0; i < k; i++) lens[i] = (int)strlen(terms[i]);
+  expected_phrase(h, terms, k, lo, hi, &want);
+  got.n = 0;
+  got.stop_after = 0;
+  exec(h, "BEGIN");
+  int rc = kftsp_doclist_read(h, "t", terms, lens, k, lo, hi, weights, 4, add, &got);
+  exec(h, "COMMIT");
+  if (rc != SQLITE_OK) fail_msg("%s %s: rc %d", terms[0], terms[1], rc);
+  if (got.n != want.n) fail_msg("%s %s (%d) [%lld, %lld]: %d rows, FTS5 %d", terms[0], terms[1], k, (long long)lo,
+                                (long long)hi, got.n, want.n);
+  for (int i = 0; i < got.n; i++)
+    if (got.doc[i] != want.doc[i] || got.f[i] != want.f[i])
+      fail_msg("%s %s row %d: doc %lld f %g, FTS5 doc %lld f %g", terms[0], terms[1], i, (long long)got.doc[i],
+               got.f[i], (long long)want.doc[i], want.f[i]);
+}
+
+/* Phrases of two and three words (a word twice, words that never meet, a missing word):
+** the rows that have the words at consecutive offsets of one column, instances weighted. */
+static void phrases_as_fts5_has_them(void **state) {
+  (void)state;
+  sqlite3 *h = build();
+  static const char *const w[] = {"alpha", "beta", "gamma", "delta", "모델", "데이터", "센터", "quux", "filler"};
+  int n = (int)KFTSP_ARRAY_LEN(w), found = 0;
+  for (int a = 0; a < n; a++)
+    for (int b = 0; b < n; b++) {
+      const char *two[] = {w[a], w[b]}, *three[] = {w[a], w[b], w[(a + b) % n]};
+      same_phrase(h, two, 2, INT64_MIN, INT64_MAX);
+      same_phrase(h, two, 2, 997 * 100, 997 * 300);
+      same_phrase(h, three, 3, INT64_MIN, INT64_MAX);
+      static rows r;
+      expected_phrase(h, two, 2, INT64_MIN, INT64_MAX, &r);
+      found += r.n > 0;
+    }
+  assert_true(found > n * n / 2); /* most pairs do meet */
+  const char *none[] = {"alpha", "nosuchterm"}, *quux[] = {"quux", "quux"}, *qf[] = {"quux", "filler", "quux"};
+  same_phrase(h, none, 2, INT64_MIN, INT64_MAX);
+  same_phrase(h, quux, 2, INT64_MIN, INT64_MAX); /* in row 5: over several pages */
+  same_phrase(h, qf, 3, INT64_MIN, INT64_MAX);
+  sqlite3_close(h);
+}
+
 static void stops_when_told(void **state) {
   (void)state;
   sqlite3 *h = build();
@@ -168,20 +236,20 @@ static void stops_when_told(void **state) {
   got.n = 0;
   got.stop_after = 3;
   exec(h, "BEGIN");
-  assert_int_equal(kftsp_doclist_read(h, "t", "alpha", 5, INT64_MIN, INT64_MAX, weights, 4, add, &got), SQLITE_OK);
+  assert_int_equal(kftsp_doclist_read(h, "t", &(const char *){"alpha"}, &(int){5}, 1, INT64_MIN, INT64_MAX, weights, 4, add, &got), SQLITE_OK);
   assert_int_equal(got.n, 3);
   /* a V2 structure record (contentless_delete tables of later SQLites): not read */
   exec(h, "UPDATE t_data SET block = X'00000000FF000001' || substr(block, 5) WHERE id = 10");
   got.n = 0;
   got.stop_after = 0;
-  assert_int_equal(kftsp_doclist_read(h, "t", "alpha", 5, INT64_MIN, INT64_MAX, weights, 4, add, &got),
+  assert_int_equal(kftsp_doclist_read(h, "t", &(const char *){"alpha"}, &(int){5}, 1, INT64_MIN, INT64_MAX, weights, 4, add, &got),
                    KFTSP_DOCLIST_UNKNOWN);
   assert_int_equal(got.n, 0);
   exec(h, "ROLLBACK");
   /* a leaf page cut short: SQLITE_CORRUPT, not a crash */
   exec(h, "UPDATE t_data SET block = substr(block, 1, 3) WHERE id > 10");
   exec(h, "BEGIN");
-  int rc = kftsp_doclist_read(h, "t", "alpha", 5, INT64_MIN, INT64_MAX, weights, 4, add, &got);
+  int rc = kftsp_doclist_read(h, "t", &(const char *){"alpha"}, &(int){5}, 1, INT64_MIN, INT64_MAX, weights, 4, add, &got);
   exec(h, "COMMIT");
   assert_int_equal(rc, SQLITE_CORRUPT);
   sqlite3_close(h);
@@ -190,6 +258,7 @@ static void stops_when_told(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_term_every_window),
+      cmocka_unit_test(phrases_as_fts5_has_them),
       cmocka_unit_test(stops_when_told),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
