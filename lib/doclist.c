@@ -260,6 +260,38 @@ static int skip_to(reader *r, segit *s, int64_t lo) {
   return rc;
 }
 
+/* The page of segment SEGID (from FIRST) on which TERM (N bytes) may be, from %_idx. */
+static int idx_page(reader *r, int segid, int first, const unsigned char *term, int n, int *pg) {
+  *pg = first;
+  sqlite3_bind_int(r->idx, 1, segid);
+  sqlite3_bind_blob(r->idx, 2, term, n, SQLITE_STATIC);
+  int st = sqlite3_step(r->idx);
+  if (st == SQLITE_ROW && (int)(sqlite3_column_int64(r->idx, 0) >> 1) > first)
+    *pg = (int)(sqlite3_column_int64(r->idx, 0) >> 1);
+  int rc = st == SQLITE_ROW || st == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(r->h);
+  sqlite3_reset(r->idx);
+  return rc;
+}
+
+/* S (its page in S->l) at the doclist that begins at OFF, its term's doclist ending at EOD
+** of the page (the next term), or nn + 1. */
+static int open_at(reader *r, segit *s, int off, int eod) {
+  if (off > s->l.nn) return SQLITE_CORRUPT;
+  s->eod = eod;
+  s->eof = 0;
+  /* The first rowid, on the next page when the term ends this one. */
+  int rc;
+  while (off >= s->l.szleaf) {
+    if ((rc = next_page(r, s))) return rc;
+    if (s->eof) return SQLITE_CORRUPT;
+    off = 4;
+  }
+  uint64_t v;
+  s->off = off + varint(s->l.p + off, &v);
+  s->rowid = (int64_t)v;
+  return load_entry(r, s);
+}
+
 /* S at TERM's (N bytes, with its index byte) first entry in segment SEGID (pages FIRST..LAST),
 ** or at its end when the segment does not have it. As fts5LeafSeek: %_idx names the page. */
 static int seek(reader *r, segit *s, int segid, int first, int last, const unsigned char *term, int n) {
@@ -268,14 +300,7 @@ static int seek(reader *r, segit *s, int segid, int first, int last, const unsig
   s->eof = 1;
   s->peeked = 0;
   if (first <= 0) return SQLITE_OK; /* a merge's input, all of it merged already */
-  int pg = first;
-  sqlite3_bind_int(r->idx, 1, segid);
-  sqlite3_bind_blob(r->idx, 2, term, n, SQLITE_STATIC);
-  int st = sqlite3_step(r->idx);
-  if (st == SQLITE_ROW && (int)(sqlite3_column_int64(r->idx, 0) >> 1) > first)
-    pg = (int)(sqlite3_column_int64(r->idx, 0) >> 1);
-  int rc = st == SQLITE_ROW || st == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(r->h);
-  sqlite3_reset(r->idx);
+  int pg, rc = idx_page(r, segid, first, term, n, &pg);
   if (rc || pg > last) return rc;
   s->pg = pg;
   if ((rc = load(r, leaf_id(segid, pg), &s->l, 1))) return rc;
@@ -310,22 +335,12 @@ static int seek(reader *r, segit *s, int segid, int first, int last, const unsig
     off += varint(a + off, &v);
     keep = (int)v;
   }
-  if (off > nn) return SQLITE_CORRUPT;
-  s->eod = nn + 1;
+  int eod = nn + 1;
   if (pgidx < nn) {
     pgidx += varint(a + pgidx, &v);
-    s->eod = toff + (int)v;
+    eod = toff + (int)v;
   }
-  s->eof = 0;
-  /* The first rowid, on the next page when the term ends this one. */
-  while (off >= s->l.szleaf) {
-    if ((rc = next_page(r, s))) return rc;
-    if (s->eof) return SQLITE_CORRUPT;
-    off = 4;
-  }
-  s->off = off + varint(s->l.p + off, &v);
-  s->rowid = (int64_t)v;
-  return load_entry(r, s);
+  return open_at(r, s, off, eod);
 }
 
 /* Column-weighted number of offsets in the position list P (N bytes, padded): per column,
@@ -598,9 +613,267 @@ static int phrase(reader *r, tcur *t, int k, int64_t hi, const double *weights, 
   return rc;
 }
 
-int kftsp_doclist_read(sqlite3 *h, const char *table, const char *const *tokens, const int *lens, int k, int64_t lo,
-                       int64_t hi, const double *weights, int n_weights, kftsp_doclist_fn fn, void *ctx) {
-  if (k < 1 || k > KFTSP_DOCLIST_PHRASE_MAX || strchr(table, '"')) return KFTSP_DOCLIST_UNKNOWN;
+/* ---- a prefix: every term that begins with it ----
+** FTS5 merges the doclists of a prefix's terms (a row's positions are the union of its
+** terms', a position two terms share counted once) for each cursor it opens on the query. Here
+** each term's doclist in each segment is a cursor of its own; a heap by rowid merges them. */
+typedef struct pterm {
+  segit s;
+  char *term; /* its bytes (kftsp_free) */
+  int n;
+  int rank;   /* its segment's, 0 the newest */
+  int id;     /* the same for the same term in every segment */
+} pterm;
+
+typedef struct plist_ {
+  pterm *t;
+  int n, cap;
+} pterms;
+
+/* Every term that begins with PRE (N bytes) in segment SEGID (pages FIRST..LAST, RANK among
+** the segments): a cursor at its doclist's first entry, appended to L. */
+static int prefix_open(reader *r, pterms *l, int rank, int segid, int first, int last, const unsigned char *pre,
+                       int n) {
+  if (first <= 0) return SQLITE_OK;
+  int pg, rc = idx_page(r, segid, first, pre, n, &pg), done = 0;
+  leaf w = {0};
+  kftsp_buf term = {0};
+  for (; rc == SQLITE_OK && !done && pg <= last; pg++) {
+    int toff;
+    if ((rc = load(r, leaf_id(segid, pg), &w, 1)) || !has_terms(&w, &toff)) continue;
+    uint64_t v;
+    int pgidx = w.szleaf + varint(w.p + w.szleaf, &v);
+    for (int i = 0; rc == SQLITE_OK; i++) { /* the page's terms: the first whole, then prefix-compressed */
+      uint64_t keep = 0, fresh;
+      int off = toff;
+      if (off >= w.nn) {
+        rc = SQLITE_CORRUPT;
+        break;
+      }
+      if (i) off += varint(w.p + off, &keep);
+      off += varint(w.p + off, &fresh);
+      if (keep > term.n || fresh == 0 || fresh > (uint64_t)(w.nn - off)) {
+        rc = SQLITE_CORRUPT;
+        break;
+      }
+      term.n = (size_t)keep;
+      kftsp_buf_add(&term, (const char *)w.p + off, (size_t)fresh);
+      if (term.oom) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      off += (int)fresh;
+      int eod = w.nn + 1, next = -1;
+      if (pgidx < w.nn) {
+        pgidx += varint(w.p + pgidx, &v);
+        eod = next = toff + (int)v;
+      }
+      int cmp = memcmp(term.p, pre, term.n < (size_t)n ? term.n : (size_t)n);
+      if (cmp > 0) { /* past the prefix's terms */
+        done = 1;
+        break;
+      }
+      if (cmp == 0 && term.n >= (size_t)n) {
+        if (l->n == l->cap) {
+          int c = l->cap ? 2 * l->cap : 64;
+          pterm *q = kftsp_realloc(l->t, (size_t)c * sizeof *q);
+          if (!q) {
+            rc = SQLITE_NOMEM;
+            break;
+          }
+          l->t = q;
+          l->cap = c;
+        }
+        pterm *t = &l->t[l->n++];
+        memset(t, 0, sizeof *t);
+        t->rank = rank;
+        t->n = (int)term.n;
+        t->s.segid = segid;
+        t->s.last = last;
+        t->s.pg = pg;
+        if (!(t->term = kftsp_strndup(term.p, term.n)) || room(&t->s.l.p, &t->s.l.cap, (size_t)w.nn)) {
+          rc = SQLITE_NOMEM;
+          break;
+        }
+        memcpy(t->s.l.p, w.p, (size_t)w.nn + PAD);
+        t->s.l.nn = w.nn;
+        t->s.l.szleaf = w.szleaf;
+        rc = open_at(r, &t->s, off, eod);
+      }
+      if (next < 0) break;
+      toff = next;
+    }
+  }
+  kftsp_free(w.p);
+  kftsp_buf_reset(&term);
+  return rc;
+}
+
+static int by_term(const void *a, const void *b) {
+  const pterm *x = a, *y = b;
+  int c = memcmp(x->term, y->term, (size_t)(x->n < y->n ? x->n : y->n));
+  return c ? c : x->n != y->n ? (x->n < y->n ? -1 : 1) : x->rank - y->rank;
+}
+
+/* Heap of cursors by rowid: H[0] the smallest. */
+static void heap_down(const pterm *t, int *h, int n, int i) {
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= n) return;
+    if (c + 1 < n && t[h[c + 1]].s.rowid < t[h[c]].s.rowid) c++;
+    if (t[h[c]].s.rowid >= t[h[i]].s.rowid) return;
+    int x = h[c];
+    h[c] = h[i];
+    h[i] = x;
+    i = c;
+  }
+}
+
+static void heap_up(const pterm *t, int *h, int i) {
+  while (i > 0 && t[h[(i - 1) / 2]].s.rowid > t[h[i]].s.rowid) {
+    int x = h[(i - 1) / 2];
+    h[(i - 1) / 2] = h[i];
+    h[i] = x;
+    i = (i - 1) / 2;
+  }
+}
+
+static int by_pos(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Row R's frequency from the entries AT[0..M) of L (their cursors at R): per term the newest
+** segment's entry; one such with positions: its list; several: their positions, each
+** position once. *HAS: whether any has positions. */
+static int prefix_row(pterms *l, const int *at, int m, const double *w, int nw, uint64_t **pos, size_t *cap,
+                      double *f, int *has) {
+  int one = -1, many = 0;
+  for (int a = 0; a < m; a++) {
+    const pterm *x = &l->t[at[a]];
+    int newest = x->s.npos > 0;
+    for (int b = 0; newest && b < m; b++) newest = !(l->t[at[b]].id == x->id && l->t[at[b]].rank < x->rank);
+    if (newest) many += one >= 0, one = at[a];
+  }
+  *has = one >= 0;
+  *f = 0.0;
+  if (one < 0) return SQLITE_OK;
+  if (!many) {
+    *f = pl_freq(l->t[one].s.pl, l->t[one].s.npos, w, nw);
+    return SQLITE_OK;
+  }
+  size_t total = 0;
+  for (int a = 0; a < m; a++) {
+    const pterm *x = &l->t[at[a]];
+    int newest = x->s.npos > 0;
+    for (int b = 0; newest && b < m; b++) newest = !(l->t[at[b]].id == x->id && l->t[at[b]].rank < x->rank);
+    if (!newest) continue;
+    uint64_t *q = NULL;
+    size_t qcap = 0, k = 0;
+    int rc = positions(x->s.pl, x->s.npos, &q, &qcap, &k);
+    if (!rc && total + k > *cap) {
+      size_t c = (total + k) * 2;
+      uint64_t *g = kftsp_realloc(*pos, c * sizeof *g);
+      if (!g) rc = SQLITE_NOMEM;
+      else *pos = g, *cap = c;
+    }
+    if (!rc && k) memcpy(*pos + total, q, k * sizeof *q);
+    kftsp_free(q);
+    if (rc) return rc;
+    total += k;
+  }
+  qsort(*pos, total, sizeof **pos, by_pos);
+  for (size_t i = 0; i < total; i++)
+    if (i == 0 || (*pos)[i] != (*pos)[i - 1]) {
+      uint64_t col = (*pos)[i] >> 32;
+      *f += col < (uint64_t)nw ? w[col] : 1.0;
+    }
+  return SQLITE_OK;
+}
+
+static int prefix_merge(reader *r, pterms *l, int64_t hi, const double *w, int nw, kftsp_doclist_fn fn, void *ctx) {
+  int *h = kftsp_malloc((size_t)(l->n ? l->n : 1) * sizeof *h), *at = kftsp_malloc((size_t)(l->n ? l->n : 1) * sizeof *at);
+  uint64_t *pos = NULL;
+  size_t cap = 0;
+  int hn = 0, rc = h && at ? SQLITE_OK : SQLITE_NOMEM;
+  for (int i = 0; rc == SQLITE_OK && i < l->n; i++)
+    if (!l->t[i].s.eof) {
+      h[hn] = i;
+      heap_up(l->t, h, hn++);
+    }
+  while (rc == SQLITE_OK && hn && l->t[h[0]].s.rowid <= hi) {
+    int64_t row = l->t[h[0]].s.rowid;
+    int m = 0;
+    while (hn && l->t[h[0]].s.rowid == row) { /* every cursor at ROW */
+      at[m++] = h[0];
+      h[0] = h[--hn];
+      heap_down(l->t, h, hn, 0);
+    }
+    double f;
+    int has;
+    rc = prefix_row(l, at, m, w, nw, &pos, &cap, &f, &has);
+    if (rc == SQLITE_OK && has) rc = fn(ctx, row, f);
+    if (rc == SQLITE_OK && m == 1) { /* one term alone: read on while it stays below the others */
+      segit *s = &l->t[at[0]].s;
+      int64_t top = hn ? l->t[h[0]].s.rowid : INT64_MAX;
+      while (rc == SQLITE_OK && (step(s) || ((rc = advance(r, s)) == SQLITE_OK && !s->eof)) && s->rowid < top &&
+             s->rowid <= hi) {
+        if (s->npos > 0) rc = fn(ctx, s->rowid, pl_freq(s->pl, s->npos, w, nw));
+      }
+      if (rc == SQLITE_OK && !s->eof) {
+        h[hn] = at[0];
+        heap_up(l->t, h, hn++);
+      }
+      continue;
+    }
+    for (int a = 0; rc == SQLITE_OK && a < m; a++) {
+      segit *s = &l->t[at[a]].s;
+      if (!step(s)) rc = advance(r, s);
+      if (rc == SQLITE_OK && !s->eof) {
+        h[hn] = at[a];
+        heap_up(l->t, h, hn++);
+      }
+    }
+  }
+  kftsp_free(h);
+  kftsp_free(at);
+  kftsp_free(pos);
+  return rc;
+}
+
+static int prefix_read(reader *r, const int seg[][3], int n_seg, const char *token, int n, int64_t lo, int64_t hi,
+                       const double *w, int nw, kftsp_doclist_fn fn, void *ctx) {
+  unsigned char pre[4097];
+  pre[0] = '0';
+  memcpy(pre + 1, token, (size_t)n);
+  pterms l = {NULL, 0, 0};
+  int rc = SQLITE_OK;
+  for (int i = 0; rc == SQLITE_OK && i < n_seg; i++) rc = prefix_open(r, &l, i, seg[i][0], seg[i][1], seg[i][2], pre, n + 1);
+  if (rc == SQLITE_OK && l.n > 1) { /* ids: the same term in two segments, the same id */
+    qsort(l.t, (size_t)l.n, sizeof *l.t, by_term);
+    for (int i = 0; i < l.n; i++)
+      l.t[i].id = i && l.t[i].n == l.t[i - 1].n && !memcmp(l.t[i].term, l.t[i - 1].term, (size_t)l.t[i].n)
+                      ? l.t[i - 1].id
+                      : i;
+  }
+  for (int i = 0; rc == SQLITE_OK && i < l.n; i++)
+    if (lo > INT64_MIN && !l.t[i].s.eof) rc = skip_to(r, &l.t[i].s, lo);
+  if (rc == SQLITE_OK) rc = prefix_merge(r, &l, hi, w, nw, fn, ctx);
+  for (int i = 0; i < l.n; i++) {
+    kftsp_free(l.t[i].s.l.p);
+    kftsp_free(l.t[i].s.peek.p);
+    kftsp_free(l.t[i].s.spill);
+    kftsp_free(l.t[i].term);
+  }
+  kftsp_free(l.t);
+  return rc;
+}
+
+int kftsp_doclist_unknown = 0;
+
+int kftsp_doclist_read(sqlite3 *h, const char *table, const char *const *tokens, const int *lens, int k, int prefix,
+                       int64_t lo, int64_t hi, const double *weights, int n_weights, kftsp_doclist_fn fn, void *ctx) {
+  if (kftsp_doclist_unknown || k < 1 || k > KFTSP_DOCLIST_PHRASE_MAX || (prefix && k > 1) || strchr(table, '"')) return KFTSP_DOCLIST_UNKNOWN;
   for (int i = 0; i < k; i++)
     if (lens[i] <= 0 || lens[i] > 4096) return KFTSP_DOCLIST_UNKNOWN;
   reader r;
@@ -609,6 +882,11 @@ int kftsp_doclist_read(sqlite3 *h, const char *table, const char *const *tokens,
   int seg[SEGS_MAX][3], n_seg = 0;
   int rc = reader_open(&r, h, table);
   if (rc == SQLITE_OK) rc = structure(&r, seg, &n_seg);
+  if (prefix) {
+    if (rc == SQLITE_OK) rc = prefix_read(&r, seg, n_seg, tokens[0], lens[0], lo, hi, weights, n_weights, fn, ctx);
+    reader_close(&r);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
   for (int i = 0; rc == SQLITE_OK && i < k; i++) rc = tcur_open(&r, &t[i], seg, n_seg, tokens[i], lens[i], lo);
   if (rc == SQLITE_OK) rc = k == 1 ? one_token(&r, &t[0], hi, weights, n_weights, fn, ctx)
                                    : phrase(&r, t, k, hi, weights, n_weights, fn, ctx);
@@ -616,3 +894,27 @@ int kftsp_doclist_read(sqlite3 *h, const char *table, const char *const *tokens,
   reader_close(&r);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
+
+int kftsp_doclist_totals(sqlite3 *h, const char *table, int64_t *rows, int64_t *tokens) {
+  if (strchr(table, '"')) return KFTSP_DOCLIST_UNKNOWN;
+  reader r;
+  leaf l = {0};
+  *rows = *tokens = 0;
+  int rc = reader_open(&r, h, table);
+  if (rc == SQLITE_OK) rc = load(&r, 1, &l, 0);
+  if (rc == SQLITE_OK) { /* the row count, then each column's tokens */
+    const unsigned char *p = l.p, *end = l.p + l.nn;
+    uint64_t v;
+    p += varint(p, &v);
+    *rows = (int64_t)v;
+    while (p < end) {
+      p += varint(p, &v);
+      *tokens += (int64_t)v;
+    }
+    if (p > end) rc = SQLITE_CORRUPT;
+  }
+  kftsp_free(l.p);
+  reader_close(&r);
+  return kftsp_doclist_unknown ? KFTSP_DOCLIST_UNKNOWN : rc;
+}
+

@@ -332,13 +332,18 @@ kfts_error *kftsp_match_error(kftsp_match *m);
 typedef int (*kftsp_doclist_fn)(void *ctx, int64_t doc, double freq);
 #define KFTSP_DOCLIST_PHRASE_MAX 16 /* tokens of a phrase */
 /* FN(CTX, doc, freq) for each row that has the phrase of K tokens TOKENS (LENS bytes each, as
-** the tokenizer gave them) in the main index of FTS5 table TABLE on H, docs LO..HI ascending,
-** in H's current read transaction; FREQ: its instances (each token at the offset after the
-** one before, in one column), each weighted by WEIGHTS[column] (1.0 past N_WEIGHTS). SQLITE_OK,
+** the tokenizer gave them; PREFIX: one token, any term that begins with it) in the main index
+** of FTS5 table TABLE on H, docs LO..HI ascending, in H's current read transaction; FREQ: its
+** instances (each token at the offset after the one before, in one column; a prefix's terms'
+** offsets, each once), each weighted by WEIGHTS[column] (1.0 past N_WEIGHTS). SQLITE_OK,
 ** KFTSP_DOCLIST_UNKNOWN (before any call of FN), FN's code, or an SQLite error
 ** (SQLITE_CORRUPT when the records do not parse). */
 int kftsp_doclist_read(struct sqlite3 *h, const char *table, const char *const *tokens, const int *lens, int k,
-                       int64_t lo, int64_t hi, const double *weights, int n_weights, kftsp_doclist_fn fn, void *ctx);
+                       int prefix, int64_t lo, int64_t hi, const double *weights, int n_weights, kftsp_doclist_fn fn, void *ctx);
+/* FTS5's averages record of TABLE: *ROWS, and *TOKENS in all its columns (xRowCount and
+** xColumnTotalSize(-1)). An SQLite code, or KFTSP_DOCLIST_UNKNOWN. */
+int kftsp_doclist_totals(struct sqlite3 *h, const char *table, int64_t *rows, int64_t *tokens);
+extern int kftsp_doclist_unknown; /* tests: every read says KFTSP_DOCLIST_UNKNOWN */
 
 /**************************************************************************
 ** packtext.c: articles.body compressed (zstd) when that pays; kfts_text() unpacks.

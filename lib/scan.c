@@ -84,6 +84,16 @@ static double idf_of(sqlite3_int64 rows, sqlite3_int64 hits) {
   return idf <= 0.0 ? 1e-6 : idf;
 }
 
+/* T for N phrases in ROWS rows of TOKENS tokens in all, V (2 N doubles, T's now) holding the
+** IDFs. */
+static void tf_init(tf *t, double *v, int n, int64_t rows, int64_t tokens) {
+  t->idf = v;
+  t->freq = v + n;
+  t->n = n;
+  t->rows = rows;
+  t->avgdl = (double)tokens / (double)rows;
+}
+
 /* Per query, as bm25() does: the average row length and each phrase's IDF, unless COUNTED:
 ** a query of one OR group has each phrase's rows all among its matches, so the scan counts
 ** them (half_keep) instead of a pass of xQueryPhrase over each phrase's rows. */
@@ -103,11 +113,7 @@ static int tf_setup(const Fts5ExtensionApi *api, Fts5Context *fts, tf *t) {
     kftsp_free(v);
     return rc == SQLITE_OK ? SQLITE_CORRUPT : rc;
   }
-  t->idf = v;
-  t->freq = v + n;
-  t->n = n;
-  t->rows = rows;
-  t->avgdl = (double)tokens / (double)rows;
+  tf_init(t, v, n, rows, tokens);
   return SQLITE_OK;
 }
 
@@ -312,7 +318,9 @@ typedef struct direct {
   char *tok[64][KFTSP_DOCLIST_PHRASE_MAX]; /* kftsp_free */
   int len[64][KFTSP_DOCLIST_PHRASE_MAX];
   int k[64];  /* tokens; 0: FTS5 reads the phrase */
+  int prefix[64]; /* one token, any term that begins with it */
   int count;  /* the query's phrases */
+  int all;    /* every phrase is read from the segments: FTS5 runs no statement */
 } direct;
 
 typedef struct toks {
@@ -354,7 +362,9 @@ static int direct_build(direct *d, sqlite3 *h, const char *fts) {
   for (int p = 0; rc == SQLITE_OK && p < n; p++) {
     const char *q = fts + start[p];
     int l = len[p];
-    if (l < 2 || q[l - 1] != '"') continue; /* a prefix */
+    int prefix = l >= 3 && q[l - 1] == '*';
+    if (prefix) l--;
+    if (l < 2 || q[l - 1] != '"') continue;
     text.n = 0;
     for (int i = 1; i < l - 1; i++) /* "" inside is one " */
       if (q[i] != '"' || q[++i] == '"') kftsp_buf_addc(&text, q[i]);
@@ -363,9 +373,13 @@ static int direct_build(direct *d, sqlite3 *h, const char *fts) {
       break;
     }
     toks o = {d->tok[p], d->len[p], 0};
-    rc = tok.xTokenize(inst, &o, FTS5_TOKENIZE_QUERY, text.p ? text.p : "", (int)text.n, on_token);
-    d->k[p] = o.k > 0 ? o.k : 0;
+    rc = tok.xTokenize(inst, &o, FTS5_TOKENIZE_QUERY | (prefix ? FTS5_TOKENIZE_PREFIX : 0), text.p ? text.p : "",
+                       (int)text.n, on_token);
+    d->k[p] = o.k > 0 && (!prefix || o.k == 1) ? o.k : 0; /* a prefix of one token only */
+    d->prefix[p] = prefix;
   }
+  d->all = 1;
+  for (int p = 0; p < n; p++) d->all &= d->k[p] > 0;
   tok.xDelete(inst);
   kftsp_buf_reset(&text);
   return rc;
@@ -389,7 +403,7 @@ static int read_phrase(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts
     sqlite3_int64 seen0 = c->seen[p];
     int64_t edge0 = c->edge;
     int took0 = c->took;
-    int rc = kftsp_doclist_read(c->db, "articles_fts", (const char *const *)d->tok[p], d->len[p], d->k[p], c->lo,
+    int rc = kftsp_doclist_read(c->db, "articles_fts", (const char *const *)d->tok[p], d->len[p], d->k[p], d->prefix[p], c->lo,
                                 c->hi, weights, (int)KFTSP_ARRAY_LEN(weights), direct_row, c);
     if (rc == SQLITE_OK || rc == SQLITE_NOMEM) return rc;
     l->n = n0; /* FTS5 reads it again, and says what is wrong if anything is */
@@ -1012,6 +1026,7 @@ typedef struct collect_arg {
   half *h;
   collect *c;
   int rc;
+  int fallback; /* direct_main met segments it does not read: FTS5 collects instead */
 } collect_arg;
 
 /* Phrase P read down from its end (PHRASE, LEN bytes: that phrase alone; NULL: the query,
@@ -1072,9 +1087,46 @@ static void *collect_main(void *p) {
   return NULL;
 }
 
-/* Phase 1 by kfts_collect() into C (the caller frees it after phase 2: the halves read its
-** lists). */
-static int collect_run(half *hs, int n_halves, collect *c) {
+/* Phase 1 with no statement of FTS5's when every phrase is read from the segments
+** (direct.all): the row and token counts from FTS5's averages record (as tf_setup has them
+** from FTS5), then the phrases as collect_fn reads them. A prefix so read costs no merge of
+** its terms' doclists in FTS5 for the statement's cursor. */
+static void *direct_main(void *p) {
+  collect_arg *a = p;
+  collect *c = a->c;
+  const direct *d = c->direct;
+  int n = d->count;
+  int64_t rows = 0, tokens = 0;
+  int rc = kftsp_doclist_totals(c->db, "articles_fts", &rows, &tokens);
+  if (rc == SQLITE_OK && rows > 0) {
+    double *v = kftsp_malloc(2 * (size_t)n * sizeof *v);
+    if (!v) {
+      rc = SQLITE_NOMEM;
+    } else {
+      for (int i = 0; i < n; i++) v[i] = idf_of(rows, 0); /* counted: set after phase 1 */
+      tf_init(c->t, v, n, rows, tokens);
+      if (!(c->ph = kftsp_malloc((size_t)n * sizeof *c->ph)) || !(c->seen = kftsp_malloc((size_t)n * sizeof *c->seen)))
+        rc = SQLITE_NOMEM;
+    }
+    if (rc == SQLITE_OK) {
+      memset(c->ph, 0, (size_t)n * sizeof *c->ph);
+      memset(c->seen, 0, (size_t)n * sizeof *c->seen);
+      c->done = c->finished = 1;
+      if (n > 1) c->lo = INT64_MIN, c->hi = INT64_MAX; /* by phrase: each thread the next one */
+      for (c->p = c->next && n > 1 ? atomic_fetch_add(c->next, 1) : 0; rc == SQLITE_OK && c->p < n;
+           c->p = c->next && n > 1 ? atomic_fetch_add(c->next, 1) : c->p + 1)
+        rc = kftsp_doclist_read(c->db, "articles_fts", (const char *const *)d->tok[c->p], d->len[c->p], d->k[c->p],
+                                d->prefix[c->p], c->lo, c->hi, weights, (int)KFTSP_ARRAY_LEN(weights), direct_row, c);
+    }
+  }
+  a->fallback = rc == KFTSP_DOCLIST_UNKNOWN || rc == SQLITE_CORRUPT;
+  a->rc = rc == SQLITE_OK || a->fallback ? KFTS_OK : rc == SQLITE_NOMEM ? KFTS_ENOMEM : kftsp_match_fail(a->h->m, NULL);
+  return NULL;
+}
+
+/* Phase 1 by kfts_collect() (or direct_main) into C (the caller frees it after phase 2: the
+** halves read its lists). D: the query's phrases as the segments are read for them. */
+static int collect_run(half *hs, int n_halves, collect *c, const direct *d) {
   collect_arg a[2];
   atomic_int next;
   atomic_init(&next, 0);
@@ -1083,15 +1135,11 @@ static int collect_run(half *hs, int n_halves, collect *c) {
     atomic_init(&meets[p].up, INT64_MIN);
     atomic_init(&meets[p].down, INT64_MAX);
   }
-  direct d;
-  int rc = direct_build(&d, kftsp_match_handle(hs[0].m), kftsp_match_fts(hs[0].m));
-  if (rc) {
-    direct_free(&d);
-    return rc == SQLITE_NOMEM ? KFTS_ENOMEM : kftsp_match_fail(hs[0].m, NULL);
-  }
+  int all = d->count && d->all;
+again:
   for (int i = 0; i < n_halves; i++) {
     c[i].db = kftsp_match_handle(hs[i].m);
-    c[i].direct = d.count ? &d : NULL;
+    c[i].direct = d->count ? d : NULL;
     c[i].t = &hs[i].t;
     c[i].next = n_halves > 1 ? &next : NULL;
     c[i].meets = n_halves > 1 ? meets : NULL;
@@ -1105,11 +1153,23 @@ static int collect_run(half *hs, int n_halves, collect *c) {
     a[i].h = &hs[i];
     a[i].c = &c[i];
     a[i].rc = KFTS_OK;
+    a[i].fallback = 0;
   }
-  both(n_halves > 1 ? kftsp_match_helper(hs[0].m) : NULL, collect_main, &a[0], n_halves > 1 ? &a[1] : NULL);
-  direct_free(&d);
+  both(n_halves > 1 ? kftsp_match_helper(hs[0].m) : NULL, all ? direct_main : collect_main, &a[0],
+       n_halves > 1 ? &a[1] : NULL);
+  if (all && (a[0].fallback || (n_halves > 1 && a[1].fallback)) && !a[0].rc && (n_halves < 2 || !a[1].rc)) {
+    for (int i = 0; i < n_halves; i++) { /* FTS5 collects; a phrase it cannot read is read as ever */
+      collect_free(&c[i]);
+      kftsp_free(hs[i].t.idf);
+      hs[i].t.idf = hs[i].t.freq = NULL;
+      memset(&c[i], 0, sizeof c[i]);
+    }
+    atomic_store(&next, 0);
+    all = 0;
+    goto again;
+  }
   for (int i = 0; i < n_halves; i++) hs[i].rc = a[i].rc; /* the caller reports the worker's error */
-  rc = a[0].rc ? a[0].rc : n_halves > 1 ? a[1].rc : KFTS_OK;
+  int rc = a[0].rc ? a[0].rc : n_halves > 1 ? a[1].rc : KFTS_OK;
   if (!rc && n_halves > 1 && (c[0].done != c[1].done || c[0].t->n != c[1].t->n))
     rc = kftsp_match_fail(hs[0].m, "the two connections read different indexes");
   if (!rc && c[0].done) rc = collect_merge(c, hs, n_halves);
@@ -1293,8 +1353,14 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
   ** docvals are current); it costs a third of a statement step per match, so splitting it
   ** pays only on a ten times larger index (100k articles: the mix's median 3.5 ms split,
   ** 2.1 ms not; 1M: 8.7 split, 11.3 not). */
-  int collect_ok = (flags & KFTSP_SCAN_SCORE) && (flags & KFTSP_SCAN_LEAN) && kftsp_match_or_only(m) &&
-                   !strstr(kftsp_match_fts(m), "\"*");
+  direct d;
+  memset(&d, 0, sizeof d);
+  int collect_ok = (flags & KFTSP_SCAN_SCORE) && (flags & KFTSP_SCAN_LEAN) && kftsp_match_or_only(m);
+  if (!rc && collect_ok && (rc = direct_build(&d, h, kftsp_match_fts(m))))
+    rc = rc == SQLITE_NOMEM ? kftsp_err(kftsp_match_error(m), KFTS_ENOMEM, "", 0, "out of memory") : kftsp_match_fail(m, NULL);
+  /* a prefix: only when every phrase is read from the segments (FTS5 would merge its doclists
+  ** for the statement's cursor and again for xQueryPhrase's) */
+  collect_ok = collect_ok && (!strstr(kftsp_match_fts(m), "\"*") || d.all);
   if (!rc && ctx2 && kftsp_threads_allowed()) { /* the second connection only for a large index */
     kftsp_buf b = {0};
     sqlite3_int64 rows = 0;
@@ -1332,7 +1398,7 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
   /* kfts_collect() unless a phrase is a prefix: FTS5 merges a prefix's doclists for every
   ** cursor, and collecting takes two (the statement's and xQueryPhrase's) on one thread. */
   if (!rc && collect_ok && hs[0].t.counted && hs[0].dv && (n_halves < 2 || hs[1].dv)) {
-      rc = collect_run(hs, n_halves, cs);
+      rc = collect_run(hs, n_halves, cs, &d);
     if (rc == KFTS_ENOMEM) rc = kftsp_err(kftsp_match_error(m), rc, "", 0, "out of memory");
   } else if (!rc) {
     both(n_halves > 1 ? kftsp_match_helper(m) : NULL, phase1_main, &hs[0], n_halves > 1 ? &hs[1] : NULL);
@@ -1357,6 +1423,7 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
     collect_free(&cs[i]);
   }
   kftsp_free(pass.bits);
+  direct_free(&d);
   if (own > 0 && sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && !rc) rc = kftsp_match_fail(m, NULL);
   if (own_w > 0) sqlite3_exec(w, "COMMIT", NULL, NULL, NULL);
   kftsp_match_close(m2);

@@ -124,7 +124,7 @@ static void same(sqlite3 *h, const char *term, int64_t lo, int64_t hi) {
   got.n = 0;
   got.stop_after = 0;
   exec(h, "BEGIN");
-  int rc = kftsp_doclist_read(h, "t", &term, &(int){(int)strlen(term)}, 1, lo, hi, weights, 4, add, &got);
+  int rc = kftsp_doclist_read(h, "t", &term, &(int){(int)strlen(term)}, 1, 0, lo, hi, weights, 4, add, &got);
   exec(h, "COMMIT");
   if (rc != SQLITE_OK) fail_msg("%s: rc %d", term, rc);
   if (got.n != want.n) fail_msg("%s [%lld, %lld]: %d rows, FTS5 %d", term, (long long)lo, (long long)hi, got.n, want.n);
@@ -193,7 +193,7 @@ static void same_phrase(sqlite3 *h, const char *const *terms, int k, int64_t lo,
   got.n = 0;
   got.stop_after = 0;
   exec(h, "BEGIN");
-  int rc = kftsp_doclist_read(h, "t", terms, lens, k, lo, hi, weights, 4, add, &got);
+  int rc = kftsp_doclist_read(h, "t", terms, lens, k, 0, lo, hi, weights, 4, add, &got);
   exec(h, "COMMIT");
   if (rc != SQLITE_OK) fail_msg("%s %s: rc %d", terms[0], terms[1], rc);
   if (got.n != want.n) fail_msg("%s %s (%d) [%lld, %lld]: %d rows, FTS5 %d", terms[0], terms[1], k, (long long)lo,
@@ -229,6 +229,51 @@ static void phrases_as_fts5_has_them(void **state) {
   sqlite3_close(h);
 }
 
+/* A prefix: the rows of every term that begins with it, each (doc, column, offset) once. */
+static void same_prefix(sqlite3 *h, const char *pre, int64_t lo, int64_t hi) {
+  static rows want, got;
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(h,
+                                      "SELECT doc, sum(CASE col WHEN 'a' THEN 4.0 WHEN 'b' THEN 2.0 WHEN 'c' THEN 1.0 "
+                                      "ELSE 2.0 END) FROM (SELECT DISTINCT doc, col, offset FROM vi "
+                                      "WHERE substr(term, 1, length(?1)) = ?1 AND doc BETWEEN ?2 AND ?3) "
+                                      "GROUP BY doc ORDER BY doc",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_text(st, 1, pre, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, lo);
+  sqlite3_bind_int64(st, 3, hi);
+  want.n = 0;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    assert_int_equal(add(&want, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1)), SQLITE_OK);
+  sqlite3_finalize(st);
+  got.n = 0;
+  got.stop_after = 0;
+  exec(h, "BEGIN");
+  int rc = kftsp_doclist_read(h, "t", &pre, &(int){(int)strlen(pre)}, 1, 1, lo, hi, weights, 4, add, &got);
+  exec(h, "COMMIT");
+  if (rc != SQLITE_OK) fail_msg("%s*: rc %d", pre, rc);
+  if (got.n != want.n) fail_msg("%s* [%lld, %lld]: %d rows, FTS5 %d", pre, (long long)lo, (long long)hi, got.n, want.n);
+  for (int i = 0; i < got.n; i++)
+    if (got.doc[i] != want.doc[i] || got.f[i] != want.f[i])
+      fail_msg("%s* row %d: doc %lld f %g, FTS5 doc %lld f %g", pre, i, (long long)got.doc[i], got.f[i],
+               (long long)want.doc[i], want.f[i]);
+}
+
+/* Prefixes of one term, of several (in several segments, some with updated rows), of every
+** term, of none; a window of docs. Colocated terms (two at one offset) count the offset once:
+** table u's tokenizer puts a term's first letter at its offset too. */
+static void prefixes_as_fts5_has_them(void **state) {
+  (void)state;
+  sqlite3 *h = build();
+  static const char *const pre[] = {"a", "b", "g", "d", "alp", "alpha", "모", "데이", "q", "f", "x", "zz", "0"};
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(pre); i++) {
+    same_prefix(h, pre[i], INT64_MIN, INT64_MAX);
+    same_prefix(h, pre[i], 997 * 100, 997 * 300);
+  }
+  sqlite3_close(h);
+}
+
 static void stops_when_told(void **state) {
   (void)state;
   sqlite3 *h = build();
@@ -236,20 +281,20 @@ static void stops_when_told(void **state) {
   got.n = 0;
   got.stop_after = 3;
   exec(h, "BEGIN");
-  assert_int_equal(kftsp_doclist_read(h, "t", &(const char *){"alpha"}, &(int){5}, 1, INT64_MIN, INT64_MAX, weights, 4, add, &got), SQLITE_OK);
+  assert_int_equal(kftsp_doclist_read(h, "t", &(const char *){"alpha"}, &(int){5}, 1, 0, INT64_MIN, INT64_MAX, weights, 4, add, &got), SQLITE_OK);
   assert_int_equal(got.n, 3);
   /* a V2 structure record (contentless_delete tables of later SQLites): not read */
   exec(h, "UPDATE t_data SET block = X'00000000FF000001' || substr(block, 5) WHERE id = 10");
   got.n = 0;
   got.stop_after = 0;
-  assert_int_equal(kftsp_doclist_read(h, "t", &(const char *){"alpha"}, &(int){5}, 1, INT64_MIN, INT64_MAX, weights, 4, add, &got),
+  assert_int_equal(kftsp_doclist_read(h, "t", &(const char *){"alpha"}, &(int){5}, 1, 0, INT64_MIN, INT64_MAX, weights, 4, add, &got),
                    KFTSP_DOCLIST_UNKNOWN);
   assert_int_equal(got.n, 0);
   exec(h, "ROLLBACK");
   /* a leaf page cut short: SQLITE_CORRUPT, not a crash */
   exec(h, "UPDATE t_data SET block = substr(block, 1, 3) WHERE id > 10");
   exec(h, "BEGIN");
-  int rc = kftsp_doclist_read(h, "t", &(const char *){"alpha"}, &(int){5}, 1, INT64_MIN, INT64_MAX, weights, 4, add, &got);
+  int rc = kftsp_doclist_read(h, "t", &(const char *){"alpha"}, &(int){5}, 1, 0, INT64_MIN, INT64_MAX, weights, 4, add, &got);
   exec(h, "COMMIT");
   assert_int_equal(rc, SQLITE_CORRUPT);
   sqlite3_close(h);
@@ -259,6 +304,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_term_every_window),
       cmocka_unit_test(phrases_as_fts5_has_them),
+      cmocka_unit_test(prefixes_as_fts5_has_them),
       cmocka_unit_test(stops_when_told),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

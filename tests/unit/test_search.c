@@ -542,7 +542,8 @@ static kfts_db *generated_db(void) {
         unsigned r = (x = x * 1103515245u + 12345u) >> 16;
         fputs((r >> 6) % 1000 < 1 ? "희귀낱말이 " : r % 100 < 12 ? "데이터센터 " : r % 100 < 30 ? "모델 " : "문장 ", fp);
       }
-      fputs("\n\n", fp);
+      /* a one-syllable word's prefix: terms 칩칩 and 칩 (colocated) at one offset */
+      fputs(k % 7 ? "\n\n" : "칩칩칩 칩칩 칩\n\n", fp);
     }
     fclose(fp);
   }
@@ -624,14 +625,16 @@ static void halves_agree(kfts_db *d, const char *q) {
 static void search__scan_scores_like_sql(void **state) {
   (void)state;
   setenv("KFTS_THREADS", "2", 1); /* split whatever the machine's cores */
-  for (int split = 0; split < 5; split++) { /* the third: phrase lists merged by their heads */
+  for (int split = 0; split < 6; split++) { /* the third: phrase lists merged by their heads */
     kftsp_split_min_rows = split ? 0 : 1 << 30;
     kftsp_merge_by_rank = split != 2;
     kftsp_meet_wait = split == 3; /* the fourth: both ends of a phrase read at once */
     kftsp_scan_direct = split != 4; /* the fifth: every phrase through xQueryPhrase */
+    kftsp_doclist_unknown = split == 5; /* the sixth: segments doclist.c does not read */
     scan_queries();
   }
   kftsp_scan_direct = 1;
+  kftsp_doclist_unknown = 0;
   kftsp_split_min_rows = 20000;
   kftsp_merge_by_rank = 1;
   kftsp_meet_wait = 0;
@@ -953,7 +956,8 @@ static void search__relaxed_by_scan_like_sql(void **state) {
 
 static void scan_queries(void) {
   static const char *const corpus_q[] = {"AI", "데이터센터", "GRPO OR 강화학습", "모델 -GPT", "source:aitimes 오픈AI",
-                                         "AI date:2026-01", "importance:>=8 AI", "title:AI", "\"데이터 센터\""};
+                                         "AI date:2026-01", "importance:>=8 AI", "title:AI", "\"데이터 센터\"",
+                                         "책",  "법 OR 책",        "책 source:aitimes"};
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(corpus_q); i++) {
     size_t n = scan_equals_sql(db, corpus_q[i], 0.25, 0);
     if (!n) fail_msg("%s: no match", corpus_q[i]);
@@ -966,7 +970,8 @@ static void scan_queries(void) {
   } gen_q[] = {{"문장", 2300, 2400},           {"희귀낱말", 5, 200},    {"데이터센터", 1500, 2400},
                {"모델 source:zdnet", 300, 800}, {"문장 date:2024-03..2024-09", 500, 800},
                {"희귀낱말 OR 모델", 1000, 2400}, {"문장 -모델", 10, 600},
-               {"\"데이터 센터\"", 1500, 2400}, {"\"데이터 센터\" source:zdnet", 300, 900}};
+               {"\"데이터 센터\"", 1500, 2400}, {"\"데이터 센터\" source:zdnet", 300, 900},
+               {"칩", 355, 365},                {"칩 OR 희귀낱말", 360, 560}};
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(gen_q); i++) {
     size_t n = scan_equals_sql(g, gen_q[i].q, 0.25, 0);
     if (n < gen_q[i].min || n > gen_q[i].max) fail_msg("%s: %zu rows", gen_q[i].q, n);
