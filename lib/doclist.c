@@ -78,6 +78,15 @@ static int varint(const unsigned char *p, uint64_t *v) {
   return 9;
 }
 
+/* A varint that is an offset or a length within a page, capped at 2^29: a sum of three stays an
+** int, and too large to pass the checks against the page's size. */
+static int small(const unsigned char *p, int *v) {
+  uint64_t x;
+  int n = varint(p, &x);
+  *v = x > (1u << 29) ? 1 << 29 : (int)x;
+  return n;
+}
+
 static int u16(const unsigned char *p) {
   return p[0] << 8 | p[1];
 }
@@ -121,9 +130,7 @@ static int64_t leaf_id(int segid, int pg) {
 /* Whether L's footer lists any term; the first one's offset in *OFF. */
 static int has_terms(const leaf *l, int *off) {
   if (l->nn <= l->szleaf) return 0;
-  uint64_t v;
-  varint(l->p + l->szleaf, &v);
-  *off = (int)v;
+  small(l->p + l->szleaf, off);
   return 1;
 }
 
@@ -154,7 +161,8 @@ static int load_entry(reader *r, segit *s) {
   uint64_t sz;
   if (s->off >= s->l.szleaf) return SQLITE_CORRUPT;
   s->off += varint(s->l.p + s->off, &sz);
-  if (sz > (uint64_t)INT32_MAX) return SQLITE_CORRUPT;
+  /* a list over more bytes than the segment's pages after this one hold is not one */
+  if (sz >> 1 > (uint64_t)(s->last - s->pg + 1) * 65536) return SQLITE_CORRUPT;
   s->npos = (int)(sz >> 1);
   s->del = (int)(sz & 1);
   s->crossed = 0;
@@ -308,12 +316,11 @@ static int seek(reader *r, segit *s, int segid, int first, int last, const unsig
   int nn = s->l.nn, toff, match = 0, keep = 0;
   if (!has_terms(&s->l, &toff)) return SQLITE_OK;
   int pgidx = s->l.szleaf + varint(a + s->l.szleaf, &(uint64_t){0});
-  int off = toff;
-  uint64_t v;
+  int off = toff, v;
   for (;;) {
     if (off >= nn) return SQLITE_CORRUPT;
-    off += varint(a + off, &v);
-    int fresh = (int)v;
+    int fresh;
+    off += small(a + off, &fresh);
     if (keep < match) return SQLITE_OK; /* past TERM */
     if (keep == match) {
       int i = 0, cmp = fresh < n - match ? fresh : n - match;
@@ -328,17 +335,16 @@ static int seek(reader *r, segit *s, int segid, int first, int last, const unsig
       if (i < fresh && a[off + i] > term[match]) return SQLITE_OK;
     }
     if (pgidx >= nn) return SQLITE_OK; /* not on the page: not in the segment */
-    pgidx += varint(a + pgidx, &v);
-    toff += (int)v;
+    pgidx += small(a + pgidx, &v);
+    toff += v;
     off = toff;
     if (off >= nn) return SQLITE_CORRUPT;
-    off += varint(a + off, &v);
-    keep = (int)v;
+    off += small(a + off, &keep);
   }
   int eod = nn + 1;
   if (pgidx < nn) {
-    pgidx += varint(a + pgidx, &v);
-    eod = toff + (int)v;
+    pgidx += small(a + pgidx, &v);
+    eod = toff + v;
   }
   return open_at(r, s, off, eod);
 }
@@ -381,42 +387,42 @@ static int run(reader *r, segit *w, int64_t limit, const double *weights, int n_
 
 /* The segments of TABLE's structure record in the order FTS5 ranks them (newest first):
 ** level 0 first, each level's last segment first. */
+/* The varint at *P, when one begins before END: *P past it; 0 when none does. */
+static int get(const unsigned char **p, const unsigned char *end, uint64_t *v) {
+  if (*p >= end) return 0;
+  *p += varint(*p, v);
+  return *p <= end;
+}
+
 static int structure(reader *r, int seg[][3], int *n_seg) {
   leaf l = {0};
   int rc = load(r, 10, &l, 0), n = 0;
   const unsigned char *p = l.p, *end = l.p + l.nn;
-  uint64_t levels, segs, v;
+  uint64_t levels = 0, segs = 0, v;
   if (rc == SQLITE_OK && (l.nn < 4 || !memcmp(p + 4, "\xff\x00\x00\x01", 4))) rc = KFTSP_DOCLIST_UNKNOWN;
   if (rc == SQLITE_OK) {
-    p += 4;
-    p += varint(p, &levels);
-    p += varint(p, &segs);
-    p += varint(p, &v); /* the write counter */
-    if (segs > SEGS_MAX || levels > 64) rc = KFTSP_DOCLIST_UNKNOWN;
+    p += 4; /* the cookie; then levels, segments, the write counter */
+    if (!get(&p, end, &levels) || !get(&p, end, &segs) || !get(&p, end, &v)) rc = SQLITE_CORRUPT;
+    else if (segs > SEGS_MAX || levels > 64) rc = KFTSP_DOCLIST_UNKNOWN;
   }
   for (uint64_t lv = 0; rc == SQLITE_OK && lv < levels; lv++) {
     uint64_t in_merge, k;
-    p += varint(p, &in_merge);
-    p += varint(p, &k);
-    if (p > end || k > segs - (uint64_t)n) {
+    if (!get(&p, end, &in_merge) || !get(&p, end, &k) || k > segs - (uint64_t)n) {
       rc = SQLITE_CORRUPT;
       break;
     }
-    for (uint64_t i = 0; i < k; i++) { /* oldest first: stored in reverse below */
-      uint64_t id, first, last;
-      p += varint(p, &id);
-      p += varint(p, &first);
-      p += varint(p, &last);
+    for (uint64_t i = 0; rc == SQLITE_OK && i < k; i++) { /* oldest first: stored newest first */
+      uint64_t id = 0, first = 0, last = 0;
+      if (!get(&p, end, &id) || !get(&p, end, &first) || !get(&p, end, &last)) rc = SQLITE_CORRUPT;
       int at = n + (int)(k - 1 - i);
       seg[at][0] = (int)(id & 0xffff);
       seg[at][1] = (int)(first & 0x7fffffff);
       seg[at][2] = (int)(last & 0x7fffffff);
     }
     n += (int)k;
-    if (p > end) rc = SQLITE_CORRUPT;
   }
   kftsp_free(l.p);
-  *n_seg = n;
+  *n_seg = rc == SQLITE_OK ? n : 0;
   return rc;
 }
 
@@ -665,8 +671,9 @@ static int prefix_open(reader *r, pterms *l, int rank, int segid, int first, int
       off += (int)fresh;
       int eod = w.nn + 1, next = -1;
       if (pgidx < w.nn) {
-        pgidx += varint(w.p + pgidx, &v);
-        eod = next = toff + (int)v;
+        int d;
+        pgidx += small(w.p + pgidx, &d);
+        eod = next = toff + d;
       }
       int cmp = memcmp(term.p, pre, term.n < (size_t)n ? term.n : (size_t)n);
       if (cmp > 0) { /* past the prefix's terms */

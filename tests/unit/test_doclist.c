@@ -274,6 +274,71 @@ static void prefixes_as_fts5_has_them(void **state) {
   sqlite3_close(h);
 }
 
+/* Records with bytes changed at random (leaves, the structure, the averages): every read
+** ends with SQLITE_OK, SQLITE_CORRUPT or KFTSP_DOCLIST_UNKNOWN, never reads outside its
+** buffers (the sanitizer and valgrind runs of this test say so). */
+static void garbled_records_are_survived(void **state) {
+  (void)state;
+  sqlite3 *h = build();
+  sqlite3_stmt *pick, *set;
+  int records = 0;
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM t_data", -1, &pick, NULL), SQLITE_OK);
+  if (sqlite3_step(pick) == SQLITE_ROW) records = sqlite3_column_int(pick, 0);
+  sqlite3_finalize(pick);
+  assert_true(records > 10);
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT id, length(block) FROM t_data ORDER BY id LIMIT 1 OFFSET ?", -1, &pick,
+                                      NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, "UPDATE t_data SET block = substr(block, 1, ?2 - 1) || ?3 || substr(block, ?2 + 1)"
+                                         " WHERE id = ?1",
+                                      -1, &set, NULL),
+                   SQLITE_OK);
+  static rows got;
+  static const char *const one[] = {"alpha", "quux", "모델", "z"}, *two[] = {"alpha", "beta"};
+  unsigned seed = 99;
+  int corrupt = 0;
+  for (int round = 0; round < 300; round++) {
+    exec(h, "SAVEPOINT g");
+    for (int k = 0; k < 1 + round % 4; k++) {
+      seed = seed * 1103515245u + 12345u;
+      sqlite3_bind_int(pick, 1, round % 5 == 0 ? 1 : (int)((seed >> 8) % (unsigned)records)); /* 1: the averages, 2: the structure */
+      if (sqlite3_step(pick) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(pick, 0);
+        int len = sqlite3_column_int(pick, 1);
+        seed = seed * 1103515245u + 12345u;
+        unsigned char b = (unsigned char)(seed >> 16);
+        sqlite3_bind_int64(set, 1, id);
+        sqlite3_bind_int(set, 2, len ? 1 + (int)((seed >> 4) % (unsigned)len) : 1);
+        sqlite3_bind_blob(set, 3, &b, 1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(set), SQLITE_DONE);
+        sqlite3_reset(set);
+      }
+      sqlite3_reset(pick);
+    }
+    for (size_t i = 0; i < KFTSP_ARRAY_LEN(one) + 3; i++) {
+      got.n = 0;
+      got.stop_after = 0;
+      int rc, k = i == KFTSP_ARRAY_LEN(one) ? 2 : 1, prefix = i == KFTSP_ARRAY_LEN(one) + 1;
+      const char *const *terms = i < KFTSP_ARRAY_LEN(one) ? &one[i] : two;
+      int lens[2] = {(int)strlen(terms[0]), k > 1 ? (int)strlen(terms[1]) : 0};
+      if (i == KFTSP_ARRAY_LEN(one) + 2) {
+        int64_t n_rows, n_tokens;
+        rc = kftsp_doclist_totals(h, "t", &n_rows, &n_tokens);
+      } else {
+        rc = kftsp_doclist_read(h, "t", terms, lens, k, prefix, i % 2 ? 997 * 50 : INT64_MIN, INT64_MAX, weights, 4,
+                                add, &got);
+      }
+      if (rc != SQLITE_OK && rc != SQLITE_CORRUPT && rc != KFTSP_DOCLIST_UNKNOWN) fail_msg("round %d: rc %d", round, rc);
+      corrupt += rc == SQLITE_CORRUPT;
+    }
+    exec(h, "ROLLBACK TO g; RELEASE g");
+  }
+  assert_true(corrupt > 0); /* some of the damage was seen */
+  sqlite3_finalize(pick);
+  sqlite3_finalize(set);
+  sqlite3_close(h);
+}
+
 static void stops_when_told(void **state) {
   (void)state;
   sqlite3 *h = build();
@@ -305,6 +370,7 @@ int main(void) {
       cmocka_unit_test(every_term_every_window),
       cmocka_unit_test(phrases_as_fts5_has_them),
       cmocka_unit_test(prefixes_as_fts5_has_them),
+      cmocka_unit_test(garbled_records_are_survived),
       cmocka_unit_test(stops_when_told),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
