@@ -925,3 +925,68 @@ int kftsp_doclist_totals(sqlite3 *h, const char *table, int64_t *rows, int64_t *
   return kftsp_doclist_unknown ? KFTSP_DOCLIST_UNKNOWN : rc;
 }
 
+/* The first rowid a page of segment SEGID from PG up to (not with) END begins, in *ROW: 1, or
+** 0 when none does. */
+static int page_rowid(reader *r, leaf *l, int segid, int pg, int end, int64_t *row, int *rc) {
+  for (; *rc == SQLITE_OK && pg < end; pg++) {
+    if ((*rc = load(r, leaf_id(segid, pg), l, 1))) break;
+    int at = u16(l->p);
+    if (at && at < l->szleaf) {
+      uint64_t v;
+      varint(l->p + at, &v);
+      *row = (int64_t)v;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int kftsp_doclist_middle(sqlite3 *h, const char *table, const char *token, int n, int64_t *mid, int *pages) {
+  if (kftsp_doclist_unknown || n <= 0 || n > 4096 || strchr(table, '"')) return KFTSP_DOCLIST_UNKNOWN;
+  reader r;
+  int seg[SEGS_MAX][3], n_seg = 0, best = -1, best_from = 0, best_to = 0;
+  unsigned char term[4097];
+  term[0] = '0';
+  memcpy(term + 1, token, (size_t)n);
+  *pages = 0;
+  int rc = reader_open(&r, h, table);
+  char *sql = kftsp_printf("SELECT pgno FROM \"%s_idx\" WHERE segid = ?1 AND term > ?2 ORDER BY term LIMIT 1", table);
+  sqlite3_stmt *next = NULL;
+  if (rc == SQLITE_OK) rc = sql ? kftsp_prepare(h, sql, &next) : SQLITE_NOMEM;
+  if (rc == SQLITE_OK) rc = structure(&r, seg, &n_seg);
+  for (int i = 0; rc == SQLITE_OK && i < n_seg; i++) {
+    segit s;
+    memset(&s, 0, sizeof s);
+    rc = seek(&r, &s, seg[i][0], seg[i][1], seg[i][2], term, n + 1);
+    if (rc == SQLITE_OK && !s.eof) { /* the term's first page; the next page with a term */
+      int from = s.pg, to = seg[i][2] + 1;
+      sqlite3_bind_int(next, 1, seg[i][0]);
+      sqlite3_bind_blob(next, 2, term, n + 1, SQLITE_STATIC);
+      int st = sqlite3_step(next);
+      if (st == SQLITE_ROW) to = (int)(sqlite3_column_int64(next, 0) >> 1);
+      else if (st != SQLITE_DONE) rc = sqlite3_errcode(h);
+      sqlite3_reset(next);
+      if (to - from > *pages) {
+        *pages = to - from;
+        best = i;
+        best_from = from;
+        best_to = to;
+      }
+    }
+    kftsp_free(s.l.p);
+    kftsp_free(s.peek.p);
+    kftsp_free(s.spill);
+  }
+  if (rc == SQLITE_OK && best >= 0 && *pages >= 4) {
+    leaf l = {0};
+    if (!page_rowid(&r, &l, seg[best][0], (best_from + best_to) / 2, best_to, mid, &rc)) *pages = 0;
+    kftsp_free(l.p);
+  } else {
+    *pages = 0;
+  }
+  kftsp_finalize(next);
+  kftsp_free(sql);
+  reader_close(&r);
+  return rc;
+}
+

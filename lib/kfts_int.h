@@ -344,6 +344,10 @@ int kftsp_doclist_read(struct sqlite3 *h, const char *table, const char *const *
 ** xColumnTotalSize(-1)). An SQLite code, or KFTSP_DOCLIST_UNKNOWN. */
 int kftsp_doclist_totals(struct sqlite3 *h, const char *table, int64_t *rows, int64_t *tokens);
 extern int kftsp_doclist_unknown; /* tests: every read says KFTSP_DOCLIST_UNKNOWN */
+/* The rowid at about the middle of TOKEN's rows (the first one on the middle page of its
+** longest doclist) in *MID, and that doclist's pages in *PAGES (0: under 4, no *MID). An
+** SQLite code, or KFTSP_DOCLIST_UNKNOWN. */
+int kftsp_doclist_middle(struct sqlite3 *h, const char *table, const char *token, int n, int64_t *mid, int *pages);
 
 /**************************************************************************
 ** packtext.c: articles.body compressed (zstd) when that pays; kfts_text() unpacks.

@@ -248,6 +248,8 @@ typedef struct collect {
   int stole;           /* the phrase this thread read down from its end, or -1 */
   atomic_int *next;    /* several phrases on two threads: the next phrase not yet taken */
   struct sqlite3 *db;  /* this thread's connection */
+  size_t merged;       /* direct_main on two threads, several phrases: this half's docs, merged */
+  int by_half;         /* ... so (each thread read every phrase in its docs) */
   const struct direct *direct; /* phrases read from FTS5's segments, or NULL */
 } collect;
 
@@ -383,6 +385,26 @@ static int direct_build(direct *d, sqlite3 *h, const char *fts) {
   tok.xDelete(inst);
   kftsp_buf_reset(&text);
   return rc;
+}
+
+/* Where to cut a scan of D's phrases (all read from the segments) in two by doc so that each
+** half has about as many rows: the middle row of the phrase with the longest doclist, by its
+** rarest token. 0 when no phrase says (prefixes, short doclists). */
+static int direct_middle(const direct *d, sqlite3 *h, int64_t *cut) {
+  int best = 0;
+  for (int p = 0; p < d->count; p++) {
+    if (d->prefix[p]) return 0;
+    int rarest = -1;
+    int64_t at = 0;
+    for (int i = 0; i < d->k[p]; i++) {
+      int64_t mid;
+      int pages;
+      if (kftsp_doclist_middle(h, "articles_fts", d->tok[p][i], d->len[p][i], &mid, &pages) != SQLITE_OK) return 0;
+      if (rarest < 0 || pages < rarest) rarest = pages, at = mid;
+    }
+    if (rarest > best) best = rarest, *cut = at;
+  }
+  return best > 0;
 }
 
 /* Whether phrase P of C's query is read from the segments. */
@@ -1112,11 +1134,27 @@ static void *direct_main(void *p) {
       memset(c->ph, 0, (size_t)n * sizeof *c->ph);
       memset(c->seen, 0, (size_t)n * sizeof *c->seen);
       c->done = c->finished = 1;
-      if (n > 1) c->lo = INT64_MIN, c->hi = INT64_MAX; /* by phrase: each thread the next one */
-      for (c->p = c->next && n > 1 ? atomic_fetch_add(c->next, 1) : 0; rc == SQLITE_OK && c->p < n;
-           c->p = c->next && n > 1 ? atomic_fetch_add(c->next, 1) : c->p + 1)
+      for (c->p = 0; rc == SQLITE_OK && c->p < n; c->p++) /* each thread its half of the docs */
         rc = kftsp_doclist_read(c->db, "articles_fts", (const char *const *)d->tok[c->p], d->len[c->p], d->k[c->p],
                                 d->prefix[c->p], c->lo, c->hi, weights, (int)KFTSP_ARRAY_LEN(weights), direct_row, c);
+    }
+    if (rc == SQLITE_OK && n > 1 && c->next) { /* this half's phrases merged here, at once with the other */
+      const plist **ph = kftsp_malloc((size_t)n * sizeof *ph);
+      size_t *at = kftsp_malloc((size_t)n * sizeof *at), total = 0;
+      if (!ph || !at) rc = SQLITE_NOMEM;
+      for (int i = 0; rc == SQLITE_OK && i < n; i++) {
+        ph[i] = &c->ph[i];
+        at[i] = 0;
+        total += c->ph[i].n;
+      }
+      if (rc == SQLITE_OK) {
+        int m = merge_by_rank(ph, n, total, a->h, &c->merged);
+        if (m < 0) m = merge_by_heads(ph, at, n, total, a->h, &c->merged);
+        rc = m ? SQLITE_NOMEM : SQLITE_OK;
+        c->by_half = 1;
+      }
+      kftsp_free(ph);
+      kftsp_free(at);
     }
   }
   a->fallback = rc == KFTSP_DOCLIST_UNKNOWN || rc == SQLITE_CORRUPT;
@@ -1172,7 +1210,15 @@ again:
   int rc = a[0].rc ? a[0].rc : n_halves > 1 ? a[1].rc : KFTS_OK;
   if (!rc && n_halves > 1 && (c[0].done != c[1].done || c[0].t->n != c[1].t->n))
     rc = kftsp_match_fail(hs[0].m, "the two connections read different indexes");
-  if (!rc && c[0].done) rc = collect_merge(c, hs, n_halves);
+  if (!rc && c[0].done && c[0].by_half) {
+    for (int i = 0; i < n_halves; i++) { /* direct_main merged each half's phrases */
+      hs[i].seen = c[i].seen;
+      c[i].seen = NULL;
+      half_span(&hs[i], hs[i].docs, hs[i].freq, c[i].merged);
+    }
+  } else if (!rc && c[0].done) {
+    rc = collect_merge(c, hs, n_halves);
+  }
   if (!rc && c[0].done && n_halves > 1) spans_balance(hs, c[0].t->n);
   return rc;
 }
@@ -1370,6 +1416,8 @@ int kftsp_match_scan2(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx, vo
   }
   int64_t mid = 0;
   if (!rc && w && (own_w = begin_read(w)) >= 0 && split_point(h, w, &mid) && (m2 = kftsp_match_fork(m, w, &werr))) {
+    int64_t cut;
+    if (collect_ok && d.all && direct_middle(&d, h, &cut)) mid = cut; /* the rows', not the docs' middle */
     hs[0].hi = mid - 1;
     hs[1].lo = mid;
     hs[1].hi = INT64_MAX;
