@@ -322,8 +322,11 @@ static void garbled_records_are_survived(void **state) {
       const char *const *terms = i < KFTSP_ARRAY_LEN(one) ? &one[i] : two;
       int lens[2] = {(int)strlen(terms[0]), k > 1 ? (int)strlen(terms[1]) : 0};
       if (i == KFTSP_ARRAY_LEN(one) + 2) {
-        int64_t n_rows, n_tokens;
+        int64_t n_rows, n_tokens, mid;
+        int pages;
         rc = kftsp_doclist_totals(h, "t", &n_rows, &n_tokens);
+        int rc2 = kftsp_doclist_middle(h, "t", "alpha", 5, &mid, &pages);
+        if (rc == SQLITE_OK) rc = rc2;
       } else {
         rc = kftsp_doclist_read(h, "t", terms, lens, k, prefix, i % 2 ? 997 * 50 : INT64_MIN, INT64_MAX, weights, 4,
                                 add, &got);
@@ -336,6 +339,33 @@ static void garbled_records_are_survived(void **state) {
   assert_true(corrupt > 0); /* some of the damage was seen */
   sqlite3_finalize(pick);
   sqlite3_finalize(set);
+  sqlite3_close(h);
+}
+
+/* The middle of a long doclist: about half its rows before it; none for a short one. */
+static void middle_of_the_rows(void **state) {
+  (void)state;
+  sqlite3 *h = build();
+  static const char *const w[] = {"alpha", "beta", "모델", "quux"};
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(w); i++) {
+    int64_t mid = 0;
+    int pages = 0;
+    exec(h, "BEGIN");
+    assert_int_equal(kftsp_doclist_middle(h, "t", w[i], (int)strlen(w[i]), &mid, &pages), SQLITE_OK);
+    exec(h, "COMMIT");
+    static rows all;
+    expected(h, w[i], INT64_MIN, INT64_MAX, &all);
+    if (!pages) fail_msg("%s: no middle in %d rows", w[i], all.n);
+    int before = 0;
+    while (before < all.n && all.doc[before] < mid) before++;
+    if (before < all.n / 5 || before > all.n * 4 / 5) fail_msg("%s: %d of %d rows before the middle", w[i], before, all.n);
+  }
+  int64_t mid = 0;
+  int pages = 1;
+  exec(h, "BEGIN");
+  assert_int_equal(kftsp_doclist_middle(h, "t", "nosuchterm", 10, &mid, &pages), SQLITE_OK);
+  exec(h, "COMMIT");
+  assert_int_equal(pages, 0);
   sqlite3_close(h);
 }
 
@@ -371,6 +401,7 @@ int main(void) {
       cmocka_unit_test(phrases_as_fts5_has_them),
       cmocka_unit_test(prefixes_as_fts5_has_them),
       cmocka_unit_test(garbled_records_are_survived),
+      cmocka_unit_test(middle_of_the_rows),
       cmocka_unit_test(stops_when_told),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
