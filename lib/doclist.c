@@ -1,16 +1,25 @@
 /*
-** doclist.c -- a term's rows read from FTS5's segments directly: its doclist in each segment
-** of the %_data table, merged by rowid as FTS5 merges them (the newest segment's entry for a
-** rowid stands; an entry with no positions is a delete).
+** doclist.c -- a phrase's rows read from FTS5's segments directly (its %_data and %_idx
+** records), as FTS5's own iterators would give them:
+**  - a token: its doclist in each segment, merged by rowid (the newest segment's entry for a
+**    rowid stands; an entry with no positions is a delete);
+**  - a phrase of several tokens: the rows that have them all (leapfrogging to the largest
+**    rowid), with an instance wherever each token is at the offset after the one before, in
+**    one column;
+**  - a prefix: every term that begins with the token, each segment's doclists merged by a
+**    heap, a position two terms share counted once (as FTS5 merges a prefix's lists);
+** each row with its instances weighted by column. Also: the row and token counts of FTS5's
+** averages record, and the rowid at about the middle of a token's rows.
 **
 ** Collecting a one-token phrase's matches through xQueryPhrase costs FTS5's multi-segment
 ** iterator step, a callback and an xPhraseFirst/xPhraseNext walk per match: about 61 ns at
-** 1M articles. Decoding the same doclist here costs a few varints per match (see scan.c).
+** 1M articles. Decoding the same doclist here costs about 17 (scan.c uses it).
 **
 ** The format, as fts5_index.c describes it (SQLite 3.40 writes the legacy structure record):
 **  - the structure record (id 10): a 4-byte cookie, then varints: levels, segments, write
 **    counter; per level the segments in an ongoing merge, the segments, and per segment
 **    (oldest first) its id, first and last leaf page;
+**  - the averages record (id 1): varints: rows, then each column's tokens;
 **  - leaf pages (id segid << 37 | page): a u16 offset of the first rowid when one begins on
 **    the page before any term (else 0), a u16 size of the leaf before its footer, which
 **    holds the offsets of the page's terms (varints, each from the one before). Terms are
@@ -18,14 +27,16 @@
 **    rowid, then deltas, each followed by a position list whose size varint is twice its
 **    bytes plus a delete flag. Doclists and position lists run over into the next pages
 **    (a position list's bytes go on at offset 4; the next rowid is where the page's header
-**    says);
-**  - %_idx(segid, term, pgno): the leaf on which a term may be, pgno >> 1.
+**    says); a page with no term holds nothing but the doclist it continues;
+**  - %_idx(segid, term, pgno): the leaf on which a term may be, pgno >> 1 (a key for each
+**    page that has a term).
 ** Position lists: column 0's offsets, then 0x01, a column number and that column's offsets;
-** each offset a varint (delta + 2). Only their number per column matters here.
+** each offset a varint (delta + 2). Terms in the main index begin with the byte '0'.
 **
 ** Anything else (a V2 structure record, written for contentless_delete tables by later
 ** SQLites; more segments than SEGS_MAX) is KFTSP_DOCLIST_UNKNOWN before any row is handed
-** over, and the caller asks FTS5. Bytes that do not parse are SQLITE_CORRUPT.
+** over, and the caller asks FTS5. Bytes that do not parse are SQLITE_CORRUPT: every offset
+** and length read from a page is checked against it before use.
 */
 #include "kfts_int.h"
 
@@ -49,7 +60,6 @@ typedef struct segit {
   int off;             /* the current entry's position list begins here */
   int eod;             /* the doclist ends at this offset of the page (a term begins), or nn + 1 */
   int crossed;         /* the current position list ran over into L from an earlier page */
-  int end;             /* ... and ends at this offset of L */
   int64_t rowid;
   int npos, del;
   const unsigned char *pl; /* the current position list (NPOS bytes): in L, or in SPILL */
@@ -181,7 +191,6 @@ static int load_entry(reader *r, segit *s) {
     if (take <= 0) return SQLITE_CORRUPT;
     memcpy(s->spill + have, s->l.p + 4, (size_t)take);
     have += take;
-    s->end = 4 + take;
   }
   memset(s->spill + s->npos, 0, PAD);
   s->pl = s->spill;
