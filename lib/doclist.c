@@ -234,15 +234,19 @@ static int advance(reader *r, segit *s) {
 }
 
 /* S at its next entry when that one and its position list are on S's page (1), as advance()
-** would read them; else 0 and S as it was (advance() reads on, or says what is wrong). */
-static int step(segit *s) {
-  int end = s->off + s->npos;
-  if (s->crossed || end >= s->l.szleaf || end >= s->eod) return 0;
+** would read them; else 0 and S as it was (advance() reads on, or says what is wrong). The
+** loop of every read: one-byte varints (most deltas and sizes) read inline. */
+static inline int step(segit *s) {
+  int end = s->off + s->npos, lim = s->eod < s->l.szleaf ? s->eod : s->l.szleaf;
+  if (s->crossed || end >= lim) return 0;
   const unsigned char *a = s->l.p;
   uint64_t d, sz;
-  int i = end + varint(a + end, &d);
+  int i = end;
+  if (a[i] < 0x80) d = a[i++];
+  else i += varint(a + i, &d);
   if (!d || i >= s->l.szleaf) return 0;
-  i += varint(a + i, &sz);
+  if (a[i] < 0x80) sz = a[i++];
+  else i += varint(a + i, &sz);
   if (sz > (uint64_t)INT32_MAX || i + (int)(sz >> 1) > s->l.szleaf) return 0;
   s->rowid += (int64_t)d;
   s->off = i;
@@ -559,6 +563,14 @@ static int one_token(reader *r, tcur *t, int64_t hi, const double *weights, int 
 static int positions(const unsigned char *p, int n, uint64_t **out, size_t *cap, size_t *count) {
   uint64_t col = 0, off = 0, v;
   size_t k = 0;
+  if ((size_t)n > *cap) { /* an offset takes a byte at least */
+    size_t c = (size_t)n * 2 > 64 ? (size_t)n * 2 : 64;
+    uint64_t *q = kftsp_realloc(*out, c * sizeof *q);
+    if (!q) return SQLITE_NOMEM;
+    *out = q;
+    *cap = c;
+  }
+  uint64_t *o = *out;
   for (int i = 0; i < n;) {
     if (p[i] == 0x01) {
       i += 1 + varint(p + i + 1, &col);
@@ -566,16 +578,10 @@ static int positions(const unsigned char *p, int n, uint64_t **out, size_t *cap,
       if (col > 0xffff) return SQLITE_CORRUPT;
       continue;
     }
-    i += varint(p + i, &v);
+    if (p[i] < 0x80) v = p[i++];
+    else i += varint(p + i, &v);
     if (v < 2 || (off += v - 2) > 0x7fffffff) return SQLITE_CORRUPT;
-    if (k == *cap) {
-      size_t c = *cap ? 2 * *cap : 64;
-      uint64_t *q = kftsp_realloc(*out, c * sizeof *q);
-      if (!q) return SQLITE_NOMEM;
-      *out = q;
-      *cap = c;
-    }
-    (*out)[k++] = col << 32 | off;
+    o[k++] = col << 32 | off;
   }
   *count = k;
   return SQLITE_OK;
