@@ -737,27 +737,33 @@ static int by_term(const void *a, const void *b) {
   return c ? c : x->n != y->n ? (x->n < y->n ? -1 : 1) : x->rank - y->rank;
 }
 
-/* Heap of cursors by rowid: H[0] the smallest. */
-static void heap_down(const pterm *t, int *h, int n, int i) {
+/* Heap of cursors by rowid, each entry its cursor's rowid beside its index (the cursors
+** themselves are large and spread out): H[0] the smallest. */
+typedef struct hent {
+  int64_t row;
+  int i;
+} hent;
+
+static void heap_down(hent *h, int n, int i) {
+  hent x = h[i];
   for (;;) {
     int c = 2 * i + 1;
-    if (c >= n) return;
-    if (c + 1 < n && t[h[c + 1]].s.rowid < t[h[c]].s.rowid) c++;
-    if (t[h[c]].s.rowid >= t[h[i]].s.rowid) return;
-    int x = h[c];
-    h[c] = h[i];
-    h[i] = x;
+    if (c >= n) break;
+    if (c + 1 < n && h[c + 1].row < h[c].row) c++;
+    if (h[c].row >= x.row) break;
+    h[i] = h[c];
     i = c;
   }
+  h[i] = x;
 }
 
-static void heap_up(const pterm *t, int *h, int i) {
-  while (i > 0 && t[h[(i - 1) / 2]].s.rowid > t[h[i]].s.rowid) {
-    int x = h[(i - 1) / 2];
-    h[(i - 1) / 2] = h[i];
-    h[i] = x;
+static void heap_push(hent *h, int *n, int64_t row, int idx) {
+  int i = (*n)++;
+  while (i > 0 && h[(i - 1) / 2].row > row) {
+    h[i] = h[(i - 1) / 2];
     i = (i - 1) / 2;
   }
+  h[i] = (hent){row, idx};
 }
 
 static int by_pos(const void *a, const void *b) {
@@ -769,7 +775,7 @@ static int by_pos(const void *a, const void *b) {
 ** segment's entry; one such with positions: its list; several: their positions, each
 ** position once. *HAS: whether any has positions. */
 static int prefix_row(pterms *l, const int *at, int m, const double *w, int nw, uint64_t **pos, size_t *cap,
-                      double *f, int *has) {
+                      uint64_t **one_pos, size_t *one_cap, double *f, int *has) {
   int one = -1, many = 0;
   for (int a = 0; a < m; a++) {
     const pterm *x = &l->t[at[a]];
@@ -790,18 +796,16 @@ static int prefix_row(pterms *l, const int *at, int m, const double *w, int nw, 
     int newest = x->s.npos > 0;
     for (int b = 0; newest && b < m; b++) newest = !(l->t[at[b]].id == x->id && l->t[at[b]].rank < x->rank);
     if (!newest) continue;
-    uint64_t *q = NULL;
-    size_t qcap = 0, k = 0;
-    int rc = positions(x->s.pl, x->s.npos, &q, &qcap, &k);
+    size_t k = 0;
+    int rc = positions(x->s.pl, x->s.npos, one_pos, one_cap, &k);
     if (!rc && total + k > *cap) {
       size_t c = (total + k) * 2;
       uint64_t *g = kftsp_realloc(*pos, c * sizeof *g);
       if (!g) rc = SQLITE_NOMEM;
       else *pos = g, *cap = c;
     }
-    if (!rc && k) memcpy(*pos + total, q, k * sizeof *q);
-    kftsp_free(q);
     if (rc) return rc;
+    if (k) memcpy(*pos + total, *one_pos, k * sizeof **pos);
     total += k;
   }
   qsort(*pos, total, sizeof **pos, by_pos);
@@ -814,52 +818,45 @@ static int prefix_row(pterms *l, const int *at, int m, const double *w, int nw, 
 }
 
 static int prefix_merge(reader *r, pterms *l, int64_t hi, const double *w, int nw, kftsp_doclist_fn fn, void *ctx) {
-  int *h = kftsp_malloc((size_t)(l->n ? l->n : 1) * sizeof *h), *at = kftsp_malloc((size_t)(l->n ? l->n : 1) * sizeof *at);
-  uint64_t *pos = NULL;
-  size_t cap = 0;
+  hent *h = kftsp_malloc((size_t)(l->n ? l->n : 1) * sizeof *h);
+  int *at = kftsp_malloc((size_t)(l->n ? l->n : 1) * sizeof *at);
+  uint64_t *pos = NULL, *one = NULL;
+  size_t cap = 0, one_cap = 0;
   int hn = 0, rc = h && at ? SQLITE_OK : SQLITE_NOMEM;
   for (int i = 0; rc == SQLITE_OK && i < l->n; i++)
-    if (!l->t[i].s.eof) {
-      h[hn] = i;
-      heap_up(l->t, h, hn++);
-    }
-  while (rc == SQLITE_OK && hn && l->t[h[0]].s.rowid <= hi) {
-    int64_t row = l->t[h[0]].s.rowid;
+    if (!l->t[i].s.eof) heap_push(h, &hn, l->t[i].s.rowid, i);
+  while (rc == SQLITE_OK && hn && h[0].row <= hi) {
+    int64_t row = h[0].row;
     int m = 0;
-    while (hn && l->t[h[0]].s.rowid == row) { /* every cursor at ROW */
-      at[m++] = h[0];
+    while (hn && h[0].row == row) { /* every cursor at ROW */
+      at[m++] = h[0].i;
       h[0] = h[--hn];
-      heap_down(l->t, h, hn, 0);
+      heap_down(h, hn, 0);
     }
     double f;
     int has;
-    rc = prefix_row(l, at, m, w, nw, &pos, &cap, &f, &has);
+    rc = prefix_row(l, at, m, w, nw, &pos, &cap, &one, &one_cap, &f, &has);
     if (rc == SQLITE_OK && has) rc = fn(ctx, row, f);
     if (rc == SQLITE_OK && m == 1) { /* one term alone: read on while it stays below the others */
       segit *s = &l->t[at[0]].s;
-      int64_t top = hn ? l->t[h[0]].s.rowid : INT64_MAX;
+      int64_t top = hn ? h[0].row : INT64_MAX;
       while (rc == SQLITE_OK && (step(s) || ((rc = advance(r, s)) == SQLITE_OK && !s->eof)) && s->rowid < top &&
              s->rowid <= hi) {
         if (s->npos > 0) rc = fn(ctx, s->rowid, pl_freq(s->pl, s->npos, w, nw));
       }
-      if (rc == SQLITE_OK && !s->eof) {
-        h[hn] = at[0];
-        heap_up(l->t, h, hn++);
-      }
+      if (rc == SQLITE_OK && !s->eof) heap_push(h, &hn, s->rowid, at[0]);
       continue;
     }
     for (int a = 0; rc == SQLITE_OK && a < m; a++) {
       segit *s = &l->t[at[a]].s;
       if (!step(s)) rc = advance(r, s);
-      if (rc == SQLITE_OK && !s->eof) {
-        h[hn] = at[a];
-        heap_up(l->t, h, hn++);
-      }
+      if (rc == SQLITE_OK && !s->eof) heap_push(h, &hn, s->rowid, at[a]);
     }
   }
   kftsp_free(h);
   kftsp_free(at);
   kftsp_free(pos);
+  kftsp_free(one);
   return rc;
 }
 
