@@ -476,7 +476,7 @@ extern int64_t kftsp_merge_min_bytes; /* and only on a database of this size or 
 extern int kftsp_split_min_rows;  /* articles an index needs for a split scan (20,000) */
 extern int kftsp_merge_by_rank;   /* 1: phrase lists merged by rank where docs are dense (tests: 0) */
 extern int kftsp_meet_wait;       /* tests: a phrase read up waits until the reader down has begun */
-extern int kftsp_scan_direct; /* one-token phrases read from FTS5's segments (doclist.c); tests: 0 */
+extern int kftsp_scan_direct; /* phrases read from FTS5's segments (doclist.c); tests: 0 */
 extern int kftsp_collapse_by_sql; /* 1: --collapse walks every match in SQL (tests compare) */
 extern int kftsp_relaxed_by_sql;  /* 1: the relaxed page from SQL's ORDER BY (tests compare) */
 extern int kftsp_snippet_all_phrases; /* 1: each snippet's MATCH names every phrase (tests compare) */

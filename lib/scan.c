@@ -316,8 +316,8 @@ static int direct_row(void *ud, int64_t doc, double f) {
 /* ---- phrases read from FTS5's segments (doclist.c) ----
 ** Per phrase of the query, its tokens as the table's tokenizer gives them in a query (as
 ** FTS5 tokenizes the phrase), or none: FTS5 reads that phrase (a prefix, a colocated token,
-** too many tokens). At 1M, 모델's 85k rows cost about 17 ns each that way against about 61
-** through xQueryPhrase. A test switch turns it off (kftsp_scan_direct = 0). */
+** too many tokens; a prefix of several). At 1M, 모델's 85k rows cost about 11 ns each that way
+** against about 61 through xQueryPhrase. A test switch turns it off (kftsp_scan_direct = 0). */
 int kftsp_scan_direct = 1;
 
 typedef struct direct {
@@ -418,8 +418,8 @@ static int direct_has(const collect *c, int p) {
 
 static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud);
 
-/* Phrase P (c->p) read into C: from FTS5's segments when it is one token, else (or when the
-** segments are in a form doclist.c does not read) through xQueryPhrase. */
+/* Phrase P (c->p) read into C: from FTS5's segments when doclist.c reads it, else (or when
+** the segments are in a form doclist.c does not read) through xQueryPhrase. */
 static int read_phrase(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts) {
   const direct *d = c->direct;
   int p = c->p;
