@@ -101,38 +101,58 @@ static sqlite3 *build(void) {
   return h;
 }
 
-/* FTS5's rows of TERM in LO..HI with weighted counts, from the vocab table. */
-static void expected(sqlite3 *h, const char *term, int64_t lo, int64_t hi, rows *out) {
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_prepare_v2(h,
-                                      "SELECT doc, sum(CASE col WHEN 'a' THEN 4.0 WHEN 'b' THEN 2.0 WHEN 'c' THEN 1.0 "
-                                      "ELSE 2.0 END) FROM v WHERE term = ?1 AND doc BETWEEN ?2 AND ?3 "
-                                      "GROUP BY doc ORDER BY doc",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, lo);
-  sqlite3_bind_int64(st, 3, hi);
+/* The rows of ST (doc, weighted count), run to its end and finalized, into OUT. */
+static void rows_of(sqlite3_stmt *st, rows *out) {
   out->n = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) assert_int_equal(add(out, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1)), SQLITE_OK);
+  while (sqlite3_step(st) == SQLITE_ROW)
+    assert_int_equal(add(out, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1)), SQLITE_OK);
   sqlite3_finalize(st);
 }
 
-static void same(sqlite3 *h, const char *term, int64_t lo, int64_t hi) {
-  static rows want, got;
-  expected(h, term, lo, hi, &want);
+/* doclist.c's rows of the phrase TERMS (K of them; PREFIX) in LO..HI are WANT's. */
+static void read_as(sqlite3 *h, const char *const *terms, int k, int prefix, int64_t lo, int64_t hi, const rows *want) {
+  static rows got;
+  int lens[8];
+  for (int i = 0; i < k; i++) lens[i] = (int)strlen(terms[i]);
   got.n = 0;
   got.stop_after = 0;
   exec(h, "BEGIN");
-  int rc = kftsp_doclist_read(h, "t", &term, &(int){(int)strlen(term)}, 1, 0, lo, hi, weights, 4, add, &got);
+  int rc = kftsp_doclist_read(h, "t", terms, lens, k, prefix, lo, hi, weights, 4, add, &got);
   exec(h, "COMMIT");
-  if (rc != SQLITE_OK) fail_msg("%s: rc %d", term, rc);
-  if (got.n != want.n) fail_msg("%s [%lld, %lld]: %d rows, FTS5 %d", term, (long long)lo, (long long)hi, got.n, want.n);
-  for (int i = 0; i < got.n; i++) {
-    if (got.doc[i] != want.doc[i] || got.f[i] != want.f[i])
-      fail_msg("%s row %d: doc %lld f %g, FTS5 doc %lld f %g", term, i, (long long)got.doc[i], got.f[i],
-               (long long)want.doc[i], want.f[i]);
-  }
+  const char *second = k > 1 ? terms[1] : "";
+  if (rc != SQLITE_OK) fail_msg("%s %s%s: rc %d", terms[0], second, prefix ? "*" : "", rc);
+  if (got.n != want->n)
+    fail_msg("%s %s%s (%d) [%lld, %lld]: %d rows, FTS5 %d", terms[0], second, prefix ? "*" : "", k, (long long)lo,
+             (long long)hi, got.n, want->n);
+  for (int i = 0; i < got.n; i++)
+    if (got.doc[i] != want->doc[i] || got.f[i] != want->f[i])
+      fail_msg("%s %s%s row %d: doc %lld f %g, FTS5 doc %lld f %g", terms[0], second, prefix ? "*" : "", i,
+               (long long)got.doc[i], got.f[i], (long long)want->doc[i], want->f[i]);
+}
+
+/* The weight of a row of the vocab tables, by its column. */
+#define WEIGHT "sum(CASE col WHEN 'a' THEN 4.0 WHEN 'b' THEN 2.0 WHEN 'c' THEN 1.0 ELSE 2.0 END)"
+
+/* The rows (doc, weighted count) of SQL with ?1 TEXT and docs ?2 LO .. ?3 HI, into OUT. */
+static void vocab_rows(sqlite3 *h, const char *sql, const char *text, int64_t lo, int64_t hi, rows *out) {
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+  sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, lo);
+  sqlite3_bind_int64(st, 3, hi);
+  rows_of(st, out);
+}
+
+/* FTS5's rows of TERM in LO..HI with weighted counts, from the vocab table. */
+static void expected(sqlite3 *h, const char *term, int64_t lo, int64_t hi, rows *out) {
+  vocab_rows(h, "SELECT doc, " WEIGHT " FROM v WHERE term = ?1 AND doc BETWEEN ?2 AND ?3 GROUP BY doc ORDER BY doc",
+             term, lo, hi, out);
+}
+
+static void same(sqlite3 *h, const char *term, int64_t lo, int64_t hi) {
+  static rows want;
+  expected(h, term, lo, hi, &want);
+  read_as(h, &term, 1, 0, lo, hi, &want);
 }
 
 static void every_term_every_window(void **state) {
@@ -168,7 +188,7 @@ static void every_term_every_window(void **state) {
 static void expected_phrase(sqlite3 *h, const char *const *terms, int k, int64_t lo, int64_t hi, rows *out) {
   kftsp_buf sql = {0};
   kftsp_buf_adds(&sql, "SELECT v0.doc, sum(CASE v0.col WHEN 'a' THEN 4.0 WHEN 'b' THEN 2.0 WHEN 'c' THEN 1.0 "
-                       "ELSE 2.0 END) FROM vi v0");
+                       "ELSE 2.0 END) FROM vi v0"); /* WEIGHT, of v0's column */
   for (int i = 1; i < k; i++)
     kftsp_buf_printf(&sql, " JOIN vi v%d ON v%d.doc = v0.doc AND v%d.col = v0.col AND v%d.offset = v0.offset + %d"
                            " AND v%d.term = ?%d", i, i, i, i, i, i, i + 3);
@@ -179,29 +199,13 @@ static void expected_phrase(sqlite3 *h, const char *const *terms, int k, int64_t
   sqlite3_bind_int64(st, 1, lo);
   sqlite3_bind_int64(st, 2, hi);
   for (int i = 0; i < k; i++) sqlite3_bind_text(st, 3 + i, terms[i], -1, SQLITE_STATIC);
-  out->n = 0;
-  while (sqlite3_step(st) == SQLITE_ROW)
-    assert_int_equal(add(out, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1)), SQLITE_OK);
-  sqlite3_finalize(st);
+  rows_of(st, out);
 }
 
 static void same_phrase(sqlite3 *h, const char *const *terms, int k, int64_t lo, int64_t hi) {
-  static rows want, got;
-  int lens[8];
-  for (int i = 0; i < k; i++) lens[i] = (int)strlen(terms[i]);
+  static rows want;
   expected_phrase(h, terms, k, lo, hi, &want);
-  got.n = 0;
-  got.stop_after = 0;
-  exec(h, "BEGIN");
-  int rc = kftsp_doclist_read(h, "t", terms, lens, k, 0, lo, hi, weights, 4, add, &got);
-  exec(h, "COMMIT");
-  if (rc != SQLITE_OK) fail_msg("%s %s: rc %d", terms[0], terms[1], rc);
-  if (got.n != want.n) fail_msg("%s %s (%d) [%lld, %lld]: %d rows, FTS5 %d", terms[0], terms[1], k, (long long)lo,
-                                (long long)hi, got.n, want.n);
-  for (int i = 0; i < got.n; i++)
-    if (got.doc[i] != want.doc[i] || got.f[i] != want.f[i])
-      fail_msg("%s %s row %d: doc %lld f %g, FTS5 doc %lld f %g", terms[0], terms[1], i, (long long)got.doc[i],
-               got.f[i], (long long)want.doc[i], want.f[i]);
+  read_as(h, terms, k, 0, lo, hi, &want);
 }
 
 /* Phrases of two and three words (a word twice, words that never meet, a missing word):
@@ -231,38 +235,17 @@ static void phrases_as_fts5_has_them(void **state) {
 
 /* A prefix: the rows of every term that begins with it, each (doc, column, offset) once. */
 static void same_prefix(sqlite3 *h, const char *pre, int64_t lo, int64_t hi) {
-  static rows want, got;
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_prepare_v2(h,
-                                      "SELECT doc, sum(CASE col WHEN 'a' THEN 4.0 WHEN 'b' THEN 2.0 WHEN 'c' THEN 1.0 "
-                                      "ELSE 2.0 END) FROM (SELECT DISTINCT doc, col, offset FROM vi "
-                                      "WHERE substr(term, 1, length(?1)) = ?1 AND doc BETWEEN ?2 AND ?3) "
-                                      "GROUP BY doc ORDER BY doc",
-                                      -1, &st, NULL),
-                   SQLITE_OK);
-  sqlite3_bind_text(st, 1, pre, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, lo);
-  sqlite3_bind_int64(st, 3, hi);
-  want.n = 0;
-  while (sqlite3_step(st) == SQLITE_ROW)
-    assert_int_equal(add(&want, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1)), SQLITE_OK);
-  sqlite3_finalize(st);
-  got.n = 0;
-  got.stop_after = 0;
-  exec(h, "BEGIN");
-  int rc = kftsp_doclist_read(h, "t", &pre, &(int){(int)strlen(pre)}, 1, 1, lo, hi, weights, 4, add, &got);
-  exec(h, "COMMIT");
-  if (rc != SQLITE_OK) fail_msg("%s*: rc %d", pre, rc);
-  if (got.n != want.n) fail_msg("%s* [%lld, %lld]: %d rows, FTS5 %d", pre, (long long)lo, (long long)hi, got.n, want.n);
-  for (int i = 0; i < got.n; i++)
-    if (got.doc[i] != want.doc[i] || got.f[i] != want.f[i])
-      fail_msg("%s* row %d: doc %lld f %g, FTS5 doc %lld f %g", pre, i, (long long)got.doc[i], got.f[i],
-               (long long)want.doc[i], want.f[i]);
+  static rows want;
+  vocab_rows(h,
+             "SELECT doc, " WEIGHT " FROM (SELECT DISTINCT doc, col, offset FROM vi WHERE substr(term, 1, length(?1)) = ?1"
+             " AND doc BETWEEN ?2 AND ?3) GROUP BY doc ORDER BY doc",
+             pre, lo, hi, &want);
+  read_as(h, &pre, 1, 1, lo, hi, &want);
 }
 
 /* Prefixes of one term, of several (in several segments, some with updated rows), of every
-** term, of none; a window of docs. Colocated terms (two at one offset) count the offset once:
-** table u's tokenizer puts a term's first letter at its offset too. */
+** term, of none; a window of docs. (Two terms at one offset, counted once: test_search's
+** 칩, whose terms 칩칩 and 칩 share offsets, against FTS5's own bm25.) */
 static void prefixes_as_fts5_has_them(void **state) {
   (void)state;
   sqlite3 *h = build();
