@@ -398,8 +398,6 @@ static int run(reader *r, segit *w, int64_t limit, const double *weights, int n_
   return rc;
 }
 
-/* The segments of TABLE's structure record in the order FTS5 ranks them (newest first):
-** level 0 first, each level's last segment first. */
 /* The varint at *P, when one begins before END: *P past it; 0 when none does. */
 static int get(const unsigned char **p, const unsigned char *end, uint64_t *v) {
   if (*p >= end) return 0;
@@ -407,6 +405,8 @@ static int get(const unsigned char **p, const unsigned char *end, uint64_t *v) {
   return *p <= end;
 }
 
+/* The segments of the structure record in the order FTS5 ranks them (newest first): level
+** 0 first, each level's last segment first; SEG[i] = {id, first page, last page}. */
 static int structure(reader *r, int seg[][3], int *n_seg) {
   leaf l = {0};
   int rc = load(r, 10, &l, 0), n = 0;

@@ -320,6 +320,8 @@ static int direct_row(void *ud, int64_t doc, double f) {
 ** against about 61 through xQueryPhrase. A test switch turns it off (kftsp_scan_direct = 0). */
 int kftsp_scan_direct = 1;
 
+static const char fts_table[] = "articles_fts";
+
 typedef struct direct {
   char *tok[64][KFTSP_DOCLIST_PHRASE_MAX]; /* kftsp_free */
   int len[64][KFTSP_DOCLIST_PHRASE_MAX];
@@ -403,7 +405,7 @@ static int direct_middle(const direct *d, sqlite3 *h, int64_t *cut) {
     for (int i = 0; i < d->k[p]; i++) {
       int64_t mid;
       int pages;
-      if (kftsp_doclist_middle(h, "articles_fts", d->tok[p][i], d->len[p][i], &mid, &pages) != SQLITE_OK) return 0;
+      if (kftsp_doclist_middle(h, fts_table, d->tok[p][i], d->len[p][i], &mid, &pages) != SQLITE_OK) return 0;
       if (rarest < 0 || pages < rarest) rarest = pages, at = mid;
     }
     if (rarest > best) best = rarest, *cut = at;
@@ -418,6 +420,13 @@ static int direct_has(const collect *c, int p) {
 
 static int collect_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud);
 
+/* Phrase P of C's query, in C's docs, read from the segments into C's lists. */
+static int direct_read(collect *c, int p) {
+  const direct *d = c->direct;
+  return kftsp_doclist_read(c->db, fts_table, (const char *const *)d->tok[p], d->len[p], d->k[p], d->prefix[p], c->lo,
+                            c->hi, weights, (int)KFTSP_ARRAY_LEN(weights), direct_row, c);
+}
+
 /* Phrase P (c->p) read into C: from FTS5's segments when doclist.c reads it, else (or when
 ** the segments are in a form doclist.c does not read) through xQueryPhrase. */
 static int read_phrase(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts) {
@@ -429,8 +438,7 @@ static int read_phrase(collect *c, const Fts5ExtensionApi *api, Fts5Context *fts
     sqlite3_int64 seen0 = c->seen[p];
     int64_t edge0 = c->edge;
     int took0 = c->took;
-    int rc = kftsp_doclist_read(c->db, "articles_fts", (const char *const *)d->tok[p], d->len[p], d->k[p], d->prefix[p], c->lo,
-                                c->hi, weights, (int)KFTSP_ARRAY_LEN(weights), direct_row, c);
+    int rc = direct_read(c, p);
     if (rc == SQLITE_OK || rc == SQLITE_NOMEM) return rc;
     l->n = n0; /* FTS5 reads it again, and says what is wrong if anything is */
     c->seen[p] = seen0;
@@ -1123,7 +1131,7 @@ static void *direct_main(void *p) {
   const direct *d = c->direct;
   int n = d->count;
   int64_t rows = 0, tokens = 0;
-  int rc = kftsp_doclist_totals(c->db, "articles_fts", &rows, &tokens);
+  int rc = kftsp_doclist_totals(c->db, fts_table, &rows, &tokens);
   if (rc == SQLITE_OK && rows > 0) {
     double *v = kftsp_malloc(2 * (size_t)n * sizeof *v);
     if (!v) {
@@ -1139,8 +1147,7 @@ static void *direct_main(void *p) {
       memset(c->seen, 0, (size_t)n * sizeof *c->seen);
       c->done = c->finished = 1;
       for (c->p = 0; rc == SQLITE_OK && c->p < n; c->p++) /* each thread its half of the docs */
-        rc = kftsp_doclist_read(c->db, "articles_fts", (const char *const *)d->tok[c->p], d->len[c->p], d->k[c->p],
-                                d->prefix[c->p], c->lo, c->hi, weights, (int)KFTSP_ARRAY_LEN(weights), direct_row, c);
+        rc = direct_read(c, c->p);
     }
     if (rc == SQLITE_OK && n > 1 && c->next) { /* this half's phrases merged here, at once with the other */
       const plist **ph = kftsp_malloc((size_t)n * sizeof *ph);
