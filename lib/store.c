@@ -226,11 +226,11 @@ static int drop_all(sqlite3 *h, kfts_error *err) {
 fts5_api *kftsp_fts5_api(sqlite3 *db) {
   fts5_api *api = NULL;
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
+  if (kftsp_prepare(db, "SELECT fts5(?1)", &st) == SQLITE_OK) { /* kept: scan.c asks at each query */
     sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
     sqlite3_step(st);
   }
-  sqlite3_finalize(st);
+  kftsp_finalize(st);
   return api;
 }
 
