@@ -13,11 +13,13 @@
 **   n x 4       lengths: the sum of %_docsize's columns (0xffffffff: the blob is malformed)
 **   n x 4       days since 1970-01-01 of the date (INT32_MIN: none or not a date)
 **   n x 1       importance (-1: none)
-** meta('docvals') = '1' says every block is current. The indexer deletes that row at a run's
-** first change to articles_meta and, at the run's end, rewrites the blocks it touched (all of
-** them when the row was missing at the start: a new index, an upgraded one, or a run that
-** did not finish) and puts the row back, in the run's last transaction. Readers use the
-** blocks only when the row is there, and articles_meta's rows otherwise (scan.c).
+** meta('docvals') = '2' says every block is current, and every facetvals block with it
+** (facetvals.c, written from the same rows); '1', written by kfts before facetvals, says the
+** same of docvals alone. The indexer deletes that row at a run's first change to
+** articles_meta and, at the run's end, rewrites the blocks it touched (all of them when the
+** row was not '2' at the start: a new index, an upgraded one, or a run that did not finish)
+** and puts the row back, in the run's last transaction. Readers use the blocks only when the
+** row is there, and articles_meta's rows otherwise (scan.c, timeline.c).
 */
 #include "kfts_int.h"
 
@@ -124,15 +126,25 @@ static int block_write(sqlite3_stmt *ins, int64_t k, block *b) {
 static int64_t block_lo(int64_t k) { return k << kftsp_dv_shift; }
 static int64_t block_hi(int64_t k) { return ((k + 1) << kftsp_dv_shift) - 1; }
 
+/* Adds the row SEL is on (block K) to the blocks being built: docvals' and facetvals'. */
+static int row_add(block *b, kftsp_fv_writer *fw, sqlite3_stmt *sel, int64_t k) {
+  block_add(b, sel);
+  return kftsp_fv_add(fw, k, sqlite3_column_int64(sel, 0), (const char *)sqlite3_column_text(sel, 2),
+                      (const char *)sqlite3_column_text(sel, 4), (const char *)sqlite3_column_text(sel, 5));
+}
+
 int kftsp_dv_rebuild(sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err) {
   sqlite3_stmt *sel = NULL, *ins = NULL, *del = NULL;
+  kftsp_fv_writer *fw = NULL;
   int rc = KFTS_OK;
-  if (sqlite3_prepare_v2(h, "SELECT doc, sz, date, importance FROM articles_meta WHERE doc BETWEEN ?1 AND ?2 ORDER BY doc",
+  if (sqlite3_prepare_v2(h, "SELECT doc, sz, date, importance, source, topics FROM articles_meta WHERE doc BETWEEN ?1 AND ?2"
+                         " ORDER BY doc",
                          -1, &sel, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(h, "INSERT INTO docvals(block, v) VALUES (?1, ?2)", -1, &ins, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(h, d->all ? "DELETE FROM docvals" : "DELETE FROM docvals WHERE block = ?1", -1, &del,
                          NULL) != SQLITE_OK)
     rc = KFTS_EDB;
+  if (!rc) rc = kftsp_fv_writer_new(&fw, h, d->all);
   block b;
   memset(&b, 0, sizeof b);
   if (!rc && d->all) { /* every block: one pass over articles_meta */
@@ -143,12 +155,13 @@ int kftsp_dv_rebuild(sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err) {
     int s = SQLITE_DONE;
     while (!rc && (s = sqlite3_step(sel)) == SQLITE_ROW) {
       int64_t k = kftsp_dv_block(sqlite3_column_int64(sel, 0));
-      if (b.n && k != cur) rc = block_write(ins, cur, &b);
+      if (b.n && k != cur && !(rc = block_write(ins, cur, &b))) rc = kftsp_fv_write(fw, cur, 0);
       cur = k;
-      if (!rc) block_add(&b, sel);
+      if (!rc) rc = row_add(&b, fw, sel, k);
     }
     if (!rc && s != SQLITE_DONE) rc = KFTS_EDB;
     if (!rc) rc = block_write(ins, cur, &b);
+    if (!rc) rc = kftsp_fv_write(fw, cur, 0);
   }
   for (int64_t k = 0; !rc && !d->all && k < KFTSP_DV_BLOCKS; k++) {
     if (!(d->bits[k / 8] & (1u << (k % 8)))) continue;
@@ -158,13 +171,15 @@ int kftsp_dv_rebuild(sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err) {
     sqlite3_bind_int64(sel, 1, block_lo(k));
     sqlite3_bind_int64(sel, 2, block_hi(k));
     int s = SQLITE_DONE;
-    while (!rc && (s = sqlite3_step(sel)) == SQLITE_ROW) block_add(&b, sel);
+    while (!rc && (s = sqlite3_step(sel)) == SQLITE_ROW) rc = row_add(&b, fw, sel, k);
     if (!rc && s != SQLITE_DONE) rc = KFTS_EDB;
     sqlite3_reset(sel);
     if (!rc) rc = block_write(ins, k, &b);
+    if (!rc) rc = kftsp_fv_write(fw, k, 1);
   }
   block_reset(&b);
-  if (!rc && sqlite3_exec(h, "INSERT OR REPLACE INTO meta(key, value) VALUES ('docvals', '1')", NULL, NULL, NULL) !=
+  kftsp_fv_writer_free(fw);
+  if (!rc && sqlite3_exec(h, "INSERT OR REPLACE INTO meta(key, value) VALUES ('docvals', '2')", NULL, NULL, NULL) !=
                  SQLITE_OK)
     rc = KFTS_EDB;
   sqlite3_finalize(sel);
@@ -185,7 +200,7 @@ void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t doc) {
 
 int kftsp_dv_valid(sqlite3 *h) {
   sqlite3_stmt *st;
-  if (kftsp_prepare(h, "SELECT 1 FROM meta WHERE key = 'docvals' AND value = '1'", &st) != SQLITE_OK)
+  if (kftsp_prepare(h, "SELECT 1 FROM meta WHERE key = 'docvals' AND value IN ('1', '2')", &st) != SQLITE_OK)
     return 0;
   int ok = sqlite3_step(st) == SQLITE_ROW;
   kftsp_finalize(st);

@@ -439,6 +439,33 @@ kftsp_dv_slot_t *kftsp_dv_cache_claim(kftsp_dv_cache *c, int64_t k);
 void kftsp_dv_cache_done(kftsp_dv_cache *c, int64_t k, int filled);
 
 /**************************************************************************
+** facetvals.c: each article's source, year and topics as ids, in docvals' blocks, for facets
+** without reading articles_meta per match. Current when meta 'docvals' = '2'.
+*/
+extern const char kftsp_fv_schema[]; /* its two tables, IF NOT EXISTS */
+typedef struct kftsp_fv_writer kftsp_fv_writer;
+/* A writer of H's blocks (ALL: every block is about to be written, the old ones go now),
+** the names known so far loaded. KFTS_OK, KFTS_EDB or KFTS_ENOMEM. */
+int kftsp_fv_writer_new(kftsp_fv_writer **out, struct sqlite3 *h, int all);
+/* Adds an article of block K (in doc order) to the block being built. */
+int kftsp_fv_add(kftsp_fv_writer *w, int64_t k, int64_t doc, const char *date, const char *source,
+                 const char *topics);
+/* Writes the block being built as block K (none when it is empty), REPLACE: deleting the old
+** one first; then starts the next. */
+int kftsp_fv_write(kftsp_fv_writer *w, int64_t k, int replace);
+void kftsp_fv_writer_free(kftsp_fv_writer *w);
+/* 1 when every block is current in H's view of the index (and docvals too). */
+int kftsp_fv_valid(struct sqlite3 *h);
+/* How many of DOCS (each with a docvals entry; ascending is fastest) have each name id:
+** *COUNTS (kftsp_free) has *N_IDS entries, by id; NONE[0] counts docs without a source,
+** NONE[1] without a year. KFTSP_FV_UNKNOWN when the ids are too many for an array. */
+#define KFTSP_FV_UNKNOWN 1 /* not a KFTS_* code */
+int kftsp_fv_count(struct sqlite3 *h, const int64_t *docs, size_t n_docs, size_t **counts, size_t *n_ids,
+                   size_t none[2], kfts_error *err);
+/* Name ID's kind (0 source, 1 year, 2 topic) and value (kftsp_free). */
+int kftsp_fv_name(struct sqlite3 *h, int64_t id, int *kind, char **value);
+
+/**************************************************************************
 ** scan.c: the match set streamed in id order, each row's metadata and score without a
 ** look-up per row.
 */
@@ -474,6 +501,7 @@ extern uint64_t kftsp_bulk_bytes;  /* a first build of this many bytes of files 
 extern int kftsp_merge_share;         /* a run's closing merges write at most 1/share of the database */
 extern int64_t kftsp_merge_min_bytes; /* and only on a database of this size or more */
 extern int kftsp_split_min_rows;  /* articles an index needs for a split scan (20,000) */
+extern int kftsp_facets_by_ids;    /* facets from facetvals when current (1); tests: 0, from articles_meta */
 extern int kftsp_merge_by_rank;   /* 1: phrase lists merged by rank where docs are dense (tests: 0) */
 extern int kftsp_meet_wait;       /* tests: a phrase read up waits until the reader down has begun */
 extern int kftsp_scan_direct; /* phrases read from FTS5's segments (doclist.c); tests: 0 */

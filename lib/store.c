@@ -25,7 +25,9 @@
 **                                 through the batch's queue (flush_pending)
 **   signatures(doc, n, sig), clusters(doc, cluster)   cluster.c
 **   docvals(block, v)             lengths, importance and days by block of docs, for scoring
-**                                 (docvals.c); current when meta 'docvals' = '1'
+**                                 (docvals.c); current when meta 'docvals' = '1' or '2'
+**   facet_names, facetvals(block, v)  source, year and topic ids by block, for facets
+**                                 (facetvals.c); current when meta 'docvals' = '2'
 */
 #include "kfts_int.h"
 
@@ -1393,7 +1395,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
     rc = kftsp_manifest_load(&explicit_mf, opts->manifest, err);
   if (rc == KFTS_OK) rc = prepare(&r);
   if (rc == KFTS_OK) rc = last_doc(&r);
-  r.dv_was_valid = kftsp_dv_valid(db->h);
+  r.dv_was_valid = kftsp_fv_valid(db->h); /* docvals and facetvals */
 
   /* Resolve roots and find their files. Each root keeps its own manifest. */
   size_t *first_of = kftsp_malloc((n_paths + 1) * sizeof *first_of);

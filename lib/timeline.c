@@ -457,20 +457,101 @@ static int tally_row(void *ctx, const kftsp_mrow *row) {
   return rc;
 }
 
-int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
-  *out = NULL;
+/* Facets from articles_meta: each match's source, date and topics, tallied as strings. */
+static int tally_meta(kfts_db *db, const kfts_search_opts *o, tallies *ts, kfts_error *err) {
   kftsp_match *m = NULL;
   int rc = kftsp_match_open(&m, db, o, err);
   if (rc) return rc;
-  tallies ts = {{0}, {0}, {0}}, ts2 = {{0}, {0}, {0}};
-  rc = kftsp_match_scan2(m, KFTSP_SCAN_TOPICS, tally_row, &ts, &ts2);
+  tallies ts2 = {{0}, {0}, {0}};
+  rc = kftsp_match_scan2(m, KFTSP_SCAN_TOPICS, tally_row, ts, &ts2);
   kftsp_match_close(m);
-  if (!rc) rc = tally_merge(&ts.src, &ts2.src);
-  if (!rc) rc = tally_merge(&ts.top, &ts2.top);
-  if (!rc) rc = tally_merge(&ts.yr, &ts2.yr);
+  if (!rc) rc = tally_merge(&ts->src, &ts2.src);
+  if (!rc) rc = tally_merge(&ts->top, &ts2.top);
+  if (!rc) rc = tally_merge(&ts->yr, &ts2.yr);
   free_tally(&ts2.src);
   free_tally(&ts2.top);
   free_tally(&ts2.yr);
+  return rc;
+}
+
+typedef struct doclist {
+  int64_t *d;
+  size_t n, cap;
+} doclist;
+
+static int cmp_doc(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static int doc_row(void *ctx, const kftsp_mrow *row) {
+  doclist *l = ctx;
+  int64_t *grown = kftsp_grow(l->d, l->n, &l->cap, sizeof *grown, 1024);
+  if (!grown) return KFTS_ENOMEM;
+  l->d = grown;
+  l->d[l->n++] = row->doc;
+  return KFTS_OK;
+}
+
+int kftsp_facets_by_ids = 1;
+
+/* Facets from facetvals (facetvals.c): the matches' docs from a lean scan (as a timeline's,
+** read from the segments and docvals where it can), their ids counted, each id with a count
+** named once. KFTSP_FV_UNKNOWN when the ids are too many: the caller reads articles_meta. */
+static int tally_ids(kfts_db *db, const kfts_search_opts *o, tallies *ts, kfts_error *err) {
+  kftsp_match *m = NULL;
+  int rc = kftsp_match_open(&m, db, o, err);
+  if (rc) return rc;
+  doclist l = {NULL, 0, 0}, l2 = {NULL, 0, 0};
+  rc = kftsp_match_scan2(m, KFTSP_SCAN_SCORE | KFTSP_SCAN_LEAN, doc_row, &l, &l2);
+  kftsp_match_close(m);
+  if (!rc && l2.n) { /* the upper half's docs after the lower's */
+    int64_t *x = l.cap - l.n >= l2.n ? l.d : kftsp_realloc(l.d, (l.n + l2.n) * sizeof *x);
+    if (!x) {
+      rc = KFTS_ENOMEM;
+    } else {
+      memcpy(x + l.n, l2.d, l2.n * sizeof *x);
+      l.d = x;
+      l.n += l2.n;
+    }
+  }
+  kftsp_free(l2.d);
+  for (size_t i = 1; !rc && i < l.n; i++) /* filters alone come in the filters' order */
+    if (l.d[i] < l.d[i - 1]) {
+      kftsp_sort(l.d, l.n, sizeof *l.d, cmp_doc);
+      break;
+    }
+  sqlite3 *h = kftsp_db_handle(db);
+  size_t *counts = NULL, n_ids = 0, none[2] = {0, 0};
+  if (!rc) rc = kftsp_fv_count(h, l.d, l.n, &counts, &n_ids, none, err);
+  kftsp_free(l.d);
+  if (!rc && none[0]) rc = tally_add_k(&ts->src, NULL, 0, none[0]);
+  if (!rc && none[1]) rc = tally_add_k(&ts->yr, NULL, 0, none[1]);
+  for (size_t id = 1; id < n_ids && !rc; id++) {
+    if (!counts[id]) continue;
+    int kind = -1;
+    char *v = NULL;
+    rc = kftsp_fv_name(h, (int64_t)id, &kind, &v);
+    if (rc == KFTS_EDB) rc = kftsp_err(err, rc, "database", 0, "facet name %zu is missing: run kfts-index --full", id);
+    if (!rc) {
+      tally *t = kind == 0 ? &ts->src : kind == 1 ? &ts->yr : &ts->top;
+      rc = tally_add_k(t, v, strlen(v), counts[id]);
+    }
+    kftsp_free(v);
+  }
+  kftsp_free(counts);
+  return rc;
+}
+
+int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, kfts_error *err) {
+  *out = NULL;
+  tallies ts = {{0}, {0}, {0}};
+  /* One read transaction: the matches and their ids from the same state of the index. */
+  sqlite3 *h = kftsp_db_handle(db);
+  int own = sqlite3_get_autocommit(h) && sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+  int rc = kftsp_facets_by_ids && kftsp_fv_valid(h) ? tally_ids(db, o, &ts, err) : KFTSP_FV_UNKNOWN;
+  if (rc == KFTSP_FV_UNKNOWN) rc = tally_meta(db, o, &ts, err);
+  if (own) sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
   tally src = ts.src, top = ts.top, yr = ts.yr;
   kfts_facets *f = rc ? NULL : kftsp_malloc(sizeof *f);
   if (!rc && !f) rc = KFTS_ENOMEM;

@@ -562,9 +562,25 @@ static kfts_db *generated_db(void) {
 
 static void scan_queries(void);
 
+static void facets_equal(const kfts_facets *a, const kfts_facets *b) {
+  const kfts_count *fc[2][3] = {{a->source, a->topic, a->year}, {b->source, b->topic, b->year}};
+  size_t fn[2][3] = {{a->n_source, a->n_topic, a->n_year}, {b->n_source, b->n_topic, b->n_year}};
+  for (int k = 0; k < 3; k++) {
+    assert_int_equal(fn[0][k], fn[1][k]);
+    for (size_t i = 0; i < fn[0][k]; i++) {
+      assert_int_equal(fc[0][k][i].count, fc[1][k][i].count);
+      if (fc[0][k][i].value || fc[1][k][i].value) {
+        assert_non_null(fc[0][k][i].value);
+        assert_non_null(fc[1][k][i].value);
+        assert_string_equal(fc[0][k][i].value, fc[1][k][i].value);
+      }
+    }
+  }
+}
+
 /* Timelines and facets of Q: the same whether the scan runs in one piece or in two halves;
 ** a timeline without sources (days and scores from docvals) the same as one with them
-** (from articles_meta). */
+** (from articles_meta); facets from facetvals the same as from articles_meta. */
 static void halves_agree(kfts_db *d, const char *q) {
   kfts_search_opts o;
   kfts_search_opts_init(&o);
@@ -607,15 +623,19 @@ static void halves_agree(kfts_db *d, const char *q) {
       assert_int_equal(x->sources[i].count, y->sources[i].count);
     }
   }
-  const kfts_count *fc[2][3] = {{f[0]->source, f[0]->topic, f[0]->year}, {f[1]->source, f[1]->topic, f[1]->year}};
-  size_t fn[2][3] = {{f[0]->n_source, f[0]->n_topic, f[0]->n_year}, {f[1]->n_source, f[1]->n_topic, f[1]->n_year}};
-  for (int k = 0; k < 3; k++) {
-    assert_int_equal(fn[0][k], fn[1][k]);
-    for (size_t i = 0; i < fn[0][k]; i++) {
-      assert_int_equal(fc[0][k][i].count, fc[1][k][i].count);
-      if (fc[0][k][i].value || fc[1][k][i].value) assert_string_equal(fc[0][k][i].value, fc[1][k][i].value);
-    }
+  facets_equal(f[0], f[1]);
+  /* facets from articles_meta's strings (on one thread and split), as from facetvals' ids */
+  assert_true(kftsp_fv_valid(kftsp_db_handle(d)));
+  kftsp_facets_by_ids = 0;
+  for (int k = 0; k < 2; k++) {
+    kfts_facets *g = NULL;
+    kftsp_split_min_rows = k ? 0 : 1 << 30;
+    if (kfts_facets_get(&g, d, &o, &err)) fail_msg("%s: %s", q, err.message);
+    facets_equal(g, f[k]);
+    kfts_facets_free(g);
   }
+  kftsp_facets_by_ids = 1;
+  kftsp_split_min_rows = saved;
   for (int k = 0; k < 2; k++) {
     kfts_timeline_free(t[k]);
     kfts_facets_free(f[k]);
@@ -639,7 +659,9 @@ static void search__scan_scores_like_sql(void **state) {
   kftsp_merge_by_rank = 1;
   kftsp_meet_wait = 0;
   kfts_db *g = generated_db();
-  static const char *const agree_q[] = {"문장", "희귀낱말", "모델 source:zdnet", "희귀낱말 OR 모델", "문장 -모델"};
+  static const char *const agree_q[] = {"문장", "희귀낱말", "모델 source:zdnet", "희귀낱말 OR 모델", "문장 -모델",
+                                       "모델 importance:\">=8\"", "문장 -source:zdnet date:2024..2025-06", "칩",
+                                       "source:zdnet"};
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(agree_q); i++) halves_agree(g, agree_q[i]);
   halves_agree(db, "AI");
   kfts_db_close(g);

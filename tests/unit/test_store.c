@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,7 +110,7 @@ static void assert_meta_consistent(sqlite3 *h) {
 /* docvals are current and hold exactly articles_meta's rows: each in its block, in doc order,
 ** with its summed length, day and importance. */
 static void assert_docvals_consistent(sqlite3 *h) {
-  assert_int_equal(scalar(h, "SELECT count(*) FROM meta WHERE key = 'docvals' AND value = '1'"), 1);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM meta WHERE key = 'docvals' AND value = '2'"), 1);
   sqlite3_stmt *bl, *me;
   assert_int_equal(sqlite3_prepare_v2(h, "SELECT block, v FROM docvals ORDER BY block", -1, &bl, NULL), SQLITE_OK);
   assert_int_equal(
@@ -142,12 +143,75 @@ static void assert_docvals_consistent(sqlite3 *h) {
   sqlite3_finalize(me);
 }
 
+/* How many lines of TOPICS are V. */
+static size_t topic_lines(const char *topics, const char *v) {
+  size_t n = 0, len = strlen(v);
+  for (const char *t = topics; t && *t;) {
+    size_t k = strcspn(t, "\n");
+    n += k && k == len && !memcmp(t, v, k);
+    t += k + (t[k] == '\n');
+  }
+  return n;
+}
+
+/* facetvals are current, in docvals' blocks, and each article's ids name exactly its
+** articles_meta source, year (the date's first four characters) and topics. */
+static void assert_facetvals_consistent(sqlite3 *h) {
+  assert_int_equal(scalar(h, "SELECT count(*) FROM facetvals f LEFT JOIN docvals d USING (block) WHERE d.v IS NULL"), 0);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM docvals d LEFT JOIN facetvals f USING (block) WHERE f.v IS NULL"), 0);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM facet_names WHERE kind NOT IN (0, 1, 2)"), 0);
+  sqlite3_stmt *me;
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT doc, date, source, topics FROM articles_meta ORDER BY doc", -1, &me, NULL),
+                   SQLITE_OK);
+  while (sqlite3_step(me) == SQLITE_ROW) {
+    int64_t doc = sqlite3_column_int64(me, 0);
+    const char *date = (const char *)sqlite3_column_text(me, 1), *src = (const char *)sqlite3_column_text(me, 2),
+               *topics = (const char *)sqlite3_column_text(me, 3);
+    size_t *counts = NULL, n_ids = 0, none[2];
+    kfts_error err;
+    assert_int_equal(kftsp_fv_count(h, &doc, 1, &counts, &n_ids, none, &err), KFTS_OK);
+    assert_int_equal(none[0], src == NULL);
+    assert_int_equal(none[1], !date || strlen(date) < 4);
+    size_t named = 0, meta = (src != NULL) + (date && strlen(date) >= 4), want = meta;
+    for (const char *t = topics; t && *t;) {
+      size_t k = strcspn(t, "\n");
+      want += k > 0;
+      t += k + (t[k] == '\n');
+    }
+    for (size_t id = 1; id < n_ids; id++) {
+      if (!counts[id]) continue;
+      int kind = -1;
+      char *v = NULL;
+      assert_int_equal(kftsp_fv_name(h, (int64_t)id, &kind, &v), KFTS_OK);
+      if (kind == 0) {
+        assert_non_null(src);
+        assert_string_equal(v, src);
+        assert_int_equal(counts[id], 1);
+      } else if (kind == 1) {
+        assert_non_null(date);
+        assert_int_equal(strlen(v), 4);
+        assert_memory_equal(v, date, 4);
+        assert_int_equal(counts[id], 1);
+      } else {
+        assert_int_equal(kind, 2);
+        assert_int_equal(counts[id], topic_lines(topics, v));
+      }
+      named += counts[id];
+      kftsp_free(v);
+    }
+    assert_int_equal(named, want);
+    kftsp_free(counts);
+  }
+  sqlite3_finalize(me);
+}
+
 /* Every table agrees with articles: articles_meta (above), docvals, no row of topics,
 ** signatures, clusters or %_docsize without its article, and FTS5's own check against the
 ** content. */
 static void assert_consistent(sqlite3 *h) {
   assert_meta_consistent(h);
   assert_docvals_consistent(h);
+  assert_facetvals_consistent(h);
   static const char *const orphans[] = {
       "SELECT count(*) FROM topics WHERE doc NOT IN (SELECT doc FROM articles)",
       "SELECT count(*) FROM signatures WHERE doc NOT IN (SELECT doc FROM articles)",
@@ -771,6 +835,26 @@ static void page_of(fixture *fx, const char *q, char *out, size_t n, char *msg, 
   kfts_db_close(db);
 }
 
+/* The facets of Q as JSON into OUT, or the error into MSG. */
+static void facets_of(fixture *fx, const char *q, char *out, size_t n, char *msg, size_t n_msg) {
+  kfts_db *db = NULL;
+  kfts_error err = {0};
+  if (kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err)) fail_msg("open: %s", err.message);
+  kfts_search_opts o;
+  kfts_search_opts_init(&o);
+  o.query = q;
+  kfts_facets *f = NULL;
+  out[0] = msg[0] = 0;
+  if (kfts_facets_get(&f, db, &o, &err)) snprintf(msg, n_msg, "%s", err.message);
+  json_t *j = f ? kftsp_facets_json(f) : NULL;
+  char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  if (s) snprintf(out, n, "%s", s);
+  free(s);
+  json_decref(j);
+  kfts_facets_free(f);
+  kfts_db_close(db);
+}
+
 /* A reader's database file is mapped whole by kfts-map, past the map size SQLite grants
 ** (here one page, set after opening: SQLite's own map would hold no more), and reads the
 ** same: every page checked through the map, the same matches as a connection that reads
@@ -841,7 +925,7 @@ static void add_touched(sqlite3 *h) {
 static void store__docvals_only_when_current(void **state) {
   fixture *fx = *state;
   run_index(fx, 0);
-  char want[8192], got[8192], msg[512];
+  char want[8192], got[8192], msg[512], fwant[8192], fgot[8192];
   page_of(fx, "AI", want, sizeof want, msg, sizeof msg);
   assert_string_equal(msg, "");
   assert_true(strlen(want) > 200);
@@ -857,6 +941,34 @@ static void store__docvals_only_when_current(void **state) {
   assert_int_equal(run_index(fx, 0).files_indexed, 0);
   h = raw(fx);
   assert_consistent(h);
+  assert_true(scalar(h, "SELECT count(*) FROM articles_meta WHERE topics != ''") > 20); /* facetvals hold topics */
+  sqlite3_close(h);
+  /* facetvals the same way: current only with docvals, '2' (a writer of docvals alone, kfts
+  ** before them, writes '1'), a garbled block an error that names them */
+  h = raw(fx);
+  assert_int_equal(sqlite3_exec(h, "UPDATE meta SET value = '1' WHERE key = 'docvals'", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  facets_of(fx, "AI", fwant, sizeof fwant, msg, sizeof msg); /* from articles_meta */
+  assert_string_equal(msg, "");
+  assert_non_null(strstr(fwant, "\"topic\":[{\"value\""));
+  h = raw(fx);
+  assert_int_equal(sqlite3_exec(h, "UPDATE meta SET value = '2' WHERE key = 'docvals'; UPDATE facetvals SET v = x'01ff'",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(h);
+  facets_of(fx, "AI", fgot, sizeof fgot, msg, sizeof msg);
+  assert_non_null(strstr(msg, "facetvals"));
+  h = raw(fx);
+  assert_int_equal(sqlite3_exec(h, "UPDATE meta SET value = '1' WHERE key = 'docvals'", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  assert_int_equal(run_index(fx, 0).files_indexed, 0); /* '1': every block rewritten */
+  h = raw(fx);
+  assert_consistent(h);
+  sqlite3_close(h);
+  facets_of(fx, "AI", fgot, sizeof fgot, msg, sizeof msg); /* from facetvals */
+  assert_string_equal(msg, "");
+  assert_string_equal(fgot, fwant);
+  h = raw(fx);
   assert_int_equal(sqlite3_exec(h, "UPDATE docvals SET v = x'01'", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(h);
   page_of(fx, "AI", got, sizeof got, msg, sizeof msg); /* read, and found garbled */
