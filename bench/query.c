@@ -1,8 +1,8 @@
 /*
 ** query.c (bench) -- in-process latency of kfts queries: kfts-bench-query DB RUNS QUERY...
 ** Each QUERY runs RUNS times (round robin, so drift hits all alike) as kfts-query runs it:
-** the top 10 with snippets; "timeline:Q" and "facets:Q" run those instead. Prints one line
-** per run: query TAB milliseconds.
+** the top 10 with snippets; "timeline:Q", "sources:Q" (a timeline by source) and "facets:Q"
+** run those instead. Prints one line per run: query TAB milliseconds.
 */
 #define _POSIX_C_SOURCE 200809L
 #include "kfts.h"
@@ -35,13 +35,16 @@ int main(int argc, char **argv) {
     for (int i = 3; i < argc; i++) {
       kfts_search_opts o;
       kfts_search_opts_init(&o);
-      int kind = !strncmp(argv[i], "timeline:", 9) ? 1 : !strncmp(argv[i], "facets:", 7) ? 2 : 0;
-      o.query = kind == 1 ? argv[i] + 9 : kind == 2 ? argv[i] + 7 : argv[i];
+      int kind = !strncmp(argv[i], "timeline:", 9)  ? 1
+                 : !strncmp(argv[i], "facets:", 7)  ? 2
+                 : !strncmp(argv[i], "sources:", 8) ? 3
+                                                    : 0;
+      o.query = kind == 1 ? argv[i] + 9 : kind == 2 ? argv[i] + 7 : kind == 3 ? argv[i] + 8 : argv[i];
       double t0 = now_ms();
       int rc;
-      if (kind == 1) {
+      if (kind == 1 || kind == 3) {
         kfts_timeline *t = NULL;
-        rc = kfts_timeline_get(&t, db, &o, -1, 0, &err);
+        rc = kfts_timeline_get(&t, db, &o, -1, kind == 3, &err);
         kfts_timeline_free(t);
       } else if (kind == 2) {
         kfts_facets *f = NULL;

@@ -241,11 +241,12 @@ static int garbled(kfts_error *err) {
 /* Adds one to COUNTS for each id of the entry at *P (to NONE[0] for no source, NONE[1] for
 ** no year); -1 when it is malformed. */
 static int count_entry(const unsigned char **p, const unsigned char *end, size_t *counts, uint64_t n_ids,
-                       size_t none[2]) {
+                       size_t none[2], int64_t *source) {
   uint64_t src, year, n, id;
   if (get_varint(p, end, &src) || get_varint(p, end, &year) || get_varint(p, end, &n) || src >= n_ids ||
       year >= n_ids || n > (uint64_t)(end - *p))
     return -1;
+  if (source) *source = (int64_t)src;
   if (src) counts[src]++;
   else none[0]++;
   if (year) counts[year]++;
@@ -268,7 +269,7 @@ static int skip_entry(const unsigned char **p, const unsigned char *end) {
 }
 
 int kftsp_fv_count(sqlite3 *h, const int64_t *docs, size_t n_docs, size_t **counts_out, size_t *n_ids_out,
-                   size_t none[2], kfts_error *err) {
+                   size_t none[2], int64_t *sources, kfts_error *err) {
   *counts_out = NULL;
   *n_ids_out = 0;
   none[0] = none[1] = 0;
@@ -333,7 +334,7 @@ int kftsp_fv_count(sqlite3 *h, const int64_t *docs, size_t n_docs, size_t **coun
       }
       doc = (int64_t)((uint64_t)doc + delta);
       if (doc == want) {
-        if (count_entry(&p, end, counts, n_ids, none)) rc = garbled(err);
+        if (count_entry(&p, end, counts, n_ids, none, sources ? &sources[i] : NULL)) rc = garbled(err);
         break;
       }
       if (doc > want || skip_entry(&p, end)) {

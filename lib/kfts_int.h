@@ -458,10 +458,11 @@ void kftsp_fv_writer_free(kftsp_fv_writer *w);
 int kftsp_fv_valid(struct sqlite3 *h);
 /* How many of DOCS (each with a docvals entry; ascending is fastest) have each name id:
 ** *COUNTS (kftsp_free) has *N_IDS entries, by id; NONE[0] counts docs without a source,
-** NONE[1] without a year. KFTSP_FV_UNKNOWN when the ids are too many for an array. */
+** NONE[1] without a year; SOURCES (or NULL): each doc's source id (0: none).
+** KFTSP_FV_UNKNOWN when the ids are too many for an array. */
 #define KFTSP_FV_UNKNOWN 1 /* not a KFTS_* code */
 int kftsp_fv_count(struct sqlite3 *h, const int64_t *docs, size_t n_docs, size_t **counts, size_t *n_ids,
-                   size_t none[2], kfts_error *err);
+                   size_t none[2], int64_t *sources, kfts_error *err);
 /* Name ID's kind (0 source, 1 year, 2 topic) and value (kftsp_free). */
 int kftsp_fv_name(struct sqlite3 *h, int64_t id, int *kind, char **value);
 

@@ -92,6 +92,12 @@ int kfts_timeline_by(const char *name) {
   return -1;
 }
 
+static int cmp_source(const void *a, const void *b) { /* most first, then by name */
+  const kfts_count *x = a, *y = b;
+  if (x->count != y->count) return x->count < y->count ? 1 : -1;
+  return strcmp(x->value, y->value);
+}
+
 static int add_source(kfts_bucket *b, const char *src) {
   const char *s = src ? src : "";
   for (size_t i = 0; i < b->n_sources; i++)
@@ -168,15 +174,57 @@ static int collect_row(void *ctx, const kftsp_mrow *row) {
   return KFTS_OK;
 }
 
-int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *o, int by, int by_source,
-                  kfts_error *err) {
+static int cmp_hit_doc(const void *a, const void *b) {
+  int64_t x = ((const hit *)a)->doc, y = ((const hit *)b)->doc;
+  return (x > y) - (x < y);
+}
+
+/* Each of the N hits' source (H[i].source, not owned: NAMES[id] holds it) from facetvals,
+** the names of the ids read once. KFTSP_FV_UNKNOWN when facetvals cannot serve. */
+static int sources_by_id(sqlite3 *dbh, hit *h, size_t n, char ***names_out, size_t *n_names, kfts_error *err) {
+  for (size_t i = 1; i < n; i++) /* filters alone come in the filters' order */
+    if (h[i].doc < h[i - 1].doc) {
+      kftsp_sort(h, n, sizeof *h, cmp_hit_doc);
+      break;
+    }
+  int64_t *docs = kftsp_malloc((n ? n : 1) * sizeof *docs), *ids = kftsp_malloc((n ? n : 1) * sizeof *ids);
+  size_t *counts = NULL, n_ids = 0, none[2];
+  int rc = docs && ids ? KFTS_OK : kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+  for (size_t i = 0; !rc && i < n; i++) docs[i] = h[i].doc;
+  if (!rc) rc = kftsp_fv_count(dbh, docs, n, &counts, &n_ids, none, ids, err);
+  char **names = rc ? NULL : kftsp_malloc((n_ids ? n_ids : 1) * sizeof *names);
+  if (!rc && !names) rc = kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+  if (names) memset(names, 0, (n_ids ? n_ids : 1) * sizeof *names);
+  for (size_t id = 1; !rc && id < n_ids; id++) {
+    int kind = -1;
+    if (counts[id] && (rc = kftsp_fv_name(dbh, (int64_t)id, &kind, &names[id])) == KFTS_EDB)
+      rc = kftsp_err(err, rc, "database", 0, "facet name %zu is missing: run kfts-index --full", id);
+    else if (rc == KFTS_ENOMEM)
+      rc = kftsp_err(err, rc, "", 0, "out of memory");
+  }
+  for (size_t i = 0; !rc && i < n; i++) h[i].source = names[ids[i]];
+  kftsp_free(docs);
+  kftsp_free(ids);
+  kftsp_free(counts);
+  *names_out = names;
+  *n_names = names ? n_ids : 0;
+  return rc;
+}
+
+static int timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *o, int by, int by_source,
+                        int by_ids, kfts_error *err) {
   *out = NULL;
   kftsp_match *m = NULL;
   int rc = kftsp_match_open(&m, db, o, err);
   if (rc) return rc;
-  collect c = {NULL, 0, 0, 0, by_source}, c2 = {NULL, 0, 0, 0, by_source};
-  /* Without sources, each match's day and score can come from docvals (scan.c). */
-  rc = kftsp_match_scan2(m, KFTSP_SCAN_SCORE | (by_source ? 0 : KFTSP_SCAN_LEAN), collect_row, &c, &c2);
+  /* Sources by id (facetvals), when they are current: then, as without sources, each match's
+  ** day and score can come from docvals (scan.c). */
+  sqlite3 *dbh = kftsp_db_handle(db);
+  by_ids = by_source && by_ids && kftsp_fv_valid(dbh);
+  char **names = NULL;
+  size_t n_names = 0;
+  collect c = {NULL, 0, 0, 0, by_source && !by_ids}, c2 = {NULL, 0, 0, 0, by_source && !by_ids};
+  rc = kftsp_match_scan2(m, KFTSP_SCAN_SCORE | (by_source && !by_ids ? 0 : KFTSP_SCAN_LEAN), collect_row, &c, &c2);
   kftsp_match_close(m);
   if (c2.n || c2.undated) { /* the upper half's hits after the lower's: still in doc order */
     hit *x = c.cap - c.n >= c2.n ? c.h : kftsp_realloc(c.h, (c.n + c2.n) * sizeof *x);
@@ -193,6 +241,7 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
   kftsp_free(c2.h);
   hit *h = c.h;
   size_t n = c.n, undated = c.undated;
+  if (!rc && by_ids) rc = sources_by_id(dbh, h, n, &names, &n_names, err);
   kfts_timeline *t = rc ? NULL : kftsp_malloc(sizeof *t);
   if (!rc && !t) rc = KFTS_ENOMEM;
   if (t) {
@@ -244,6 +293,7 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
         day_str(days[3 * k], b->first);
         day_str(days[3 * k + 1], b->last);
         day_str(days[3 * k + 2], b->top_date);
+        kftsp_sort(b->sources, b->n_sources, sizeof *b->sources, cmp_source); /* whatever the hits' order */
         if (b->count > t->buckets[t->peak].count) t->peak = k;
       }
       if (!rc) rc = load_titles(t, kftsp_db_handle(db), err);
@@ -251,14 +301,27 @@ int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *
     kftsp_free(days);
   }
   if (t) t->by = by < 0 ? KFTS_BY_MONTH : by;
-  for (size_t i = 0; i < n; i++) kftsp_free(h[i].source);
+  for (size_t i = 0; i < n && !by_ids; i++) kftsp_free(h[i].source);
   kftsp_free(h);
+  for (size_t i = 0; i < n_names; i++) kftsp_free(names[i]);
+  kftsp_free(names);
   if (rc) {
     kfts_timeline_free(t);
     return rc == KFTS_ENOMEM ? kftsp_err(err, rc, "", 0, "out of memory") : rc;
   }
   *out = t;
   return KFTS_OK;
+}
+
+int kfts_timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts *o, int by, int by_source,
+                      kfts_error *err) {
+  /* One read transaction: the matches and their sources from the same state of the index. */
+  sqlite3 *h = kftsp_db_handle(db);
+  int own = sqlite3_get_autocommit(h) && sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+  int rc = timeline_get(out, db, o, by, by_source, kftsp_facets_by_ids, err);
+  if (rc == KFTSP_FV_UNKNOWN) rc = timeline_get(out, db, o, by, by_source, 0, err);
+  if (own) sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+  return rc;
 }
 
 void kfts_timeline_free(kfts_timeline *t) {
@@ -523,7 +586,7 @@ static int tally_ids(kfts_db *db, const kfts_search_opts *o, tallies *ts, kfts_e
     }
   sqlite3 *h = kftsp_db_handle(db);
   size_t *counts = NULL, n_ids = 0, none[2] = {0, 0};
-  if (!rc) rc = kftsp_fv_count(h, l.d, l.n, &counts, &n_ids, none, err);
+  if (!rc) rc = kftsp_fv_count(h, l.d, l.n, &counts, &n_ids, none, NULL, err);
   kftsp_free(l.d);
   if (!rc && none[0]) rc = tally_add_k(&ts->src, NULL, 0, none[0]);
   if (!rc && none[1]) rc = tally_add_k(&ts->yr, NULL, 0, none[1]);

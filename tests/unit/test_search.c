@@ -580,7 +580,8 @@ static void facets_equal(const kfts_facets *a, const kfts_facets *b) {
 
 /* Timelines and facets of Q: the same whether the scan runs in one piece or in two halves;
 ** a timeline without sources (days and scores from docvals) the same as one with them
-** (from articles_meta); facets from facetvals the same as from articles_meta. */
+** (from articles_meta); facets and a timeline's sources from facetvals the same as from
+** articles_meta. */
 static void halves_agree(kfts_db *d, const char *q) {
   kfts_search_opts o;
   kfts_search_opts_init(&o);
@@ -629,10 +630,27 @@ static void halves_agree(kfts_db *d, const char *q) {
   kftsp_facets_by_ids = 0;
   for (int k = 0; k < 2; k++) {
     kfts_facets *g = NULL;
+    kfts_timeline *u = NULL;
     kftsp_split_min_rows = k ? 0 : 1 << 30;
-    if (kfts_facets_get(&g, d, &o, &err)) fail_msg("%s: %s", q, err.message);
+    if (kfts_facets_get(&g, d, &o, &err) || kfts_timeline_get(&u, d, &o, -1, 1, &err))
+      fail_msg("%s: %s", q, err.message);
     facets_equal(g, f[k]);
     kfts_facets_free(g);
+    /* and a timeline's sources from articles_meta as from facetvals */
+    assert_int_equal(u->n_buckets, t[k]->n_buckets);
+    assert_int_equal(u->total, t[k]->total);
+    for (size_t b = 0; b < u->n_buckets; b++) {
+      const kfts_bucket *x = &u->buckets[b], *y = &t[k]->buckets[b];
+      assert_int_equal(x->count, y->count);
+      assert_int_equal(x->top_id, y->top_id);
+      if (memcmp(&x->top_score, &y->top_score, sizeof x->top_score)) fail_msg("%s: a top's score differs", q);
+      assert_int_equal(x->n_sources, y->n_sources);
+      for (size_t i = 0; i < x->n_sources; i++) {
+        assert_string_equal(x->sources[i].value, y->sources[i].value);
+        assert_int_equal(x->sources[i].count, y->sources[i].count);
+      }
+    }
+    kfts_timeline_free(u);
   }
   kftsp_facets_by_ids = 1;
   kftsp_split_min_rows = saved;

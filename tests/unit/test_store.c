@@ -169,7 +169,9 @@ static void assert_facetvals_consistent(sqlite3 *h) {
                *topics = (const char *)sqlite3_column_text(me, 3);
     size_t *counts = NULL, n_ids = 0, none[2];
     kfts_error err;
-    assert_int_equal(kftsp_fv_count(h, &doc, 1, &counts, &n_ids, none, &err), KFTS_OK);
+    int64_t src_id = -1;
+    assert_int_equal(kftsp_fv_count(h, &doc, 1, &counts, &n_ids, none, &src_id, &err), KFTS_OK);
+    assert_true(src ? src_id > 0 && counts[src_id] == 1 : src_id == 0);
     assert_int_equal(none[0], src == NULL);
     assert_int_equal(none[1], !date || strlen(date) < 4);
     size_t named = 0, meta = (src != NULL) + (date && strlen(date) >= 4), want = meta;
