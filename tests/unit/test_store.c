@@ -817,8 +817,9 @@ static void store__large_first_build_optimized(void **state) {
   assert_int_equal(segments(fx), 1);
 }
 
-/* The page of Q ("" and a message in MSG when the search fails): ids and scores. */
-static void page_of(fixture *fx, const char *q, char *out, size_t n, char *msg, size_t n_msg) {
+/* What a reader answers to Q into OUT ("" and a message in MSG when it fails): with FACETS
+** its facets as JSON, else its page as ids and scores. */
+static void answer_of(fixture *fx, const char *q, int facets, char *out, size_t n, char *msg, size_t n_msg) {
   kfts_db *db = NULL;
   kfts_error err = {0};
   if (kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err)) fail_msg("open: %s", err.message);
@@ -828,33 +829,29 @@ static void page_of(fixture *fx, const char *q, char *out, size_t n, char *msg, 
   o.limit = 30;
   o.snippet_tokens = 0;
   kfts_result *res = NULL;
-  size_t k = 0;
+  kfts_facets *f = NULL;
   out[0] = msg[0] = 0;
-  if (kfts_search(&res, db, &o, &err)) snprintf(msg, n_msg, "%s", err.message);
+  if (facets ? kfts_facets_get(&f, db, &o, &err) : kfts_search(&res, db, &o, &err))
+    snprintf(msg, n_msg, "%s", err.message);
+  size_t k = 0;
   for (size_t i = 0; res && i < res->n_hits && k + 64 < n; i++)
     k += (size_t)snprintf(out + k, n - k, "%lld %.17g\n", (long long)res->hits[i].id, res->hits[i].score);
+  json_t *j = f ? kftsp_facets_json(f) : NULL;
+  char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  if (js) snprintf(out, n, "%s", js);
+  free(js);
+  json_decref(j);
+  kfts_facets_free(f);
   kfts_result_free(res);
   kfts_db_close(db);
 }
 
-/* The facets of Q as JSON into OUT, or the error into MSG. */
+static void page_of(fixture *fx, const char *q, char *out, size_t n, char *msg, size_t n_msg) {
+  answer_of(fx, q, 0, out, n, msg, n_msg);
+}
+
 static void facets_of(fixture *fx, const char *q, char *out, size_t n, char *msg, size_t n_msg) {
-  kfts_db *db = NULL;
-  kfts_error err = {0};
-  if (kfts_db_open(&db, NULL, fx->db, KFTS_OPEN_READONLY, &err)) fail_msg("open: %s", err.message);
-  kfts_search_opts o;
-  kfts_search_opts_init(&o);
-  o.query = q;
-  kfts_facets *f = NULL;
-  out[0] = msg[0] = 0;
-  if (kfts_facets_get(&f, db, &o, &err)) snprintf(msg, n_msg, "%s", err.message);
-  json_t *j = f ? kftsp_facets_json(f) : NULL;
-  char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-  if (s) snprintf(out, n, "%s", s);
-  free(s);
-  json_decref(j);
-  kfts_facets_free(f);
-  kfts_db_close(db);
+  answer_of(fx, q, 1, out, n, msg, n_msg);
 }
 
 /* A reader's database file is mapped whole by kfts-map, past the map size SQLite grants
