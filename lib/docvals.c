@@ -162,6 +162,7 @@ int kftsp_dv_rebuild(sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err) {
     if (!rc && s != SQLITE_DONE) rc = KFTS_EDB;
     if (!rc) rc = block_write(ins, cur, &b);
     if (!rc) rc = kftsp_fv_write(fw, cur, 0);
+    if (!rc) rc = kftsp_fv_prune(fw); /* every block written: the names none of them holds go */
   }
   for (int64_t k = 0; !rc && !d->all && k < KFTSP_DV_BLOCKS; k++) {
     if (!(d->bits[k / 8] & (1u << (k % 8)))) continue;

@@ -6,7 +6,8 @@
 **
 ** facet_names(id INTEGER PRIMARY KEY, kind, value, UNIQUE(kind, value)): kind 0 a source,
 **   1 a year (the date's first four characters, as facets show it), 2 a topic. An id once
-**   given is never changed or reused; a name no article has any more stays and counts 0.
+**   given is never changed while a block holds it; a name no article has any more stays
+**   (and counts 0) until a run rewrites every block, which drops it.
 ** facetvals(block INTEGER PRIMARY KEY, v BLOB): the block of docvals (doc >> kftsp_dv_shift);
 **   byte 0 the format (1), then for each article of the block in doc order, as varints (7
 **   bits a byte, low first, 0x80: more): its doc minus the previous one's (the first's minus
@@ -62,7 +63,7 @@ static int get_varint(const unsigned char **p, const unsigned char *end, uint64_
 typedef struct name {
   uint64_t hash; /* 0: an empty slot */
   int64_t id;
-  int kind;
+  int kind, used; /* USED: by an article written by this writer */
   size_t len;
   char *value;
 } name;
@@ -83,7 +84,7 @@ static uint64_t name_hash(int kind, const char *v, size_t len) {
   return x ? x : 1;
 }
 
-static int names_put(kftsp_fv_writer *w, uint64_t hash, int kind, const char *v, size_t len, int64_t id) {
+static int names_put(kftsp_fv_writer *w, uint64_t hash, int kind, const char *v, size_t len, int64_t id, int used) {
   if (2 * (w->n_names + 1) > w->cap) {
     size_t cap = w->cap ? 2 * w->cap : 256;
     name *t = kftsp_malloc(cap * sizeof *t);
@@ -108,6 +109,7 @@ static int names_put(kftsp_fv_writer *w, uint64_t hash, int kind, const char *v,
   e->hash = hash;
   e->id = id;
   e->kind = kind;
+  e->used = used;
   e->len = len;
   w->n_names++;
   return KFTS_OK;
@@ -118,7 +120,10 @@ static int64_t name_id(kftsp_fv_writer *w, int kind, const char *v, size_t len, 
   uint64_t hash = name_hash(kind, v, len);
   for (size_t j = w->cap ? hash & (w->cap - 1) : 0; w->cap && w->names[j].hash; j = (j + 1) & (w->cap - 1)) {
     const name *e = &w->names[j];
-    if (e->hash == hash && e->kind == kind && e->len == len && !memcmp(e->value, v, len)) return e->id;
+    if (e->hash == hash && e->kind == kind && e->len == len && !memcmp(e->value, v, len)) {
+      w->names[j].used = 1;
+      return e->id;
+    }
   }
   sqlite3_bind_int(w->ins_name, 1, kind);
   sqlite3_bind_text(w->ins_name, 2, v, (int)len, SQLITE_STATIC);
@@ -129,8 +134,22 @@ static int64_t name_id(kftsp_fv_writer *w, int kind, const char *v, size_t len, 
     return 0;
   }
   int64_t id = sqlite3_last_insert_rowid(w->h);
-  if ((*rc = names_put(w, hash, kind, v, len, id))) return 0;
+  if ((*rc = names_put(w, hash, kind, v, len, id, 1))) return 0;
   return id;
+}
+
+int kftsp_fv_prune(kftsp_fv_writer *w) {
+  sqlite3_stmt *del;
+  if (sqlite3_prepare_v2(w->h, "DELETE FROM facet_names WHERE id = ?1", -1, &del, NULL) != SQLITE_OK) return KFTS_EDB;
+  int rc = KFTS_OK;
+  for (size_t i = 0; i < w->cap && !rc; i++) {
+    if (!w->names[i].hash || w->names[i].used) continue;
+    sqlite3_bind_int64(del, 1, w->names[i].id);
+    if (sqlite3_step(del) != SQLITE_DONE) rc = KFTS_EDB;
+    sqlite3_reset(del);
+  }
+  sqlite3_finalize(del);
+  return rc;
 }
 
 void kftsp_fv_writer_free(kftsp_fv_writer *w) {
@@ -165,7 +184,7 @@ int kftsp_fv_writer_new(kftsp_fv_writer **out, sqlite3 *h, int all) {
     size_t len = (size_t)sqlite3_column_bytes(sel, 2);
     int kind = sqlite3_column_int(sel, 1);
     rc = names_put(w, name_hash(kind, v ? v : "", v ? len : 0), kind, v ? v : "", v ? len : 0,
-                   sqlite3_column_int64(sel, 0));
+                   sqlite3_column_int64(sel, 0), 0);
   }
   if (!rc && s != SQLITE_DONE) rc = KFTS_EDB;
   sqlite3_finalize(sel);

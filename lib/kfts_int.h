@@ -453,6 +453,8 @@ int kftsp_fv_add(kftsp_fv_writer *w, int64_t k, int64_t doc, const char *date, c
 /* Writes the block being built as block K (none when it is empty), REPLACE: deleting the old
 ** one first; then starts the next. */
 int kftsp_fv_write(kftsp_fv_writer *w, int64_t k, int replace);
+/* After every block was written: drops the names no article of them has. */
+int kftsp_fv_prune(kftsp_fv_writer *w);
 void kftsp_fv_writer_free(kftsp_fv_writer *w);
 /* 1 when every block is current in H's view of the index (and docvals too). */
 int kftsp_fv_valid(struct sqlite3 *h);

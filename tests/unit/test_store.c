@@ -958,11 +958,17 @@ static void store__docvals_only_when_current(void **state) {
   facets_of(fx, "AI", fgot, sizeof fgot, msg, sizeof msg);
   assert_non_null(strstr(msg, "facetvals"));
   h = raw(fx);
-  assert_int_equal(sqlite3_exec(h, "UPDATE meta SET value = '1' WHERE key = 'docvals'", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h,
+                                "UPDATE meta SET value = '1' WHERE key = 'docvals';"
+                                " INSERT INTO facet_names(kind, value) VALUES (2, '어느 글에도 없는 주제')",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
   sqlite3_close(h);
   assert_int_equal(run_index(fx, 0).files_indexed, 0); /* '1': every block rewritten */
   h = raw(fx);
   assert_consistent(h);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM facet_names WHERE value = '어느 글에도 없는 주제'"), 0); /* dropped */
+  assert_true(scalar(h, "SELECT count(*) FROM facet_names WHERE kind = 2") > 5);
   sqlite3_close(h);
   facets_of(fx, "AI", fgot, sizeof fgot, msg, sizeof msg); /* from facetvals */
   assert_string_equal(msg, "");
