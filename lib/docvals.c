@@ -7,9 +7,10 @@
 ** Table docvals(block INTEGER PRIMARY KEY, v BLOB): block = doc >> kftsp_dv_shift (256
 ** articles, fewer where articles were removed). A block's blob is a pure function of the
 ** articles_meta rows whose docs fall in it:
-**   byte 0      format (1)
+**   byte 0      format (2; 1 before 2026-12-01, still read)
 **   bytes 1..4  n, little-endian
-**   n x 8       docs, ascending (little-endian, two's complement)
+**   n x 1       docs, ascending, as offsets from the block's first doc (block << shift);
+**               format 1: n x 8, the docs themselves (little-endian, two's complement)
 **   n x 4       lengths: the sum of %_docsize's columns (0xffffffff: the blob is malformed)
 **   n x 4       days since 1970-01-01 of the date (INT32_MIN: none or not a date)
 **   n x 1       importance (-1: none)
@@ -28,9 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DV_FORMAT 1
+#define DV_FORMAT 2
 #define DV_HEAD 5
-#define DV_ENTRY 17
+#define DV_ENTRY 10   /* format 2: 1 + 4 + 4 + 1 bytes an article */
+#define DV_ENTRY_1 17 /* format 1: 8 + 4 + 4 + 1 */
 
 int kftsp_dv_shift = 8;
 
@@ -69,11 +71,13 @@ typedef struct block {
   uint32_t n;
 } block;
 
-static void block_add(block *b, sqlite3_stmt *st) {
+/* Block K's first doc. */
+static int64_t block_base(int64_t k) { return (int64_t)((uint64_t)k << kftsp_dv_shift); }
+
+/* Adds the row ST is on, an article of block K. */
+static void block_add(block *b, sqlite3_stmt *st, int64_t k) {
   unsigned char x[8];
-  uint64_t doc = (uint64_t)sqlite3_column_int64(st, 0);
-  for (int i = 0; i < 8; i++) x[i] = (unsigned char)(doc >> (8 * i));
-  kftsp_buf_add(&b->docs, (const char *)x, 8);
+  kftsp_buf_addc(&b->docs, (char)(unsigned char)(sqlite3_column_int64(st, 0) - block_base(k)));
   put_u32(x, kftsp_dv_length(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1)));
   kftsp_buf_add(&b->len, (const char *)x, 4);
   int64_t z;
@@ -128,7 +132,7 @@ static int64_t block_hi(int64_t k) { return ((k + 1) << kftsp_dv_shift) - 1; }
 
 /* Adds the row SEL is on (block K) to the blocks being built: docvals' and facetvals'. */
 static int row_add(block *b, kftsp_fv_writer *fw, sqlite3_stmt *sel, int64_t k) {
-  block_add(b, sel);
+  block_add(b, sel, k);
   return kftsp_fv_add(fw, k, sqlite3_column_int64(sel, 0), (const char *)sqlite3_column_text(sel, 2),
                       (const char *)sqlite3_column_text(sel, 4), (const char *)sqlite3_column_text(sel, 5));
 }
@@ -208,12 +212,14 @@ int kftsp_dv_valid(sqlite3 *h) {
   return ok;
 }
 
-int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n) {
-  if (n < DV_HEAD || v[0] != DV_FORMAT) return -1;
+int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n, int64_t blk) {
+  if (n < DV_HEAD || (v[0] != DV_FORMAT && v[0] != 1)) return -1;
   uint32_t k = (uint32_t)kftsp_le(v + 1, 4);
-  if ((size_t)n != DV_HEAD + (size_t)k * DV_ENTRY) return -1;
+  b->wide = v[0] == 1;
+  if ((size_t)n != DV_HEAD + (size_t)k * (b->wide ? DV_ENTRY_1 : DV_ENTRY)) return -1;
+  b->base = block_base(blk);
   b->doc = v + DV_HEAD;
-  b->len = b->doc + 8 * (size_t)k;
+  b->len = b->doc + (b->wide ? 8 : 1) * (size_t)k;
   b->day = b->len + 4 * (size_t)k;
   b->imp = b->day + 4 * (size_t)k;
   b->n = k;

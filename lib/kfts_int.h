@@ -366,7 +366,8 @@ int kftsp_packtext_register(struct sqlite3 *db);
 ** docvals.c: each article's length, importance and day in blocks by doc, for scoring
 ** without a look-up per match.
 */
-extern int kftsp_dv_shift;    /* block = doc >> 8: 256 articles (tests: fewer, for more blocks) */
+extern int kftsp_dv_shift;    /* block = doc >> 8: 256 articles (tests: fewer, for more blocks; never more: a doc is a
+                              ** one-byte offset in its block) */
 #define KFTSP_DV_BLOCKS 65536 /* the blocks a run marks one by one: docs below 2^24 */
 int64_t kftsp_dv_block(int64_t doc);
 /* The blocks an indexing run changed (ALL: every one, or a doc outside 0 .. 2^24). */
@@ -384,10 +385,12 @@ int kftsp_dv_valid(struct sqlite3 *h);
 ** (the sqlite3_column_blob it came from); POS: where the caller's search left off. */
 typedef struct kftsp_dv_block_t {
   const unsigned char *doc, *len, *day, *imp; /* n entries each, little-endian */
+  int64_t base; /* the block's first doc: doc[i] is an offset from it, one byte */
   uint32_t n, pos;
+  int wide; /* format 1: doc[i] is the doc, 8 bytes */
 } kftsp_dv_block_t;
-/* 0, or -1 when the blob is malformed. */
-int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n);
+/* Block BLOCK's blob V of N bytes into B: 0, or -1 when it is malformed. */
+int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n, int64_t block);
 /* BYTES (4 or 8) little-endian bytes at P; one load on a little-endian machine (the byte loop
 ** was half of a cold query's docvals decoding). */
 static inline uint64_t kftsp_le(const unsigned char *p, int bytes) {
@@ -407,7 +410,7 @@ static inline uint64_t kftsp_le(const unsigned char *p, int bytes) {
   for (int j = bytes - 1; j >= 0; j--) x = x << 8 | p[j];
   return x;
 }
-static inline int64_t kftsp_dv_doc(const kftsp_dv_block_t *b, uint32_t i) { return (int64_t)kftsp_le(b->doc + 8 * (size_t)i, 8); }
+static inline int64_t kftsp_dv_doc(const kftsp_dv_block_t *b, uint32_t i) { return b->wide ? (int64_t)kftsp_le(b->doc + 8 * (size_t)i, 8) : b->base + b->doc[i]; }
 static inline uint32_t kftsp_dv_len(const kftsp_dv_block_t *b, uint32_t i) { return (uint32_t)kftsp_le(b->len + 4 * (size_t)i, 4); } /* UINT32_MAX: malformed */
 static inline int32_t kftsp_dv_day(const kftsp_dv_block_t *b, uint32_t i) { return (int32_t)(uint32_t)kftsp_le(b->day + 4 * (size_t)i, 4); } /* INT32_MIN: none */
 static inline int kftsp_dv_imp(const kftsp_dv_block_t *b, uint32_t i) { return (signed char)b->imp[i]; } /* -1: none */

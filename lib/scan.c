@@ -660,7 +660,7 @@ static int dv_block(kftsp_match *m, dvscan *d, int64_t k) {
     return kftsp_err(kftsp_match_error(m), KFTS_ENOMEM, "", 0, "out of memory");
   if (!s) s = d->scratch;
   kftsp_dv_block_t b;
-  int bad = kftsp_dv_decode(&b, sqlite3_column_blob(d->c.st, 1), sqlite3_column_bytes(d->c.st, 1)) ||
+  int bad = kftsp_dv_decode(&b, sqlite3_column_blob(d->c.st, 1), sqlite3_column_bytes(d->c.st, 1), k) ||
             kftsp_dv_slots_fill(s, &b, k);
   if (claimed) kftsp_dv_cache_done(d->cache, k, !bad);
   if (bad) return kftsp_match_fail(m, "a docvals block is garbled: run kfts-index --full");

@@ -122,7 +122,8 @@ static void assert_docvals_consistent(sqlite3 *h) {
   while (sqlite3_step(bl) == SQLITE_ROW) {
     blocks++;
     int64_t k = sqlite3_column_int64(bl, 0);
-    assert_int_equal(kftsp_dv_decode(&b, sqlite3_column_blob(bl, 1), sqlite3_column_bytes(bl, 1)), 0);
+    assert_int_equal(kftsp_dv_decode(&b, sqlite3_column_blob(bl, 1), sqlite3_column_bytes(bl, 1), k), 0);
+    assert_false(b.wide); /* format 2 */
     assert_true(b.n > 0);
     for (uint32_t i = 0; i < b.n; i++, rows++) {
       assert_int_equal(sqlite3_step(me), SQLITE_ROW);
@@ -941,7 +942,37 @@ static void store__docvals_only_when_current(void **state) {
   h = raw(fx);
   assert_consistent(h);
   assert_true(scalar(h, "SELECT count(*) FROM articles_meta WHERE topics != ''") > 20); /* facetvals hold topics */
+  /* Blocks of format 1 (each doc in 8 bytes, as kfts wrote them before 2026-12-01) read the same. */
+  sqlite3_stmt *bl, *up;
+  assert_int_equal(sqlite3_prepare_v2(h, "SELECT block, v FROM docvals", -1, &bl, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(h, "UPDATE docvals SET v = ?2 WHERE block = ?1", -1, &up, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  int wide = 0;
+  while (sqlite3_step(bl) == SQLITE_ROW) {
+    kftsp_dv_block_t b;
+    const unsigned char *v = sqlite3_column_blob(bl, 1);
+    int nv = sqlite3_column_bytes(bl, 1);
+    assert_int_equal(kftsp_dv_decode(&b, v, nv, sqlite3_column_int64(bl, 0)), 0);
+    unsigned char *w = malloc((size_t)nv + 7 * b.n);
+    memcpy(w, v, 5);
+    w[0] = 1;
+    for (uint32_t i = 0; i < b.n; i++)
+      for (int j = 0; j < 8; j++) w[5 + 8 * i + (uint32_t)j] = (unsigned char)((uint64_t)kftsp_dv_doc(&b, i) >> (8 * j));
+    memcpy(w + 5 + 8 * (size_t)b.n, b.len, (size_t)nv - 5 - b.n);
+    sqlite3_bind_int64(up, 1, sqlite3_column_int64(bl, 0));
+    sqlite3_bind_blob(up, 2, w, nv + 7 * (int)b.n, free);
+    assert_int_equal(sqlite3_step(up), SQLITE_DONE);
+    sqlite3_reset(up);
+    wide++;
+  }
+  assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_finalize(bl);
+  sqlite3_finalize(up);
+  assert_true(wide > 0);
   sqlite3_close(h);
+  page_of(fx, "AI", got, sizeof got, msg, sizeof msg);
+  assert_string_equal(msg, "");
+  assert_string_equal(got, want);
   /* facetvals the same way: current only with docvals, '2' (a writer of docvals alone, kfts
   ** before them, writes '1'), a garbled block an error that names them */
   h = raw(fx);
