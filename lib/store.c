@@ -498,7 +498,7 @@ typedef struct run {
   kfts_error *err;
   file_ent *files;
   size_t n_files, cap_files;
-  sqlite3_stmt *q_file, *ins_file, *upd_file, *upd_mtime, *del_articles, *del_file, *ins_article,
+  sqlite3_stmt *q_file, *ins_file, *upd_file, *upd_mtime, *del_articles, *upd_place, *del_file, *ins_article,
       *ins_topic, *exists_id, *del_sig, *ins_sig, *ins_fts, *q_docsize, *ins_meta, *q_old, *del_meta,
       *del_topics, *del_cluster, *del_fts;
   size_t batch_files, batch_bytes;
@@ -654,7 +654,8 @@ static int prepare(run *r) {
        "UPDATE files SET size = ?2, mtime_ns = ?3, hash = ?4, config = ?5, format = ?6, n_articles = ?7,"
        " indexed_at = strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id = ?1"},
       {offsetof(run, upd_mtime), "UPDATE files SET mtime_ns = ?2, size = ?3 WHERE id = ?1"},
-      {offsetof(run, del_articles), "DELETE FROM articles WHERE file_id = ?1"},
+      {offsetof(run, del_articles), "DELETE FROM articles WHERE doc = ?1"},
+      {offsetof(run, upd_place), "UPDATE articles SET ord = ?2, line = ?3 WHERE doc = ?1"},
       {offsetof(run, del_file), "DELETE FROM files WHERE id = ?1"},
       {offsetof(run, ins_article),
        "INSERT INTO articles(id, file_id, ord, line, title, summary, body, topics, url, date,"
@@ -669,7 +670,9 @@ static int prepare(run *r) {
       {offsetof(run, q_docsize), "SELECT sz FROM articles_fts_docsize WHERE id = ?1"},
       {offsetof(run, ins_meta),
        "INSERT INTO articles_meta(doc, sz, date, importance, source, topics) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
-      {offsetof(run, q_old), "SELECT doc, title, summary, kfts_text(body), topics FROM articles WHERE file_id = ?1"},
+      {offsetof(run, q_old),
+       "SELECT doc, title, summary, kfts_text(body), topics, id, ord, line, url, date, date_source, published_at,"
+       " source, importance, time_offset FROM articles WHERE file_id = ?1"},
       {offsetof(run, del_meta), "DELETE FROM articles_meta WHERE doc = ?1"},
       {offsetof(run, del_topics), "DELETE FROM topics WHERE doc = ?1"},
       {offsetof(run, del_cluster), "DELETE FROM clusters WHERE doc = ?1"},
@@ -692,6 +695,7 @@ static void finalize_all(run *r) {
   sqlite3_finalize(r->upd_file);
   sqlite3_finalize(r->upd_mtime);
   sqlite3_finalize(r->del_articles);
+  sqlite3_finalize(r->upd_place);
   sqlite3_finalize(r->del_file);
   sqlite3_finalize(r->ins_article);
   sqlite3_finalize(r->ins_topic);
@@ -905,13 +909,21 @@ static int64_t article_id(const char *key, const char *title, int occurrence) {
   return id ? id : 1;
 }
 
-static int write_doc(run *r, int64_t file_id, const char *key, const kfts_doc *doc) {
+/* The id article I of DOC takes when it is free (how many articles before it share its title
+** go into it). */
+static int64_t doc_article_id(const char *key, const kfts_doc *doc, size_t i) {
+  int occ = 0;
+  for (size_t j = 0; j < i; j++) occ += !strcmp(doc->articles[j].title, doc->articles[i].title);
+  return article_id(key, doc->articles[i].title, occ);
+}
+
+/* Writes the articles of DOC, but those KEEP (or NULL) marks as kept. */
+static int write_doc(run *r, int64_t file_id, const char *key, const kfts_doc *doc, const unsigned char *keep) {
   int rc = KFTS_OK;
   for (size_t i = 0; i < doc->n_articles && rc == KFTS_OK; i++) {
+    if (keep && keep[i]) continue;
     const kfts_article *a = &doc->articles[i];
-    int occ = 0;
-    for (size_t j = 0; j < i; j++) occ += !strcmp(doc->articles[j].title, a->title);
-    int64_t id = article_id(key, a->title, occ);
+    int64_t id = doc_article_id(key, doc, i);
     for (int probe = 0; probe < 64; probe++) {
       sqlite3_bind_int64(r->exists_id, 1, id);
       int taken = sqlite3_step(r->exists_id) == SQLITE_ROW;
@@ -1013,12 +1025,67 @@ static char *read_file(const char *path, size_t *len_out, int *errno_out) {
 ** rows at the batch's end (flush_pending), with a copy of the text they indexed. Copies
 ** beyond BATCH_BYTES are flushed at once, so removing a whole folder stays in bounded memory.
 */
-static int remove_articles(run *r, int64_t file_id) {
+/* Whether the article in Q's row (q_old's columns) is article A, whose topics joined are
+** TOPICS, in every column but its place (ord, line). */
+static int same_text(const char *x, const char *y) { return x && y ? !strcmp(x, y) : x == y; }
+static int same_article(sqlite3_stmt *q, const kfts_article *a, const char *topics) {
+  const char *const mine[] = {a->title, a->summary, a->body, topics, a->url, a->date, a->date_source,
+                              a->published_at, a->source, NULL, a->time_offset};
+  for (int k = 0; k < 11; k++)
+    if (k != 9 && !same_text((const char *)sqlite3_column_text(q, k < 4 ? k + 1 : k + 4), mine[k])) return 0;
+  int imp = sqlite3_column_type(q, 13) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 13);
+  return imp == (a->importance >= 0 ? a->importance : -1);
+}
+
+/* With DOC (the file's articles as parsed now, of file KEY), the old article in Q's row that
+** some article I of DOC not yet kept is, same id and every column, sets KEEP[I] and, when its
+** place changed, *MOVE = I; 1 when kept, 0 when not, or a KFTS_E* (< 0). */
+static int keep_article(run *r, const char *key, const kfts_doc *doc, unsigned char *keep, int64_t *move) {
+  sqlite3_stmt *q = r->q_old;
+  int64_t id = sqlite3_column_int64(q, 5);
+  for (size_t i = 0; i < doc->n_articles; i++) {
+    const kfts_article *a = &doc->articles[i];
+    if (keep[i] || !same_text(a->title, (const char *)sqlite3_column_text(q, 1)) || doc_article_id(key, doc, i) != id)
+      continue;
+    kftsp_buf topics = {0};
+    for (size_t t = 0; t < a->n_topics; t++) {
+      if (t) kftsp_buf_addc(&topics, '\n');
+      kftsp_buf_adds(&topics, a->topics[t]);
+    }
+    if (topics.oom) return KFTS_ENOMEM;
+    int same = same_article(q, a, topics.p ? topics.p : "");
+    kftsp_buf_reset(&topics);
+    if (!same) return 0;
+    keep[i] = 1;
+    if (sqlite3_column_int64(q, 6) != (int64_t)i || sqlite3_column_int(q, 7) != a->line) *move = (int64_t)i;
+    return 1;
+  }
+  return 0;
+}
+
+static int remove_articles(run *r, int64_t file_id, const char *key, const kfts_doc *doc, unsigned char *keep) {
   size_t first = r->n_dels;
   int rc = KFTS_OK, step;
-  r->changed = 1;
   sqlite3_bind_int64(r->q_old, 1, file_id);
+  int64_t *moves = NULL; /* kept articles whose place changed: doc, then its index in DOC */
+  size_t n_moves = 0, cap_moves = 0;
   while (rc == KFTS_OK && (step = sqlite3_step(r->q_old)) == SQLITE_ROW) {
+    if (doc) {
+      int64_t to = -1;
+      int k = keep_article(r, key, doc, keep, &to);
+      if (k < 0) rc = k;
+      if (k > 0 && to >= 0) { /* moved once the scan is done: an update would move it in the scan's index */
+        int64_t *v = kftsp_grow(moves, n_moves, &cap_moves, 2 * sizeof *v, 16);
+        if (!v) rc = KFTS_ENOMEM;
+        else {
+          moves = v;
+          moves[2 * n_moves] = sqlite3_column_int64(r->q_old, 0);
+          moves[2 * n_moves++ + 1] = to;
+        }
+      }
+      if (k) continue;
+    }
+    r->changed = 1;
     struct removal *v = kftsp_grow(r->dels, r->n_dels, &r->cap_dels, sizeof *v, 256);
     if (!v) {
       rc = KFTS_ENOMEM;
@@ -1037,7 +1104,14 @@ static int remove_articles(run *r, int64_t file_id) {
   }
   if (rc == KFTS_OK && step != SQLITE_DONE) rc = db_err(r->err, r->db->h, "reading old articles");
   sqlite3_reset(r->q_old);
-  sqlite3_stmt *by_id[] = {r->del_meta, r->del_topics, r->del_sig, r->del_cluster};
+  for (size_t i = 0; i < n_moves && rc == KFTS_OK; i++) {
+    sqlite3_bind_int64(r->upd_place, 1, moves[2 * i]);
+    sqlite3_bind_int64(r->upd_place, 2, moves[2 * i + 1]);
+    sqlite3_bind_int(r->upd_place, 3, doc->articles[moves[2 * i + 1]].line);
+    rc = step_done(r, r->upd_place, "moving an article");
+  }
+  kftsp_free(moves);
+  sqlite3_stmt *by_id[] = {r->del_meta, r->del_topics, r->del_sig, r->del_cluster, r->del_articles};
   if (rc == KFTS_OK && r->n_dels > first) rc = dv_mark(r);
   for (size_t i = first; i < r->n_dels && rc == KFTS_OK; i++) {
     kftsp_dv_touch(&r->dv, r->dels[i].doc);
@@ -1046,16 +1120,12 @@ static int remove_articles(run *r, int64_t file_id) {
       rc = step_done(r, by_id[k], "removing old articles");
     }
   }
-  if (rc == KFTS_OK) {
-    sqlite3_bind_int64(r->del_articles, 1, file_id);
-    rc = step_done(r, r->del_articles, "removing old articles");
-  }
   if (rc == KFTS_OK && r->dels_bytes > BATCH_BYTES) rc = flush_removals(r);
   return rc;
 }
 
 static int remove_file_row(run *r, int64_t file_id) {
-  int rc = remove_articles(r, file_id);
+  int rc = remove_articles(r, file_id, NULL, NULL, NULL);
   if (rc == KFTS_OK) {
     sqlite3_bind_int64(r->del_file, 1, file_id);
     rc = step_done(r, r->del_file, "removing a file");
@@ -1142,7 +1212,13 @@ static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
   ** flushes its pending terms into a new segment at every savepoint (and merges them
   ** later), which cost 60 % of a build; a failure here stops the run and rolls the whole
   ** batch back, which the next run redoes. */
-  if (rc == KFTS_OK && known) rc = remove_articles(r, file_id);
+  /* An edited file keeps the articles that are as they were, at their docs (only their place
+  ** may change): an appended card re-indexes that card, not the file. */
+  unsigned char *keep = NULL;
+  int edited = known && same_cfg && !full;
+  if (edited && !(keep = kftsp_malloc(doc->n_articles ? doc->n_articles : 1))) rc = KFTS_ENOMEM;
+  if (keep) memset(keep, 0, doc->n_articles ? doc->n_articles : 1);
+  if (rc == KFTS_OK && known) rc = remove_articles(r, file_id, key, edited ? doc : NULL, keep);
   if (rc == KFTS_OK) {
     sqlite3_stmt *s = known ? r->upd_file : r->ins_file;
     if (known) sqlite3_bind_int64(s, 1, file_id);
@@ -1158,7 +1234,8 @@ static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
     else if (!(known && src == SQLITE_DONE)) rc = db_err(r->err, r->db->h, "writing a file");
     sqlite3_reset(s);
   }
-  if (rc == KFTS_OK) rc = write_doc(r, file_id, key, doc);
+  if (rc == KFTS_OK) rc = write_doc(r, file_id, key, doc, keep);
+  kftsp_free(keep);
   if (rc == KFTS_OK) {
     st->files_indexed++;
     st->articles += doc->n_articles;
