@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "kfts_int.h"
+#include "garble.h"
 
 static const double weights[] = {4.0, 2.0, 1.0, 2.0};
 
@@ -282,21 +283,9 @@ static void garbled_records_are_survived(void **state) {
   int corrupt = 0;
   for (int round = 0; round < 300; round++) {
     exec(h, "SAVEPOINT g");
-    for (int k = 0; k < 1 + round % 4; k++) {
-      seed = seed * 1103515245u + 12345u;
-      sqlite3_bind_int(pick, 1, round % 5 == 0 ? 1 : (int)((seed >> 8) % (unsigned)records)); /* 1: the averages, 2: the structure */
-      if (sqlite3_step(pick) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(pick, 0);
-        int len = sqlite3_column_int(pick, 1);
-        seed = seed * 1103515245u + 12345u;
-        unsigned char b = (unsigned char)(seed >> 16);
-        sqlite3_bind_int64(set, 1, id);
-        sqlite3_bind_int(set, 2, len ? 1 + (int)((seed >> 4) % (unsigned)len) : 1);
-        sqlite3_bind_blob(set, 3, &b, 1, SQLITE_STATIC);
-        assert_int_equal(sqlite3_step(set), SQLITE_DONE);
-        sqlite3_reset(set);
-      }
-      sqlite3_reset(pick);
+    for (int k = 0; k < 1 + round % 4; k++) { /* offset 1: the averages, 2: the structure */
+      unsigned r = garble_next(&seed);
+      assert_true(garble_byte(pick, round % 5 == 0 ? 1 : (int64_t)((r >> 8) % (unsigned)records), set, &seed) >= 0);
     }
     for (size_t i = 0; i < KFTSP_ARRAY_LEN(one) + 3; i++) {
       got.n = 0;

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "kfts_int.h"
+#include "garble.h"
 
 typedef struct fixture {
   char dir[256];    /* temp folder */
@@ -1215,22 +1216,8 @@ static void store__garbled_facetvals_are_survived(void **state) {
   int garbled = 0;
   for (int round = 0; round < 300; round++) {
     assert_int_equal(sqlite3_exec(h, "SAVEPOINT g", NULL, NULL, NULL), SQLITE_OK);
-    for (int k = 0; k < 1 + round % 3; k++) {
-      seed = seed * 1103515245u + 12345u;
-      sqlite3_bind_int64(pick, 1, (int64_t)((seed >> 8) % (unsigned)blocks));
-      if (sqlite3_step(pick) == SQLITE_ROW) {
-        int64_t b = sqlite3_column_int64(pick, 0);
-        int len = sqlite3_column_int(pick, 1);
-        seed = seed * 1103515245u + 12345u;
-        unsigned char x = (unsigned char)(seed >> 16);
-        sqlite3_bind_int64(set, 1, b);
-        sqlite3_bind_int(set, 2, 1 + (int)((seed >> 4) % (unsigned)len));
-        sqlite3_bind_blob(set, 3, &x, 1, SQLITE_STATIC);
-        assert_int_equal(sqlite3_step(set), SQLITE_DONE);
-        sqlite3_reset(set);
-      }
-      sqlite3_reset(pick);
-    }
+    for (int k = 0; k < 1 + round % 3; k++)
+      assert_true(garble_byte(pick, (int64_t)((garble_next(&seed) >> 8) % (unsigned)blocks), set, &seed) >= 0);
     size_t *counts = NULL, n_ids = 0, none[2];
     kfts_error err = {0};
     int64_t from = round % 2 ? n / 3 : 0; /* all, or the last two thirds */
