@@ -909,21 +909,42 @@ static int64_t article_id(const char *key, const char *title, int occurrence) {
   return id ? id : 1;
 }
 
-/* The id article I of DOC takes when it is free (how many articles before it share its title
-** go into it). */
-static int64_t doc_article_id(const char *key, const kfts_doc *doc, size_t i) {
-  int occ = 0;
-  for (size_t j = 0; j < i; j++) occ += !strcmp(doc->articles[j].title, doc->articles[i].title);
-  return article_id(key, doc->articles[i].title, occ);
+/* The id each article of DOC takes when it is free (how many articles before it share its
+** title go into it): V[i] for article i, then from V + n the pairs (id, i) sorted by id; NULL
+** when out of memory. */
+static int cmp_id_pair(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
 }
 
-/* Writes the articles of DOC, but those KEEP (or NULL) marks as kept. */
-static int write_doc(run *r, int64_t file_id, const char *key, const kfts_doc *doc, const unsigned char *keep) {
+static int64_t *doc_article_ids(const char *key, const kfts_doc *doc) {
+  size_t n = doc->n_articles;
+  int64_t *v = kftsp_malloc((n ? n : 1) * 3 * sizeof *v);
+  for (size_t i = 0; v && i < n; i++) {
+    int occ = 0;
+    for (size_t j = 0; j < i; j++) occ += !strcmp(doc->articles[j].title, doc->articles[i].title);
+    v[i] = v[n + 2 * i] = article_id(key, doc->articles[i].title, occ);
+    v[n + 2 * i + 1] = (int64_t)i;
+  }
+  if (v) kftsp_sort(v + n, n, 2 * sizeof *v, cmp_id_pair);
+  return v;
+}
+
+/* A's topics '\n'-joined into B (empty: ""). */
+static void join_topics(const kfts_article *a, kftsp_buf *b) {
+  for (size_t t = 0; t < a->n_topics; t++) {
+    if (t) kftsp_buf_addc(b, '\n');
+    kftsp_buf_adds(b, a->topics[t]);
+  }
+}
+
+/* Writes the articles of DOC (IDS: doc_article_ids'), but those KEEP (or NULL) marks as kept. */
+static int write_doc(run *r, int64_t file_id, const kfts_doc *doc, const int64_t *ids, const unsigned char *keep) {
   int rc = KFTS_OK;
   for (size_t i = 0; i < doc->n_articles && rc == KFTS_OK; i++) {
     if (keep && keep[i]) continue;
     const kfts_article *a = &doc->articles[i];
-    int64_t id = doc_article_id(key, doc, i);
+    int64_t id = ids[i];
     for (int probe = 0; probe < 64; probe++) {
       sqlite3_bind_int64(r->exists_id, 1, id);
       int taken = sqlite3_step(r->exists_id) == SQLITE_ROW;
@@ -932,10 +953,7 @@ static int write_doc(run *r, int64_t file_id, const char *key, const kfts_doc *d
       id = id % ((1LL << 53) - 1) + 1;
     }
     kftsp_buf topics = {0};
-    for (size_t t = 0; t < a->n_topics; t++) {
-      if (t) kftsp_buf_addc(&topics, '\n');
-      kftsp_buf_adds(&topics, a->topics[t]);
-    }
+    join_topics(a, &topics);
     if (topics.oom) return KFTS_ENOMEM;
     int64_t docno = ++r->last_doc;
     sqlite3_stmt *st = r->ins_article;
@@ -1019,15 +1037,10 @@ static char *read_file(const char *path, size_t *len_out, int *errno_out) {
   return kftsp_buf_take(&b);
 }
 
-/*
-** Removes the articles of file FILE_ID: its rows in articles_meta, topics, signatures,
-** clusters and articles now, one table per statement (see the note on triggers), and its FTS
-** rows at the batch's end (flush_pending), with a copy of the text they indexed. Copies
-** beyond BATCH_BYTES are flushed at once, so removing a whole folder stays in bounded memory.
-*/
+static int same_text(const char *x, const char *y) { return x && y ? !strcmp(x, y) : x == y; }
+
 /* Whether the article in Q's row (q_old's columns) is article A, whose topics joined are
 ** TOPICS, in every column but its place (ord, line). */
-static int same_text(const char *x, const char *y) { return x && y ? !strcmp(x, y) : x == y; }
 static int same_article(sqlite3_stmt *q, const kfts_article *a, const char *topics) {
   const char *const mine[] = {a->title, a->summary, a->body, topics, a->url, a->date, a->date_source,
                               a->published_at, a->source, NULL, a->time_offset};
@@ -1037,33 +1050,37 @@ static int same_article(sqlite3_stmt *q, const kfts_article *a, const char *topi
   return imp == (a->importance >= 0 ? a->importance : -1);
 }
 
-/* With DOC (the file's articles as parsed now, of file KEY), the old article in Q's row that
-** some article I of DOC not yet kept is, same id and every column, sets KEEP[I] and, when its
-** place changed, *MOVE = I; 1 when kept, 0 when not, or a KFTS_E* (< 0). */
-static int keep_article(run *r, const char *key, const kfts_doc *doc, unsigned char *keep, int64_t *move) {
-  sqlite3_stmt *q = r->q_old;
+/* With DOC (the file's articles as parsed now, IDS theirs: doc_article_ids'), the old article
+** in Q's row that some article I of DOC not yet kept is, same id and every column, sets
+** KEEP[I] and, when its place changed, *MOVE = I; 1 when kept, 0 when not, or a KFTS_E*. */
+static int keep_article(sqlite3_stmt *q, const kfts_doc *doc, const int64_t *ids, unsigned char *keep,
+                        int64_t *move) {
   int64_t id = sqlite3_column_int64(q, 5);
-  for (size_t i = 0; i < doc->n_articles; i++) {
-    const kfts_article *a = &doc->articles[i];
-    if (keep[i] || !same_text(a->title, (const char *)sqlite3_column_text(q, 1)) || doc_article_id(key, doc, i) != id)
-      continue;
-    kftsp_buf topics = {0};
-    for (size_t t = 0; t < a->n_topics; t++) {
-      if (t) kftsp_buf_addc(&topics, '\n');
-      kftsp_buf_adds(&topics, a->topics[t]);
-    }
-    if (topics.oom) return KFTS_ENOMEM;
-    int same = same_article(q, a, topics.p ? topics.p : "");
-    kftsp_buf_reset(&topics);
-    if (!same) return 0;
-    keep[i] = 1;
-    if (sqlite3_column_int64(q, 6) != (int64_t)i || sqlite3_column_int(q, 7) != a->line) *move = (int64_t)i;
-    return 1;
-  }
-  return 0;
+  const int64_t *hit = bsearch(&id, ids + doc->n_articles, doc->n_articles, 2 * sizeof *ids, cmp_id_pair);
+  if (!hit) return 0;
+  size_t i = (size_t)hit[1];
+  const kfts_article *a = &doc->articles[i];
+  if (keep[i]) return 0;
+  kftsp_buf topics = {0};
+  join_topics(a, &topics);
+  if (topics.oom) return KFTS_ENOMEM;
+  int same = same_article(q, a, topics.p ? topics.p : "");
+  kftsp_buf_reset(&topics);
+  if (!same) return 0;
+  keep[i] = 1;
+  if (sqlite3_column_int64(q, 6) != (int64_t)i || sqlite3_column_int(q, 7) != a->line) *move = (int64_t)i;
+  return 1;
 }
 
-static int remove_articles(run *r, int64_t file_id, const char *key, const kfts_doc *doc, unsigned char *keep) {
+/*
+** Removes the articles of file FILE_ID: its rows in articles_meta, topics, signatures,
+** clusters and articles now, one table per statement (see the note on triggers), and its FTS
+** rows at the batch's end (flush_pending), with a copy of the text they indexed. Copies
+** beyond BATCH_BYTES are flushed at once, so removing a whole folder stays in bounded memory.
+** With DOC (the file as parsed now; IDS and KEEP as keep_article's), it removes only the
+** articles DOC does not have as they were, and moves the kept ones to their place.
+*/
+static int remove_articles(run *r, int64_t file_id, const kfts_doc *doc, const int64_t *ids, unsigned char *keep) {
   size_t first = r->n_dels;
   int rc = KFTS_OK, step;
   sqlite3_bind_int64(r->q_old, 1, file_id);
@@ -1072,7 +1089,7 @@ static int remove_articles(run *r, int64_t file_id, const char *key, const kfts_
   while (rc == KFTS_OK && (step = sqlite3_step(r->q_old)) == SQLITE_ROW) {
     if (doc) {
       int64_t to = -1;
-      int k = keep_article(r, key, doc, keep, &to);
+      int k = keep_article(r->q_old, doc, ids, keep, &to);
       if (k < 0) rc = k;
       if (k > 0 && to >= 0) { /* moved once the scan is done: an update would move it in the scan's index */
         int64_t *v = kftsp_grow(moves, n_moves, &cap_moves, 2 * sizeof *v, 16);
@@ -1215,10 +1232,11 @@ static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
   /* An edited file keeps the articles that are as they were, at their docs (only their place
   ** may change): an appended card re-indexes that card, not the file. */
   unsigned char *keep = NULL;
+  int64_t *ids = doc_article_ids(key, doc);
   int edited = known && same_cfg && !full;
-  if (edited && !(keep = kftsp_malloc(doc->n_articles ? doc->n_articles : 1))) rc = KFTS_ENOMEM;
+  if (!ids || (edited && !(keep = kftsp_malloc(doc->n_articles ? doc->n_articles : 1)))) rc = KFTS_ENOMEM;
   if (keep) memset(keep, 0, doc->n_articles ? doc->n_articles : 1);
-  if (rc == KFTS_OK && known) rc = remove_articles(r, file_id, key, edited ? doc : NULL, keep);
+  if (rc == KFTS_OK && known) rc = remove_articles(r, file_id, edited ? doc : NULL, ids, keep);
   if (rc == KFTS_OK) {
     sqlite3_stmt *s = known ? r->upd_file : r->ins_file;
     if (known) sqlite3_bind_int64(s, 1, file_id);
@@ -1234,8 +1252,9 @@ static int index_file(run *r, const char *abs, const kftsp_manifest *mf) {
     else if (!(known && src == SQLITE_DONE)) rc = db_err(r->err, r->db->h, "writing a file");
     sqlite3_reset(s);
   }
-  if (rc == KFTS_OK) rc = write_doc(r, file_id, key, doc, keep);
+  if (rc == KFTS_OK) rc = write_doc(r, file_id, doc, ids, keep);
   kftsp_free(keep);
+  kftsp_free(ids);
   if (rc == KFTS_OK) {
     st->files_indexed++;
     st->articles += doc->n_articles;
