@@ -36,6 +36,8 @@
 
 int kftsp_dv_shift = 8;
 
+int64_t kftsp_dv_base(int64_t k) { return (int64_t)((uint64_t)k << kftsp_dv_shift); }
+
 int64_t kftsp_dv_block(int64_t doc) {
   return doc >= 0 ? doc >> kftsp_dv_shift : -((-(doc + 1)) >> kftsp_dv_shift) - 1;
 }
@@ -71,13 +73,11 @@ typedef struct block {
   uint32_t n;
 } block;
 
-/* Block K's first doc. */
-static int64_t block_base(int64_t k) { return (int64_t)((uint64_t)k << kftsp_dv_shift); }
 
 /* Adds the row ST is on, an article of block K. */
 static void block_add(block *b, sqlite3_stmt *st, int64_t k) {
   unsigned char x[8];
-  kftsp_buf_addc(&b->docs, (char)(unsigned char)(sqlite3_column_int64(st, 0) - block_base(k)));
+  kftsp_buf_addc(&b->docs, (char)(unsigned char)(sqlite3_column_int64(st, 0) - kftsp_dv_base(k)));
   put_u32(x, kftsp_dv_length(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1)));
   kftsp_buf_add(&b->len, (const char *)x, 4);
   int64_t z;
@@ -127,8 +127,7 @@ static int block_write(sqlite3_stmt *ins, int64_t k, block *b) {
 }
 
 /* The docs of block K, 0 <= K < KFTSP_DV_BLOCKS (dirty blocks; others are rewritten with all). */
-static int64_t block_lo(int64_t k) { return k << kftsp_dv_shift; }
-static int64_t block_hi(int64_t k) { return ((k + 1) << kftsp_dv_shift) - 1; }
+static int64_t block_hi(int64_t k) { return kftsp_dv_base(k + 1) - 1; }
 
 /* Adds the row SEL is on (block K) to the blocks being built: docvals' and facetvals'. */
 static int row_add(block *b, kftsp_fv_writer *fw, sqlite3_stmt *sel, int64_t k) {
@@ -173,7 +172,7 @@ int kftsp_dv_rebuild(sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err) {
     sqlite3_bind_int64(del, 1, k);
     if (sqlite3_step(del) != SQLITE_DONE) rc = KFTS_EDB;
     sqlite3_reset(del);
-    sqlite3_bind_int64(sel, 1, block_lo(k));
+    sqlite3_bind_int64(sel, 1, kftsp_dv_base(k));
     sqlite3_bind_int64(sel, 2, block_hi(k));
     int s = SQLITE_DONE;
     while (!rc && (s = sqlite3_step(sel)) == SQLITE_ROW) rc = row_add(&b, fw, sel, k);
@@ -203,13 +202,13 @@ void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t doc) {
 
 /* ---- reading ---- */
 
-int kftsp_dv_valid(sqlite3 *h) {
+int kftsp_dv_current(sqlite3 *h) {
   sqlite3_stmt *st;
-  if (kftsp_prepare(h, "SELECT 1 FROM meta WHERE key = 'docvals' AND value IN ('1', '2')", &st) != SQLITE_OK)
-    return 0;
-  int ok = sqlite3_step(st) == SQLITE_ROW;
+  if (kftsp_prepare(h, "SELECT value FROM meta WHERE key = 'docvals'", &st) != SQLITE_OK) return 0;
+  const char *v = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+  int cur = v && !strcmp(v, "2") ? KFTSP_DV_WITH_FACETS : v && !strcmp(v, "1") ? KFTSP_DV_ALONE : 0;
   kftsp_finalize(st);
-  return ok;
+  return cur;
 }
 
 int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n, int64_t blk) {
@@ -217,7 +216,7 @@ int kftsp_dv_decode(kftsp_dv_block_t *b, const unsigned char *v, int n, int64_t 
   uint32_t k = (uint32_t)kftsp_le(v + 1, 4);
   b->wide = v[0] == 1;
   if ((size_t)n != DV_HEAD + (size_t)k * (b->wide ? DV_ENTRY_1 : DV_ENTRY)) return -1;
-  b->base = block_base(blk);
+  b->base = kftsp_dv_base(blk);
   b->doc = v + DV_HEAD;
   b->len = b->doc + (b->wide ? 8 : 1) * (size_t)k;
   b->day = b->len + 4 * (size_t)k;

@@ -28,7 +28,7 @@
 /* More ids than this and the counts would not be a small array: facets read articles_meta. */
 #define FV_MAX_IDS (1 << 24)
 
-const char kftsp_fv_schema[] =
+static const char fv_schema[] =
     "CREATE TABLE IF NOT EXISTS facet_names(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, value TEXT NOT NULL,"
     " UNIQUE(kind, value));"
     "CREATE TABLE IF NOT EXISTS facetvals(block INTEGER PRIMARY KEY, v BLOB);";
@@ -171,7 +171,7 @@ int kftsp_fv_writer_new(kftsp_fv_writer **out, sqlite3 *h, int all) {
   w->h = h;
   sqlite3_stmt *sel = NULL;
   int rc = KFTS_OK, s = SQLITE_DONE;
-  if (sqlite3_exec(h, kftsp_fv_schema, NULL, NULL, NULL) != SQLITE_OK ||
+  if (sqlite3_exec(h, fv_schema, NULL, NULL, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(h, "INSERT INTO facet_names(kind, value) VALUES (?1, ?2)", -1, &w->ins_name, NULL) !=
           SQLITE_OK ||
       sqlite3_prepare_v2(h, "INSERT INTO facetvals(block, v) VALUES (?1, ?2)", -1, &w->ins, NULL) != SQLITE_OK ||
@@ -202,7 +202,7 @@ int kftsp_fv_add(kftsp_fv_writer *w, int64_t k, int64_t doc, const char *date, c
   int rc = KFTS_OK;
   if (!w->n) {
     kftsp_buf_addc(&w->blk, FV_FORMAT);
-    w->prev = (int64_t)((uint64_t)k << kftsp_dv_shift) - 1; /* the block's first doc, minus 1 */
+    w->prev = kftsp_dv_base(k) - 1;
   }
   put_varint(&w->blk, (uint64_t)doc - (uint64_t)w->prev);
   w->prev = doc;
@@ -244,14 +244,6 @@ int kftsp_fv_write(kftsp_fv_writer *w, int64_t k, int replace) {
 }
 
 /* ---- reading ---- */
-
-int kftsp_fv_valid(sqlite3 *h) {
-  sqlite3_stmt *st;
-  if (kftsp_prepare(h, "SELECT 1 FROM meta WHERE key = 'docvals' AND value = '2'", &st) != SQLITE_OK) return 0;
-  int ok = sqlite3_step(st) == SQLITE_ROW;
-  kftsp_finalize(st);
-  return ok;
-}
 
 static int garbled(kfts_error *err) {
   return kftsp_err(err, KFTS_EDB, "database", 0, "a facetvals block is garbled: run kfts-index --full");
@@ -303,47 +295,31 @@ int kftsp_fv_count(sqlite3 *h, const int64_t *docs, size_t n_docs, size_t **coun
   size_t *counts = kftsp_malloc((size_t)n_ids * sizeof *counts);
   if (!counts) return kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
   memset(counts, 0, (size_t)n_ids * sizeof *counts);
-  if (kftsp_prepare(h, "SELECT block, v FROM facetvals WHERE block >= ?1 ORDER BY block", &st) != SQLITE_OK) {
+  kftsp_cursor c = {0};
+  if (kftsp_prepare(h, "SELECT block, v FROM facetvals WHERE block >= ?70 ORDER BY block", &c.st) != SQLITE_OK) {
     kftsp_free(counts);
     return kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
   }
-  int rc = KFTS_OK, on = 0; /* ON: the statement is on block K's row */
-  int64_t k = 0, doc = 0;   /* the block and the entry *P would follow */
+  int rc = KFTS_OK;
+  int64_t k = 0, doc = 0; /* the block *P is in, and the doc of the entry before *P */
   const unsigned char *start = NULL, *p = NULL, *end = NULL;
   for (size_t i = 0; i < n_docs && !rc; i++) {
     int64_t want = docs[i], wk = kftsp_dv_block(want);
-    if (!on || wk != k || want <= doc) { /* to block WK's row, and its first entry */
-      int steps = on && wk > k && wk - k <= 8 ? 8 : 0, s = SQLITE_ROW;
-      if (!steps) {
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, wk);
-      }
-      do {
-        s = sqlite3_step(st);
-      } while (s == SQLITE_ROW && sqlite3_column_int64(st, 0) < wk && --steps > 0);
-      if (s == SQLITE_ROW && sqlite3_column_int64(st, 0) < wk) { /* still short: seek */
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, wk);
-        s = sqlite3_step(st);
-      }
-      if (s != SQLITE_ROW && s != SQLITE_DONE) {
+    if (!start || wk != k || want <= doc) { /* to block WK's first entry */
+      int got = kftsp_cursor_to(&c, wk);
+      if (got < 0) {
         rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
         break;
       }
-      if (s == SQLITE_DONE || sqlite3_column_int64(st, 0) != wk) {
+      start = got ? sqlite3_column_blob(c.st, 1) : NULL;
+      end = start ? start + sqlite3_column_bytes(c.st, 1) : NULL;
+      if (!start || end - start < 1 || start[0] != FV_FORMAT) {
         rc = garbled(err); /* the scan's docs all have docvals, written with their facetvals */
         break;
       }
-      on = 1;
       k = wk;
-      start = sqlite3_column_blob(st, 1);
-      end = start + sqlite3_column_bytes(st, 1);
-      if (!start || end - start < 1 || start[0] != FV_FORMAT) {
-        rc = garbled(err);
-        break;
-      }
       p = start + 1;
-      doc = (int64_t)((uint64_t)k << kftsp_dv_shift) - 1;
+      doc = kftsp_dv_base(k) - 1;
     }
     for (;;) { /* to WANT's entry */
       uint64_t delta;
@@ -362,7 +338,7 @@ int kftsp_fv_count(sqlite3 *h, const int64_t *docs, size_t n_docs, size_t **coun
       }
     }
   }
-  kftsp_finalize(st);
+  kftsp_finalize(c.st);
   if (rc) {
     kftsp_free(counts);
     return rc;
@@ -372,17 +348,37 @@ int kftsp_fv_count(sqlite3 *h, const int64_t *docs, size_t n_docs, size_t **coun
   return KFTS_OK;
 }
 
-int kftsp_fv_name(sqlite3 *h, int64_t id, int *kind, char **value) {
-  sqlite3_stmt *st;
-  *value = NULL;
-  if (kftsp_prepare(h, "SELECT kind, value FROM facet_names WHERE id = ?1", &st) != SQLITE_OK) return KFTS_EDB;
-  sqlite3_bind_int64(st, 1, id);
-  int rc = KFTS_EDB;
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    *kind = sqlite3_column_int(st, 0);
-    const char *v = (const char *)sqlite3_column_text(st, 1);
-    rc = !v ? KFTS_EDB : (*value = kftsp_strdup(v)) ? KFTS_OK : KFTS_ENOMEM;
+int kftsp_fv_names(sqlite3 *h, const size_t *counts, size_t n_ids, char ***names_out, int **kinds_out,
+                   kfts_error *err) {
+  char **names = kftsp_malloc((n_ids ? n_ids : 1) * sizeof *names);
+  int *kinds = kftsp_malloc((n_ids ? n_ids : 1) * sizeof *kinds);
+  sqlite3_stmt *st = NULL;
+  int rc = names && kinds ? KFTS_OK : kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+  if (!rc && kftsp_prepare(h, "SELECT kind, value FROM facet_names WHERE id = ?1", &st) != SQLITE_OK)
+    rc = kftsp_err(err, KFTS_EDB, "database", 0, "%s", sqlite3_errmsg(h));
+  if (names) memset(names, 0, (n_ids ? n_ids : 1) * sizeof *names);
+  if (kinds) kinds[0] = -1;
+  for (size_t id = 1; !rc && id < n_ids; id++) {
+    kinds[id] = -1;
+    if (!counts[id]) continue;
+    sqlite3_bind_int64(st, 1, (int64_t)id);
+    const char *v = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 1) : NULL;
+    if (!v)
+      rc = kftsp_err(err, KFTS_EDB, "database", 0, "facet name %zu is missing: run kfts-index --full", id);
+    else if (!(names[id] = kftsp_strdup(v)))
+      rc = kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
+    else
+      kinds[id] = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
   }
   kftsp_finalize(st);
-  return rc;
+  if (rc) {
+    for (size_t id = 0; names && id < n_ids; id++) kftsp_free(names[id]);
+    kftsp_free(names);
+    kftsp_free(kinds);
+    return rc;
+  }
+  *names_out = names;
+  *kinds_out = kinds;
+  return KFTS_OK;
 }

@@ -370,6 +370,7 @@ extern int kftsp_dv_shift;    /* block = doc >> 8: 256 articles (tests: fewer, f
                               ** one-byte offset in its block) */
 #define KFTSP_DV_BLOCKS 65536 /* the blocks a run marks one by one: docs below 2^24 */
 int64_t kftsp_dv_block(int64_t doc);
+int64_t kftsp_dv_base(int64_t k); /* block K's first doc */
 /* The blocks an indexing run changed (ALL: every one, or a doc outside 0 .. 2^24). */
 typedef struct kftsp_dv_dirty {
   unsigned char bits[KFTSP_DV_BLOCKS / 8];
@@ -379,8 +380,10 @@ void kftsp_dv_touch(kftsp_dv_dirty *d, int64_t doc);
 /* Rewrites D's blocks from articles_meta and marks them all current (meta 'docvals'), in
 ** the caller's transaction. */
 int kftsp_dv_rebuild(struct sqlite3 *h, const kftsp_dv_dirty *d, kfts_error *err);
-/* 1 when every block is current in H's view of the index. */
-int kftsp_dv_valid(struct sqlite3 *h);
+/* Which blocks are current in H's view of the index: 0 none, or one of these. */
+int kftsp_dv_current(struct sqlite3 *h);
+#define KFTSP_DV_ALONE 1        /* meta 'docvals' = '1': docvals current (kfts before facetvals) */
+#define KFTSP_DV_WITH_FACETS 2  /* '2': docvals and facetvals current */
 /* One block, read in place: its blob is not copied, so it lasts as long as the caller's row
 ** (the sqlite3_column_blob it came from); POS: where the caller's search left off. */
 typedef struct kftsp_dv_block_t {
@@ -445,7 +448,6 @@ void kftsp_dv_cache_done(kftsp_dv_cache *c, int64_t k, int filled);
 ** facetvals.c: each article's source, year and topics as ids, in docvals' blocks, for facets
 ** without reading articles_meta per match. Current when meta 'docvals' = '2'.
 */
-extern const char kftsp_fv_schema[]; /* its two tables, IF NOT EXISTS */
 typedef struct kftsp_fv_writer kftsp_fv_writer;
 /* A writer of H's blocks (ALL: every block is about to be written, the old ones go now),
 ** the names known so far loaded. KFTS_OK, KFTS_EDB or KFTS_ENOMEM. */
@@ -459,17 +461,17 @@ int kftsp_fv_write(kftsp_fv_writer *w, int64_t k, int replace);
 /* After every block was written: drops the names no article of them has. */
 int kftsp_fv_prune(kftsp_fv_writer *w);
 void kftsp_fv_writer_free(kftsp_fv_writer *w);
-/* 1 when every block is current in H's view of the index (and docvals too). */
-int kftsp_fv_valid(struct sqlite3 *h);
-/* How many of DOCS (each with a docvals entry; ascending is fastest) have each name id:
+/* How many of DOCS (ascending, each with a docvals entry) have each name id:
 ** *COUNTS (kftsp_free) has *N_IDS entries, by id; NONE[0] counts docs without a source,
 ** NONE[1] without a year; SOURCES (or NULL): each doc's source id (0: none).
 ** KFTSP_FV_UNKNOWN when the ids are too many for an array. */
 #define KFTSP_FV_UNKNOWN 1 /* not a KFTS_* code */
 int kftsp_fv_count(struct sqlite3 *h, const int64_t *docs, size_t n_docs, size_t **counts, size_t *n_ids,
                    size_t none[2], int64_t *sources, kfts_error *err);
-/* Name ID's kind (0 source, 1 year, 2 topic) and value (kftsp_free). */
-int kftsp_fv_name(struct sqlite3 *h, int64_t id, int *kind, char **value);
+/* The names of the N_IDS ids that COUNTS counts: *NAMES[id] (each and the array kftsp_free;
+** NULL where the count is 0) and *KINDS[id] (0 source, 1 year, 2 topic; kftsp_free). */
+int kftsp_fv_names(struct sqlite3 *h, const size_t *counts, size_t n_ids, char ***names, int **kinds,
+                   kfts_error *err);
 
 /**************************************************************************
 ** scan.c: the match set streamed in id order, each row's metadata and score without a
@@ -497,6 +499,19 @@ typedef struct kftsp_mrow {
 #define KFTSP_SCAN_LEAN 4
 /* Returns KFTS_OK to go on, anything else to stop the scan with that code. */
 typedef int (*kftsp_mrow_fn)(void *ctx, const kftsp_mrow *row);
+/* A statement walked forward by its first column ("... WHERE key >= ?70 ... ORDER BY key"),
+** zero-initialised but for ST (scan.c). */
+typedef struct kftsp_cursor {
+  struct sqlite3_stmt *st;
+  int64_t doc; /* the row's key */
+  int state;   /* 0: not yet placed, 1: on a row, 2: past the last row */
+  double gap;  /* keys per step, as seen so far (0: not yet seen) */
+} kftsp_cursor;
+/* Moves C to its first row with key >= TARGET (targets never decrease): steps forward when
+** the rows seen so far say TARGET is a few steps away, seeks otherwise. Returns 1 when the
+** row reached is TARGET, 0 when not, -1 on a database error. */
+int kftsp_cursor_to(kftsp_cursor *c, int64_t target);
+
 int kftsp_match_scan(kftsp_match *m, int flags, kftsp_mrow_fn fn, void *ctx);
 /* The same, split in two halves by id run at once on two threads when CTX2 is given, the
 ** index is large and the machine has two cores (KFTS_THREADS=1 in the environment: never):

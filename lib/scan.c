@@ -537,12 +537,7 @@ static double bm25(const tf *t, double D) {
   return score;
 }
 
-typedef struct cursor {
-  sqlite3_stmt *st; /* "... WHERE doc >= ?70 ... ORDER BY doc": column 0 is the doc */
-  int64_t doc;
-  int state;  /* 0: not yet placed, 1: on a row, 2: past the last row */
-  double gap; /* docs per step, as seen so far (0: not yet seen) */
-} cursor;
+typedef kftsp_cursor cursor;
 
 static int cursor_seek(cursor *c, int64_t target) {
   sqlite3_reset(c->st);
@@ -550,10 +545,7 @@ static int cursor_seek(cursor *c, int64_t target) {
   return sqlite3_step(c->st);
 }
 
-/* Moves C to its first row with doc >= TARGET (targets never decrease): steps forward when
-** the rows seen so far say TARGET is a few steps away, seeks otherwise. Returns 1 when the
-** row reached is TARGET, 0 when not, -1 on a database error. */
-static int cursor_to(cursor *c, int64_t target) {
+int kftsp_cursor_to(cursor *c, int64_t target) {
   if (c->state == 2) return 0;
   if (c->state == 1 && c->doc >= target) return c->doc == target;
   int steps = 0;
@@ -611,7 +603,7 @@ static uint64_t phrase_bits(const tf *t) {
 ** from T's frequencies, handed to FN. */
 static int emit_row(kftsp_match *m, cursor *meta, int64_t doc, const tf *t, int flags, kftsp_mrow_fn fn,
                     void *ctx) {
-  int k = cursor_to(meta, doc);
+  int k = kftsp_cursor_to(meta, doc);
   if (k < 0) return kftsp_match_fail(m, NULL);
   if (!k) return KFTS_OK; /* the filters leave it out */
   kftsp_mrow row = {doc, NULL, -1, NULL, NULL, 0.0, 0.0, 0, INT32_MIN, 0};
@@ -652,7 +644,7 @@ static int dv_block(kftsp_match *m, dvscan *d, int64_t k) {
   d->k = k;
   d->s = d->cache ? kftsp_dv_cache_get(d->cache, k) : NULL;
   if (d->s) return KFTS_OK;
-  int got = cursor_to(&d->c, k);
+  int got = kftsp_cursor_to(&d->c, k);
   if (got < 0) return kftsp_match_fail(m, NULL);
   if (!got) return KFTS_OK;
   kftsp_dv_slot_t *s = d->cache ? kftsp_dv_cache_claim(d->cache, k) : NULL, *claimed = s;
@@ -730,7 +722,7 @@ typedef struct half {
 ** applies), every block current. */
 static int dv_prepare(half *h) {
   if (!(h->flags & KFTSP_SCAN_SCORE) || !(h->flags & KFTSP_SCAN_LEAN) || (*kftsp_match_where(h->m) && !h->t.pass) ||
-      !kftsp_dv_valid(kftsp_match_handle(h->m)))
+      !kftsp_dv_current(kftsp_match_handle(h->m)))
     return KFTS_OK;
   if (!(h->dv = kftsp_malloc(sizeof *h->dv))) return KFTS_ENOMEM;
   memset(h->dv, 0, sizeof *h->dv);

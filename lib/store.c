@@ -1491,7 +1491,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
     rc = kftsp_manifest_load(&explicit_mf, opts->manifest, err);
   if (rc == KFTS_OK) rc = prepare(&r);
   if (rc == KFTS_OK) rc = last_doc(&r);
-  r.dv_was_valid = kftsp_fv_valid(db->h); /* docvals and facetvals */
+  r.dv_was_valid = kftsp_dv_current(db->h) == KFTSP_DV_WITH_FACETS;
 
   /* Resolve roots and find their files. Each root keeps its own manifest. */
   size_t *first_of = kftsp_malloc((n_paths + 1) * sizeof *first_of);

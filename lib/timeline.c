@@ -192,20 +192,14 @@ static int sources_by_id(sqlite3 *dbh, hit *h, size_t n, char ***names_out, size
   int rc = docs && ids ? KFTS_OK : kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
   for (size_t i = 0; !rc && i < n; i++) docs[i] = h[i].doc;
   if (!rc) rc = kftsp_fv_count(dbh, docs, n, &counts, &n_ids, none, ids, err);
-  char **names = rc ? NULL : kftsp_malloc((n_ids ? n_ids : 1) * sizeof *names);
-  if (!rc && !names) rc = kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
-  if (names) memset(names, 0, (n_ids ? n_ids : 1) * sizeof *names);
-  for (size_t id = 1; !rc && id < n_ids; id++) {
-    int kind = -1;
-    if (counts[id] && (rc = kftsp_fv_name(dbh, (int64_t)id, &kind, &names[id])) == KFTS_EDB)
-      rc = kftsp_err(err, rc, "database", 0, "facet name %zu is missing: run kfts-index --full", id);
-    else if (rc == KFTS_ENOMEM)
-      rc = kftsp_err(err, rc, "", 0, "out of memory");
-  }
+  char **names = NULL;
+  int *kinds = NULL;
+  if (!rc) rc = kftsp_fv_names(dbh, counts, n_ids, &names, &kinds, err);
   for (size_t i = 0; !rc && i < n; i++) h[i].source = names[ids[i]];
   kftsp_free(docs);
   kftsp_free(ids);
   kftsp_free(counts);
+  kftsp_free(kinds);
   *names_out = names;
   *n_names = names ? n_ids : 0;
   return rc;
@@ -220,7 +214,7 @@ static int timeline_get(kfts_timeline **out, kfts_db *db, const kfts_search_opts
   /* Sources by id (facetvals), when they are current: then, as without sources, each match's
   ** day and score can come from docvals (scan.c). */
   sqlite3 *dbh = kftsp_db_handle(db);
-  by_ids = by_source && by_ids && kftsp_fv_valid(dbh);
+  by_ids = by_source && by_ids && kftsp_dv_current(dbh) == KFTSP_DV_WITH_FACETS;
   char **names = NULL;
   size_t n_names = 0;
   collect c = {NULL, 0, 0, 0, by_source && !by_ids}, c2 = {NULL, 0, 0, 0, by_source && !by_ids};
@@ -588,20 +582,18 @@ static int tally_ids(kfts_db *db, const kfts_search_opts *o, tallies *ts, kfts_e
   size_t *counts = NULL, n_ids = 0, none[2] = {0, 0};
   if (!rc) rc = kftsp_fv_count(h, l.d, l.n, &counts, &n_ids, none, NULL, err);
   kftsp_free(l.d);
+  char **names = NULL;
+  int *kinds = NULL;
+  if (!rc) rc = kftsp_fv_names(h, counts, n_ids, &names, &kinds, err);
   if (!rc && none[0]) rc = tally_add_k(&ts->src, NULL, 0, none[0]);
   if (!rc && none[1]) rc = tally_add_k(&ts->yr, NULL, 0, none[1]);
-  for (size_t id = 1; id < n_ids && !rc; id++) {
-    if (!counts[id]) continue;
-    int kind = -1;
-    char *v = NULL;
-    rc = kftsp_fv_name(h, (int64_t)id, &kind, &v);
-    if (rc == KFTS_EDB) rc = kftsp_err(err, rc, "database", 0, "facet name %zu is missing: run kfts-index --full", id);
-    if (!rc) {
-      tally *t = kind == 0 ? &ts->src : kind == 1 ? &ts->yr : &ts->top;
-      rc = tally_add_k(t, v, strlen(v), counts[id]);
-    }
-    kftsp_free(v);
-  }
+  for (size_t id = 1; id < n_ids && !rc; id++)
+    if (names[id])
+      rc = tally_add_k(kinds[id] == 0 ? &ts->src : kinds[id] == 1 ? &ts->yr : &ts->top, names[id], strlen(names[id]),
+                       counts[id]);
+  for (size_t id = 0; names && id < n_ids; id++) kftsp_free(names[id]);
+  kftsp_free(names);
+  kftsp_free(kinds);
   kftsp_free(counts);
   return rc;
 }
@@ -612,7 +604,8 @@ int kfts_facets_get(kfts_facets **out, kfts_db *db, const kfts_search_opts *o, k
   /* One read transaction: the matches and their ids from the same state of the index. */
   sqlite3 *h = kftsp_db_handle(db);
   int own = sqlite3_get_autocommit(h) && sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-  int rc = kftsp_facets_by_ids && kftsp_fv_valid(h) ? tally_ids(db, o, &ts, err) : KFTSP_FV_UNKNOWN;
+  int rc = kftsp_facets_by_ids && kftsp_dv_current(h) == KFTSP_DV_WITH_FACETS ? tally_ids(db, o, &ts, err)
+                                                                          : KFTSP_FV_UNKNOWN;
   if (rc == KFTSP_FV_UNKNOWN) rc = tally_meta(db, o, &ts, err);
   if (own) sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
   tally src = ts.src, top = ts.top, yr = ts.yr;

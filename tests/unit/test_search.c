@@ -626,7 +626,7 @@ static void halves_agree(kfts_db *d, const char *q) {
   }
   facets_equal(f[0], f[1]);
   /* facets from articles_meta's strings (on one thread and split), as from facetvals' ids */
-  assert_true(kftsp_fv_valid(kftsp_db_handle(d)));
+  assert_int_equal(kftsp_dv_current(kftsp_db_handle(d)), KFTSP_DV_WITH_FACETS);
   kftsp_facets_by_ids = 0;
   for (int k = 0; k < 2; k++) {
     kfts_facets *g = NULL;

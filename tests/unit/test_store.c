@@ -182,11 +182,14 @@ static void assert_facetvals_consistent(sqlite3 *h) {
       want += k > 0;
       t += k + (t[k] == '\n');
     }
+    char **names = NULL;
+    int *kinds = NULL;
+    assert_int_equal(kftsp_fv_names(h, counts, n_ids, &names, &kinds, &err), KFTS_OK);
     for (size_t id = 1; id < n_ids; id++) {
+      assert_true(!counts[id] == !names[id]);
       if (!counts[id]) continue;
-      int kind = -1;
-      char *v = NULL;
-      assert_int_equal(kftsp_fv_name(h, (int64_t)id, &kind, &v), KFTS_OK);
+      int kind = kinds[id];
+      const char *v = names[id];
       if (kind == 0) {
         assert_non_null(src);
         assert_string_equal(v, src);
@@ -201,9 +204,11 @@ static void assert_facetvals_consistent(sqlite3 *h) {
         assert_int_equal(counts[id], topic_lines(topics, v));
       }
       named += counts[id];
-      kftsp_free(v);
+      kftsp_free(names[id]);
     }
     assert_int_equal(named, want);
+    kftsp_free(names);
+    kftsp_free(kinds);
     kftsp_free(counts);
   }
   sqlite3_finalize(me);
