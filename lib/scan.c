@@ -882,6 +882,15 @@ static size_t ends_join(const plist *up, plist *down, const collect *cu, const c
 ** spread too thin for the bitmap (more than 64 words per entry). */
 int kftsp_merge_by_rank = 1;
 
+/* The bits set in X, inline: without -mpopcnt (not every x86-64 has it) __builtin_popcountll
+** is a call into libgcc, once per match here (1.4 % of Anthropic's time at 1M). */
+static inline uint32_t popcount64(uint64_t x) {
+  x -= (x >> 1) & 0x5555555555555555ULL;
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return (uint32_t)((x * 0x0101010101010101ULL) >> 56);
+}
+
 static int merge_by_rank(const plist *const *ph, int n, size_t total, half *out, size_t *k) {
   int64_t lo = INT64_MAX, hi = INT64_MIN;
   for (int p = 0; p < n; p++)
@@ -911,7 +920,7 @@ static int merge_by_rank(const plist *const *ph, int n, size_t total, half *out,
   uint32_t sum = 0;
   for (size_t w = 0; w < words; w++) {
     before[w] = sum;
-    sum += (uint32_t)__builtin_popcountll(bits[w]);
+    sum += popcount64(bits[w]);
   }
   int64_t *docs = out->docs = kftsp_pool_take(out->pool, (sum ? sum : 1) * sizeof *docs, &out->docs_bytes);
   float *freq = out->freq = kftsp_pool_take(out->pool, (sum ? sum : 1) * (size_t)n * sizeof *freq, &out->freq_bytes);
@@ -920,7 +929,7 @@ static int merge_by_rank(const plist *const *ph, int n, size_t total, half *out,
     for (int p = 0; p < n; p++)
       for (size_t i = 0; i < ph[p]->n; i++) {
         uint64_t off = (uint64_t)ph[p]->doc[i] - (uint64_t)lo, below = ((uint64_t)1 << (off & 63)) - 1;
-        size_t at = before[off >> 6] + (size_t)__builtin_popcountll(bits[off >> 6] & below);
+        size_t at = before[off >> 6] + (size_t)popcount64(bits[off >> 6] & below);
         docs[at] = ph[p]->doc[i];
         freq[at * (size_t)n + p] = ph[p]->f[i];
       }
