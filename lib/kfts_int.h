@@ -647,10 +647,24 @@ double kftsp_sig_jaccard(const kftsp_sig *a, const kftsp_sig *b);
 double kftsp_sig_similarity(const kftsp_sig *a, const kftsp_sig *b);
 /* 1 when A and B belong in one cluster. */
 int kftsp_sig_related(const kftsp_sig *a, const kftsp_sig *b);
-/* Rewrites the clusters table from the signatures table (inside the caller's transaction). */
+/* Rewrites the clusters table and cluster_pairs from the signatures table (inside the
+** caller's transaction). */
 extern size_t kftsp_cluster_chunk_keys; /* band keys sorted in memory at once (2^20) */
 extern size_t kftsp_cluster_cache_rows; /* rows kept in memory (2^17) */
 int kftsp_recluster(struct sqlite3 *h, kfts_error *err);
+extern int kftsp_recluster_wholes; /* kftsp_recluster's runs (tests) */
+/* The same after a run that removed articles (and their cluster_pairs rows; GONE holds
+** their buckets, kftsp_cluster_gone) and added those from doc FIRST on, cluster_pairs exact
+** when it began (kftsp_cluster_exact): pairs are looked for in those buckets alone. FIRST < 0:
+** kftsp_recluster. */
+int kftsp_recluster_since(struct sqlite3 *h, int64_t first, const kftsp_u64set *gone, kfts_error *err);
+/* Adds to GONE the buckets of a removed article's signature (N tokens, SIG of BYTES bytes, as
+** stored); 0, or -1 out of memory. */
+int kftsp_cluster_gone(kftsp_u64set *gone, uint32_t n, const void *sig, int bytes);
+/* Creates cluster_pairs (an SQLite result code). */
+int kftsp_cluster_schema(struct sqlite3 *h);
+/* 1 when cluster_pairs holds every related pair (meta 'clusters' = '1'). */
+int kftsp_cluster_exact(struct sqlite3 *h);
 /* The docs of the LIMIT articles most similar to article ID (articles.id; similarity >= 0.1),
 ** best first; kftsp_free both. */
 int kftsp_similar(kfts_db *db, int64_t id, size_t limit, int64_t **docs_out, double **sims_out, size_t *n_out,

@@ -7,8 +7,9 @@
 ** story clusters and puts the metadata columns before the text, 4 adds articles_meta, 5 fills
 ** it and articles_fts from write_doc() instead of an insert trigger, 6 removes an article's
 ** rows from remove_articles() instead of a delete trigger, 7 adds docvals, 8 keys the
-** article rows by doc instead of the stable id; an older index is rebuilt from its files,
-** its roots kept):
+** article rows by doc instead of the stable id, 9 adds cluster_pairs (which every writer
+** must keep, so kfts before 9 may not write it); an index of 8 gains the table in place,
+** an older one is rebuilt from its files, its roots kept):
 **   meta(key, value)              created_with, tokenizer, aliases:ROOT
 **   roots(path)                   folders and files indexed before (absolute)
 **   files(id, path, size, mtime_ns, hash, config, format, n_articles, indexed_at)
@@ -23,7 +24,8 @@
 **   articles_fts                  FTS5, external content = articles_text; rows written by
 **                                 write_doc() and removed by remove_articles(), both
 **                                 through the batch's queue (flush_pending)
-**   signatures(doc, n, sig), clusters(doc, cluster)   cluster.c
+**   signatures(doc, n, sig), clusters(doc, cluster), cluster_pairs(a, b)   cluster.c; the
+**                                 pairs exact when meta 'clusters' = '1'
 **   docvals(block, v)             lengths, importance and days by block of docs, for scoring
 **                                 (docvals.c); current when meta 'docvals' = '1' or '2'
 **   facet_names, facetvals(block, v)  source, year and topic ids by block, for facets
@@ -43,7 +45,7 @@
 #include <unistd.h>
 #include <time.h>
 
-#define KFTSP_SCHEMA_VERSION 8
+#define KFTSP_SCHEMA_VERSION 9
 
 /* articles_meta: each article's metadata and its length (%_docsize's blob) in a few dozen
 ** bytes, in doc order. scan.c walks it beside FTS5's matches instead of looking each match up
@@ -182,6 +184,7 @@ static int create_schema(sqlite3 *h, kfts_error *err) {
   char sql[256];
   int rc = exec(h, "BEGIN IMMEDIATE", err);
   if (rc == KFTS_OK) rc = exec(h, schema_sql, err);
+  if (rc == KFTS_OK && kftsp_cluster_schema(h) != SQLITE_OK) rc = db_err(err, h, "creating cluster_pairs");
   snprintf(sql, sizeof sql,
            "INSERT INTO meta VALUES ('created_with', '%s'), ('tokenizer', '%s');"
            "PRAGMA user_version = %d;",
@@ -359,7 +362,15 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
                    "this SQLite database was not made by kfts; refusing to touch it");
     goto done;
   }
-  if (v < KFTSP_SCHEMA_VERSION) {
+  if (v == 8 && !ro) { /* the same but for cluster_pairs, which the next run with a change fills */
+    rc = exec(db->h, "BEGIN IMMEDIATE", err);
+    if (rc == KFTS_OK && kftsp_cluster_schema(db->h) != SQLITE_OK) rc = db_err(err, db->h, "creating cluster_pairs");
+    if (rc == KFTS_OK) rc = exec(db->h, "DELETE FROM meta WHERE key = 'clusters'; PRAGMA user_version = 9; COMMIT", err);
+    if (rc) {
+      sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+      goto done;
+    }
+  } else if (v < KFTSP_SCHEMA_VERSION && v != 8) { /* 8: readers need nothing of 9 */
     if (ro) {
       rc = kftsp_err(err, KFTS_ESCHEMA, path, 0,
                      v ? "index has an older schema (%d); run kfts-index to update it"
@@ -500,7 +511,7 @@ typedef struct run {
   size_t n_files, cap_files;
   sqlite3_stmt *q_file, *ins_file, *upd_file, *upd_mtime, *del_articles, *upd_place, *del_file, *ins_article,
       *ins_topic, *exists_id, *del_sig, *ins_sig, *ins_fts, *q_docsize, *ins_meta, *q_old, *del_meta,
-      *del_topics, *del_cluster, *del_fts;
+      *del_topics, *del_cluster, *del_pair_a, *del_pair_b, *q_sig, *del_fts;
   size_t batch_files, batch_bytes;
   int changed; /* an article was written or deleted: clusters are recomputed */
   kftsp_u64set seen; /* folders walked, by device and inode (visit_dir) */
@@ -527,6 +538,9 @@ typedef struct run {
   ** began; whether it has marked them not current yet (dv_mark). */
   kftsp_dv_dirty dv;
   int dv_was_valid, dv_marked;
+  int cl_was_exact;    /* cluster_pairs held every pair when the run began (cluster.c) */
+  int64_t first_doc;   /* the run's first new doc: kftsp_recluster_since looks for its pairs */
+  kftsp_u64set cl_gone; /* and in the buckets of the removed articles' signatures */
   uint64_t walk_bytes; /* of the files found */
   int optimize;        /* --full, or a large first build: 'optimize' at the end (set_automerge) */
   int64_t last_doc;    /* the largest articles.doc so far: new articles count on from it */
@@ -676,6 +690,9 @@ static int prepare(run *r) {
       {offsetof(run, del_meta), "DELETE FROM articles_meta WHERE doc = ?1"},
       {offsetof(run, del_topics), "DELETE FROM topics WHERE doc = ?1"},
       {offsetof(run, del_cluster), "DELETE FROM clusters WHERE doc = ?1"},
+      {offsetof(run, del_pair_a), "DELETE FROM cluster_pairs WHERE a = ?1"},
+      {offsetof(run, del_pair_b), "DELETE FROM cluster_pairs WHERE b = ?1"},
+      {offsetof(run, q_sig), "SELECT n, sig FROM signatures WHERE doc = ?1"},
       {offsetof(run, del_fts),
        "INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"
        " VALUES ('delete', ?1, ?2, ?3, ?4, ?5)"},
@@ -709,6 +726,9 @@ static void finalize_all(run *r) {
   sqlite3_finalize(r->del_meta);
   sqlite3_finalize(r->del_topics);
   sqlite3_finalize(r->del_cluster);
+  sqlite3_finalize(r->del_pair_a);
+  sqlite3_finalize(r->del_pair_b);
+  sqlite3_finalize(r->q_sig);
   sqlite3_finalize(r->del_fts);
   kftsp_packer_free(r->pack);
   r->pack = NULL;
@@ -791,10 +811,12 @@ static int write_signatures(run *r, const sig_job *j) {
 }
 
 /* Before the run's first change to articles_meta, in the same transaction: docvals are no
-** longer all current until the run's end rewrites the blocks it changed. */
+** longer all current until the run's end rewrites the blocks it changed, and cluster_pairs
+** no longer holds every pair until it re-clusters (a run that does not finish leaves both to
+** the next one to redo whole). */
 static int dv_mark(run *r) {
   if (r->dv_marked) return KFTS_OK;
-  int rc = exec(r->db->h, "DELETE FROM meta WHERE key = 'docvals'", r->err);
+  int rc = exec(r->db->h, "DELETE FROM meta WHERE key IN ('docvals', 'clusters')", r->err);
   if (rc == KFTS_OK) r->dv_marked = 1;
   return rc;
 }
@@ -1080,6 +1102,18 @@ static int keep_article(sqlite3_stmt *q, const kfts_doc *doc, const int64_t *ids
 ** With DOC (the file as parsed now; IDS and KEEP as keep_article's), it removes only the
 ** articles DOC does not have as they were, and moves the kept ones to their place.
 */
+/* The buckets of removed article DOC's signature, for kftsp_recluster_since. */
+static int cluster_gone(run *r, int64_t doc) {
+  sqlite3_bind_int64(r->q_sig, 1, doc);
+  int rc = KFTS_OK;
+  if (sqlite3_step(r->q_sig) == SQLITE_ROW &&
+      kftsp_cluster_gone(&r->cl_gone, (uint32_t)sqlite3_column_int64(r->q_sig, 0), sqlite3_column_blob(r->q_sig, 1),
+                         sqlite3_column_bytes(r->q_sig, 1)))
+    rc = KFTS_ENOMEM;
+  sqlite3_reset(r->q_sig);
+  return rc;
+}
+
 static int remove_articles(run *r, int64_t file_id, const kfts_doc *doc, const int64_t *ids, unsigned char *keep) {
   size_t first = r->n_dels;
   int rc = KFTS_OK, step;
@@ -1128,10 +1162,12 @@ static int remove_articles(run *r, int64_t file_id, const kfts_doc *doc, const i
     rc = step_done(r, r->upd_place, "moving an article");
   }
   kftsp_free(moves);
-  sqlite3_stmt *by_id[] = {r->del_meta, r->del_topics, r->del_sig, r->del_cluster, r->del_articles};
+  sqlite3_stmt *by_id[] = {r->del_meta,   r->del_topics,   r->del_sig,     r->del_cluster,
+                           r->del_pair_a, r->del_pair_b, r->del_articles};
   if (rc == KFTS_OK && r->n_dels > first) rc = dv_mark(r);
   for (size_t i = first; i < r->n_dels && rc == KFTS_OK; i++) {
     kftsp_dv_touch(&r->dv, r->dels[i].doc);
+    if (r->cl_was_exact) rc = cluster_gone(r, r->dels[i].doc);
     for (size_t k = 0; k < KFTSP_ARRAY_LEN(by_id) && rc == KFTS_OK; k++) {
       sqlite3_bind_int64(by_id[k], 1, r->dels[i].doc);
       rc = step_done(r, by_id[k], "removing old articles");
@@ -1491,7 +1527,9 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
     rc = kftsp_manifest_load(&explicit_mf, opts->manifest, err);
   if (rc == KFTS_OK) rc = prepare(&r);
   if (rc == KFTS_OK) rc = last_doc(&r);
+  r.first_doc = r.last_doc + 1;
   r.dv_was_valid = kftsp_dv_current(db->h) == KFTSP_DV_WITH_FACETS;
+  r.cl_was_exact = kftsp_cluster_exact(db->h);
 
   /* Resolve roots and find their files. Each root keeps its own manifest. */
   size_t *first_of = kftsp_malloc((n_paths + 1) * sizeof *first_of);
@@ -1591,8 +1629,9 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
   /* docvals: the blocks the run changed, or all of them when they were not all current. */
   if (rc == KFTS_OK && !r.dv_was_valid) r.dv.all = 1;
   if (rc == KFTS_OK && (r.dv_marked || !r.dv_was_valid)) rc = kftsp_dv_rebuild(db->h, &r.dv, err);
-  /* Story clusters, when any article came or went. */
-  if (rc == KFTS_OK && r.changed) rc = kftsp_recluster(db->h, err);
+  /* Story clusters, when any article came or went: the new articles' pairs alone when the
+  ** others' were all kept. */
+  if (rc == KFTS_OK && r.changed) rc = kftsp_recluster_since(db->h, r.cl_was_exact ? r.first_doc : -1, &r.cl_gone, err);
   if (rc == KFTS_OK) rc = commit(&r);
   if (rc == KFTS_OK && ((r.optimize && r.changed) || (opts && opts->optimize)))
     rc = exec(db->h, "INSERT INTO articles_fts(articles_fts) VALUES ('optimize')", err);
@@ -1607,6 +1646,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
   kftsp_free(r.docs);
   finalize_all(&r);
   kftsp_u64set_free(&r.seen);
+  kftsp_u64set_free(&r.cl_gone);
   for (size_t i = 0; i < r.n_files; i++) kftsp_free(r.files[i].abs);
   kftsp_free(r.files);
   for (size_t i = 0; roots && i < n_paths; i++) kftsp_free(roots[i]);

@@ -214,18 +214,53 @@ static void assert_facetvals_consistent(sqlite3 *h) {
   sqlite3_finalize(me);
 }
 
+/* The clusters and the related pairs, by doc, as text (kftsp_free). */
+static char *clusters_digest(sqlite3 *h) {
+  static const char sql[] =
+      "SELECT ifnull((SELECT group_concat(x, ',') FROM (SELECT doc || ':' || cluster AS x FROM clusters ORDER BY doc)),"
+      " '') || ' / ' || ifnull((SELECT group_concat(x, ',') FROM (SELECT a || '~' || b AS x FROM cluster_pairs"
+      " ORDER BY a, b)), '')";
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s", sqlite3_errmsg(h));
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  char *v = kftsp_strdup((const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* The clusters and pairs an index holds are those of re-clustering it whole (in a transaction
+** rolled back): after an incremental run that added the new articles' pairs alone too. When
+** meta 'clusters' says the pairs are exact, the whole re-clustering must say so too. */
+static void assert_clusters_whole(sqlite3 *h) {
+  int exact = kftsp_cluster_exact(h), wholes = kftsp_recluster_wholes;
+  char *now = clusters_digest(h);
+  kfts_error err = {0};
+  assert_int_equal(sqlite3_exec(h, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+  if (kftsp_recluster(h, &err)) fail_msg("recluster: %s", err.message);
+  char *whole = clusters_digest(h);
+  if (exact) assert_int_equal(kftsp_cluster_exact(h), 1);
+  assert_int_equal(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+  kftsp_recluster_wholes = wholes; /* the indexer's alone are counted */
+  assert_string_equal(now, whole);
+  kftsp_free(now);
+  kftsp_free(whole);
+}
+
 /* Every table agrees with articles: articles_meta (above), docvals, no row of topics,
-** signatures, clusters or %_docsize without its article, and FTS5's own check against the
-** content. */
+** signatures, clusters or %_docsize without its article, clusters as a whole re-clustering
+** has them, and FTS5's own check against the content. */
 static void assert_consistent(sqlite3 *h) {
   assert_meta_consistent(h);
   assert_docvals_consistent(h);
   assert_facetvals_consistent(h);
+  assert_clusters_whole(h);
   static const char *const orphans[] = {
       "SELECT count(*) FROM topics WHERE doc NOT IN (SELECT doc FROM articles)",
       "SELECT count(*) FROM signatures WHERE doc NOT IN (SELECT doc FROM articles)",
       "SELECT count(*) FROM clusters WHERE doc NOT IN (SELECT doc FROM articles)",
       "SELECT count(*) FROM clusters WHERE cluster NOT IN (SELECT doc FROM articles)",
+      "SELECT count(*) FROM cluster_pairs WHERE a NOT IN (SELECT doc FROM signatures)"
+      " OR b NOT IN (SELECT doc FROM signatures) OR a <= b",
       "SELECT count(*) FROM articles_fts_docsize WHERE id NOT IN (SELECT doc FROM articles)"};
   for (size_t i = 0; i < KFTSP_ARRAY_LEN(orphans); i++) assert_int_equal(scalar(h, orphans[i]), 0);
   assert_int_equal(sqlite3_exec(h, "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)",
@@ -245,7 +280,7 @@ static void store__first_run_indexes_everything(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '데이터센터'"), 4);
   assert_int_equal(scalar(h, "SELECT count(*) FROM topics WHERE topic = '데이터센터'"), 1);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles WHERE importance IS NOT NULL"), 10);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 8);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 9);
   assert_int_equal(scalar(h, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
   assert_int_equal(scalar(h, "SELECT count(*) FROM signatures"), 90); /* one per article */
   /* FTS5's rowids are docs 1..90, in the files' order, apart from the stable ids. */
@@ -517,6 +552,62 @@ static void store__clusters_same_when_spilled(void **state) {
   sqlite3_close(h);
 }
 
+/* An incremental run looks for pairs in the buckets of its new and removed articles alone
+** (cluster_pairs kept exact), and its clusters are those of re-clustering the whole index
+** (assert_consistent): copies added, one removed, one edited; then 66 copies of one article,
+** whose buckets pair their first 64 rows (by doc) alone, and the first ten of those removed,
+** which lets the last two in. */
+static void store__clusters_incremental(void **state) {
+  fixture *fx = *state;
+  int64_t n0;
+  sqlite3 *h = index_with_copies(fx, &n0);
+  assert_int_equal(kftsp_cluster_exact(h), 1);
+  assert_consistent(h);
+  sqlite3_close(h);
+  int whole = kftsp_recluster_wholes;
+  char cmd[1024], p[512];
+  static const char *const steps[] = {"cp copy1.txt copy3.txt", "rm copy1.txt",
+                                      "printf '\n새로 덧붙인 문장과 다른 낱말들입니다.\n' >> copy2.txt",
+                                      "", "rm same0*.md", "rm same*.md"};
+  static const int64_t same[] = {-1, -1, -1, 64, 56, 0}; /* '같은 기사' articles in a cluster */
+  for (size_t i = 0; i < KFTSP_ARRAY_LEN(steps); i++) {
+    if (*steps[i]) {
+      snprintf(cmd, sizeof cmd, "cd '%s' && %s", fx->corpus, steps[i]);
+      assert_int_equal(system(cmd), 0);
+    } else { /* 66 files of one article each, the same one */
+      for (int k = 0; k < 66; k++) {
+        snprintf(p, sizeof p, "%s/same%02d.md", fx->corpus, k);
+        write_file(p, "# 같은 기사\n\n데이터센터 전력 수요가 늘면서 원자력과 재생에너지 계약이 이어지고, 냉각 기술과"
+                      " 반도체 공급망, 클라우드 투자, 지역 송전망 증설, 규제 당국의 승인 절차, 전기요금 인상 논의가"
+                      " 함께 커지고 있다는 분석이 나왔다. 업계는 내년 설비 투자 계획을 다시 짜고 있다.\n");
+      }
+    }
+    kfts_index_stats st = run_index(fx, 0);
+    assert_true(st.files_indexed + st.files_removed >= 1);
+    assert_int_equal(kftsp_recluster_wholes, whole); /* those buckets alone */
+    h = raw(fx);
+    assert_int_equal(kftsp_cluster_exact(h), 1);
+    if (i == 0) assert_true(scalar(h, "SELECT count(*) FROM clusters") > n0); /* the copy joined */
+    if (same[i] >= 0)
+      assert_int_equal(scalar(h, "SELECT count(*) FROM clusters c JOIN articles a USING (doc) WHERE a.title = '같은 기사'"),
+                       same[i]);
+    assert_consistent(h);
+    sqlite3_close(h);
+  }
+  /* A run that did not finish leaves the pairs to the next one to redo whole. */
+  h = raw(fx);
+  assert_int_equal(sqlite3_exec(h, "DELETE FROM meta WHERE key = 'clusters'", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  snprintf(cmd, sizeof cmd, "cd '%s' && cp copy2.txt copy4.txt", fx->corpus);
+  assert_int_equal(system(cmd), 0);
+  run_index(fx, 0);
+  assert_int_equal(kftsp_recluster_wholes, whole + 1);
+  h = raw(fx);
+  assert_int_equal(kftsp_cluster_exact(h), 1);
+  assert_consistent(h);
+  sqlite3_close(h);
+}
+
 /* The Jaccard estimate from 12-bit minima takes out the slots that agree by chance (1 in
 ** 4,096): equal signatures give 1, signatures with no slot alike 0, and one with 4 of 64
 ** slots alike (1/16) (1/16 - 1/4096) / (1 - 1/4096) = 255/4095. The stored form gives the
@@ -751,13 +842,40 @@ static void store__schema_versions(void **state) {
   kfts_strv_free(roots, n_roots);
   kfts_db_close(db);
   h = raw(fx);
-  assert_int_equal(scalar(h, "PRAGMA user_version"), 8);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 9);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), 0);
   sqlite3_close(h);
   kfts_index_stats st = run_index(fx, 0);
   assert_int_equal(st.files_indexed, (size_t)files);
   h = raw(fx);
   assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), articles);
+  assert_consistent(h);
+  sqlite3_close(h);
+  /* Version 8 lacked cluster_pairs alone: readers take it as it is, the indexer adds the
+  ** table in place (nothing rebuilt) and its next run with a change fills it. */
+  h = raw(fx);
+  assert_int_equal(kftsp_cluster_exact(h), 1);
+  assert_int_equal(sqlite3_exec(h, "DROP TABLE cluster_pairs; PRAGMA user_version = 8", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_READONLY, &err), KFTS_OK);
+  kfts_db_close(db);
+  assert_int_equal(kfts_db_open(&db, &rebuilt, fx->db, KFTS_OPEN_CREATE, &err), KFTS_OK);
+  assert_int_equal(rebuilt, 0);
+  kfts_db_close(db);
+  h = raw(fx);
+  assert_int_equal(scalar(h, "PRAGMA user_version"), 9);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM articles"), articles);
+  assert_int_equal(scalar(h, "SELECT count(*) FROM cluster_pairs"), 0);
+  assert_int_equal(kftsp_cluster_exact(h), 0);
+  sqlite3_close(h);
+  char p[512];
+  snprintf(p, sizeof p, "%s/000_249548529e868bab.txt", fx->corpus);
+  FILE *f = fopen(p, "ab");
+  fputs("\n---\n## 제목:\n**판 9 카드**\n\n**요약**: 새 표의 첫 채움\n", f);
+  fclose(f);
+  run_index(fx, 0);
+  h = raw(fx);
+  assert_int_equal(kftsp_cluster_exact(h), 1);
   assert_consistent(h);
   sqlite3_close(h);
   /* Missing database, read-only: a clear error, no file created. */
@@ -1249,6 +1367,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(store__edited_file_keeps_unchanged_articles, setup, teardown),
       cmocka_unit_test_setup_teardown(store__split_scan_sees_one_state, setup, teardown),
       cmocka_unit_test_setup_teardown(store__clusters_same_when_spilled, setup, teardown),
+      cmocka_unit_test_setup_teardown(store__clusters_incremental, setup, teardown),
       cmocka_unit_test_setup_teardown(store__signatures_of_their_articles, setup, teardown),
       cmocka_unit_test(store__signature_estimates),
       cmocka_unit_test_setup_teardown(store__signatures_of_older_indexes, setup, teardown),
