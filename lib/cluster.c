@@ -496,8 +496,7 @@ static int cmp_i64(const void *x, const void *y) {
 /* Schema of the related pairs (store.c creates it with the rest, or in an index of version 8). */
 static const char pairs_schema[] =
     "CREATE TABLE IF NOT EXISTS cluster_pairs(a INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY(a, b))"
-    " WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS cluster_pairs_b ON cluster_pairs(b);";
+    " WITHOUT ROWID;";
 
 int kftsp_cluster_schema(sqlite3 *h) { return sqlite3_exec(h, pairs_schema, NULL, NULL, NULL); }
 
@@ -724,24 +723,30 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
 ** The pairs are those among each bucket's first MAX_GROUP rows in doc order (buckets of
 ** common tokens' minima have thousands at 1M articles). A run's new articles come after every
 ** other row of their buckets: in a bucket's first rows or in none, they change no pair of
-** two older articles. A removed article takes its pairs with it (store.c) and lets the next
-** row of each of its buckets into the first ones, which may pair it with older articles. So
-** when cluster_pairs was exact at the run's start (meta 'clusters', which the run's first
-** change removes), the pairs to add are in the buckets of the new articles and of the removed
-** ones (GONE, kftsp_cluster_gone) alone. One pass over the signatures in doc order finds their
-** first rows (a hash table of those buckets), without kftsp_recluster's sort of every band key
-** and read of every bucket's rows (at 1M articles, 3 of the 4 s an incremental run took);
-** then the clusters from all the pairs. More new articles than SINCE_MAX (or buckets left by
-** more removed ones): kftsp_recluster.
+** two older articles. A removed article takes its pairs with it (dropped when the pairs are
+** read back) and lets the next row of each of its buckets into the first ones, which may pair
+** it with older articles. So when cluster_pairs was exact at the run's start (meta 'clusters',
+** which the run's first change removes), the pairs to add are in the buckets of the new
+** articles and of the removed ones (noted by kftsp_cluster_gone as store.c removes them)
+** alone. One pass over the signatures in doc order finds their first rows (a hash table of
+** those buckets), without kftsp_recluster's sort of every band key and read of every bucket's
+** rows (at 1M articles, 3 of the 4 s an incremental run took); then the clusters from all the
+** pairs. More new or removed articles than SINCE_MAX: kftsp_recluster.
 */
 #define SINCE_MAX ((size_t)1 << 14) /* new articles (the buckets' map: at most 16 MB) */
 
-int kftsp_cluster_gone(kftsp_u64set *gone, uint32_t n, const void *sig, int bytes) {
+int kftsp_cluster_gone(kftsp_cluster_gone_t *g, int64_t doc, uint32_t n, const void *sig, int bytes) {
   uint16_t min[KFTSP_SIG_K];
-  if (n < KFTSP_SIG_MIN_TOKENS || !kftsp_sig_load(sig, bytes, min)) return 0; /* in no bucket */
+  if (n < KFTSP_SIG_MIN_TOKENS || !kftsp_sig_load(sig, bytes, min)) return 0; /* in no bucket, no pair */
+  if (kftsp_u64set_add(&g->docs, (uint64_t)doc) < 0) return -1;
   for (int b = 0; b < BANDS; b++)
-    if (kftsp_u64set_add(gone, (uint64_t)bucket_of(min, b) + 1) < 0) return -1;
+    if (kftsp_u64set_add(&g->buckets, (uint64_t)bucket_of(min, b) + 1) < 0) return -1;
   return 0;
+}
+
+void kftsp_cluster_gone_free(kftsp_cluster_gone_t *g) {
+  kftsp_u64set_free(&g->docs);
+  kftsp_u64set_free(&g->buckets);
 }
 
 typedef struct bmap { /* the buckets: open addressing, key bucket + 1 (0: empty) */
@@ -785,6 +790,7 @@ static int next_sig(sqlite3_stmt *st, row *r) {
 /* The pairs of the new articles' (from doc FIRST) and GONE's buckets into cluster_pairs;
 ** *FULL when kftsp_recluster must do it instead. */
 static int pairs_since(sqlite3 *h, int64_t first, const kftsp_u64set *gone, int *full, kfts_error *err) {
+  /* (GONE: the removed articles' buckets, keys bucket + 1) */
   bmap m = {NULL, NULL, 0};
   row r, *kept = NULL;
   member *mem = NULL;
@@ -800,7 +806,7 @@ static int pairs_since(sqlite3 *h, int64_t first, const kftsp_u64set *gone, int 
   sqlite3_finalize(st);
   st = NULL;
   size_t n_gone = gone ? gone->n : 0;
-  if (n_new > SINCE_MAX || n_gone > SINCE_MAX * BANDS) {
+  if (n_new > SINCE_MAX || n_gone > SINCE_MAX * BANDS) { /* (the caller checked the docs) */
     *full = 1;
     return KFTS_OK;
   }
@@ -894,23 +900,37 @@ static int pairs_since(sqlite3 *h, int64_t first, const kftsp_u64set *gone, int 
   return rc;
 }
 
-int kftsp_recluster_since(sqlite3 *h, int64_t first, const kftsp_u64set *gone, kfts_error *err) {
-  if (first < 0) return kftsp_recluster(h, err);
-  int full = 0, rc = pairs_since(h, first, gone, &full, err);
+int kftsp_recluster_since(sqlite3 *h, int64_t first, const kftsp_cluster_gone_t *gone, kfts_error *err) {
+  if (first < 0 || gone->docs.n > SINCE_MAX) return kftsp_recluster(h, err);
+  int full = 0, rc = pairs_since(h, first, &gone->buckets, &full, err);
   if (!rc && full) return kftsp_recluster(h, err);
-  dpair *v = NULL;
-  size_t n = 0, cap = 0;
-  sqlite3_stmt *st = NULL;
-  if (!rc && sqlite3_prepare_v2(h, "SELECT a, b FROM cluster_pairs ORDER BY a, b", -1, &st, NULL) != SQLITE_OK)
+  /* Every pair, but the removed articles': those deleted as they come (the docs of a run's
+  ** new articles are past every removed one's: no new pair has one). */
+  dpair *v = NULL, *drop = NULL;
+  size_t n = 0, cap = 0, n_drop = 0, cap_drop = 0;
+  sqlite3_stmt *st = NULL, *del = NULL;
+  if (!rc && (sqlite3_prepare_v2(h, "SELECT a, b FROM cluster_pairs ORDER BY a, b", -1, &st, NULL) != SQLITE_OK ||
+              sqlite3_prepare_v2(h, "DELETE FROM cluster_pairs WHERE a = ?1 AND b = ?2", -1, &del, NULL) != SQLITE_OK))
     rc = db_fail(err, h, "reading clusters");
   int step = SQLITE_DONE;
   while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-    dpair *t = kftsp_grow(v, n, &cap, sizeof *t, 4096);
+    dpair p = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+    int gone_pair = kftsp_u64set_has(&gone->docs, (uint64_t)p.a) || kftsp_u64set_has(&gone->docs, (uint64_t)p.b);
+    dpair *t = gone_pair ? kftsp_grow(drop, n_drop, &cap_drop, sizeof *t, 256) : kftsp_grow(v, n, &cap, sizeof *t, 4096);
     if (!t) rc = kftsp_err(err, KFTS_ENOMEM, "", 0, "out of memory");
-    else (v = t)[n++] = (dpair){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+    else if (gone_pair) (drop = t)[n_drop++] = p;
+    else (v = t)[n++] = p;
   }
   if (!rc && step != SQLITE_DONE) rc = db_fail(err, h, "reading clusters");
   sqlite3_finalize(st);
+  for (size_t i = 0; !rc && i < n_drop; i++) { /* after the read: no write under its cursor */
+    sqlite3_bind_int64(del, 1, drop[i].a);
+    sqlite3_bind_int64(del, 2, drop[i].b);
+    if (sqlite3_step(del) != SQLITE_DONE) rc = db_fail(err, h, "writing clusters");
+    sqlite3_reset(del);
+  }
+  sqlite3_finalize(del);
+  kftsp_free(drop);
   if (!rc) rc = clusters_write(h, v, n, err);
   if (!rc) rc = mark_exact(h, 1, err);
   kftsp_free(v);

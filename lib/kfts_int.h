@@ -93,6 +93,7 @@ typedef struct kftsp_u64set {
   size_t n, cap;
 } kftsp_u64set;
 int kftsp_u64set_add(kftsp_u64set *s, uint64_t key);
+int kftsp_u64set_has(const kftsp_u64set *s, uint64_t key);
 void kftsp_u64set_free(kftsp_u64set *s);
 
 /* Room for one more element in the array V of N elements of SIZE bytes, capacity *CAP,
@@ -653,14 +654,18 @@ extern size_t kftsp_cluster_chunk_keys; /* band keys sorted in memory at once (2
 extern size_t kftsp_cluster_cache_rows; /* rows kept in memory (2^17) */
 int kftsp_recluster(struct sqlite3 *h, kfts_error *err);
 extern int kftsp_recluster_wholes; /* kftsp_recluster's runs (tests) */
-/* The same after a run that removed articles (and their cluster_pairs rows; GONE holds
-** their buckets, kftsp_cluster_gone) and added those from doc FIRST on, cluster_pairs exact
-** when it began (kftsp_cluster_exact): pairs are looked for in those buckets alone. FIRST < 0:
-** kftsp_recluster. */
-int kftsp_recluster_since(struct sqlite3 *h, int64_t first, const kftsp_u64set *gone, kfts_error *err);
-/* Adds to GONE the buckets of a removed article's signature (N tokens, SIG of BYTES bytes, as
-** stored); 0, or -1 out of memory. */
-int kftsp_cluster_gone(kftsp_u64set *gone, uint32_t n, const void *sig, int bytes);
+/* What a run removed, for kftsp_recluster_since: the docs and their signatures' buckets. */
+typedef struct kftsp_cluster_gone_t {
+  kftsp_u64set docs, buckets;
+} kftsp_cluster_gone_t;
+/* Notes removed article DOC and its signature (N tokens, SIG of BYTES bytes, as stored);
+** 0, or -1 out of memory. */
+int kftsp_cluster_gone(kftsp_cluster_gone_t *g, int64_t doc, uint32_t n, const void *sig, int bytes);
+void kftsp_cluster_gone_free(kftsp_cluster_gone_t *g);
+/* The same after a run that removed the articles of GONE and added those from doc FIRST on,
+** cluster_pairs exact when it began (kftsp_cluster_exact): pairs are looked for in those
+** articles' buckets alone. FIRST < 0: kftsp_recluster. */
+int kftsp_recluster_since(struct sqlite3 *h, int64_t first, const kftsp_cluster_gone_t *gone, kfts_error *err);
 /* Creates cluster_pairs (an SQLite result code). */
 int kftsp_cluster_schema(struct sqlite3 *h);
 /* 1 when cluster_pairs holds every related pair (meta 'clusters' = '1'). */

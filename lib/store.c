@@ -511,7 +511,7 @@ typedef struct run {
   size_t n_files, cap_files;
   sqlite3_stmt *q_file, *ins_file, *upd_file, *upd_mtime, *del_articles, *upd_place, *del_file, *ins_article,
       *ins_topic, *exists_id, *del_sig, *ins_sig, *ins_fts, *q_docsize, *ins_meta, *q_old, *del_meta,
-      *del_topics, *del_cluster, *del_pair_a, *del_pair_b, *q_sig, *del_fts;
+      *del_topics, *del_cluster, *q_sig, *del_fts;
   size_t batch_files, batch_bytes;
   int changed; /* an article was written or deleted: clusters are recomputed */
   kftsp_u64set seen; /* folders walked, by device and inode (visit_dir) */
@@ -540,7 +540,7 @@ typedef struct run {
   int dv_was_valid, dv_marked;
   int cl_was_exact;    /* cluster_pairs held every pair when the run began (cluster.c) */
   int64_t first_doc;   /* the run's first new doc: kftsp_recluster_since looks for its pairs */
-  kftsp_u64set cl_gone; /* and in the buckets of the removed articles' signatures */
+  kftsp_cluster_gone_t cl_gone; /* and in the buckets of the removed articles' signatures */
   uint64_t walk_bytes; /* of the files found */
   int optimize;        /* --full, or a large first build: 'optimize' at the end (set_automerge) */
   int64_t last_doc;    /* the largest articles.doc so far: new articles count on from it */
@@ -690,8 +690,6 @@ static int prepare(run *r) {
       {offsetof(run, del_meta), "DELETE FROM articles_meta WHERE doc = ?1"},
       {offsetof(run, del_topics), "DELETE FROM topics WHERE doc = ?1"},
       {offsetof(run, del_cluster), "DELETE FROM clusters WHERE doc = ?1"},
-      {offsetof(run, del_pair_a), "DELETE FROM cluster_pairs WHERE a = ?1"},
-      {offsetof(run, del_pair_b), "DELETE FROM cluster_pairs WHERE b = ?1"},
       {offsetof(run, q_sig), "SELECT n, sig FROM signatures WHERE doc = ?1"},
       {offsetof(run, del_fts),
        "INSERT INTO articles_fts(articles_fts, rowid, title, summary, body, topics)"
@@ -726,8 +724,6 @@ static void finalize_all(run *r) {
   sqlite3_finalize(r->del_meta);
   sqlite3_finalize(r->del_topics);
   sqlite3_finalize(r->del_cluster);
-  sqlite3_finalize(r->del_pair_a);
-  sqlite3_finalize(r->del_pair_b);
   sqlite3_finalize(r->q_sig);
   sqlite3_finalize(r->del_fts);
   kftsp_packer_free(r->pack);
@@ -1102,12 +1098,12 @@ static int keep_article(sqlite3_stmt *q, const kfts_doc *doc, const int64_t *ids
 ** With DOC (the file as parsed now; IDS and KEEP as keep_article's), it removes only the
 ** articles DOC does not have as they were, and moves the kept ones to their place.
 */
-/* The buckets of removed article DOC's signature, for kftsp_recluster_since. */
+/* Removed article DOC and its signature's buckets, for kftsp_recluster_since. */
 static int cluster_gone(run *r, int64_t doc) {
   sqlite3_bind_int64(r->q_sig, 1, doc);
   int rc = KFTS_OK;
   if (sqlite3_step(r->q_sig) == SQLITE_ROW &&
-      kftsp_cluster_gone(&r->cl_gone, (uint32_t)sqlite3_column_int64(r->q_sig, 0), sqlite3_column_blob(r->q_sig, 1),
+      kftsp_cluster_gone(&r->cl_gone, doc, (uint32_t)sqlite3_column_int64(r->q_sig, 0), sqlite3_column_blob(r->q_sig, 1),
                          sqlite3_column_bytes(r->q_sig, 1)))
     rc = KFTS_ENOMEM;
   sqlite3_reset(r->q_sig);
@@ -1162,8 +1158,7 @@ static int remove_articles(run *r, int64_t file_id, const kfts_doc *doc, const i
     rc = step_done(r, r->upd_place, "moving an article");
   }
   kftsp_free(moves);
-  sqlite3_stmt *by_id[] = {r->del_meta,   r->del_topics,   r->del_sig,     r->del_cluster,
-                           r->del_pair_a, r->del_pair_b, r->del_articles};
+  sqlite3_stmt *by_id[] = {r->del_meta, r->del_topics, r->del_sig, r->del_cluster, r->del_articles};
   if (rc == KFTS_OK && r->n_dels > first) rc = dv_mark(r);
   for (size_t i = first; i < r->n_dels && rc == KFTS_OK; i++) {
     kftsp_dv_touch(&r->dv, r->dels[i].doc);
@@ -1646,7 +1641,7 @@ static int index_paths_locked(kfts_db *db, const char *const *paths, size_t n_pa
   kftsp_free(r.docs);
   finalize_all(&r);
   kftsp_u64set_free(&r.seen);
-  kftsp_u64set_free(&r.cl_gone);
+  kftsp_cluster_gone_free(&r.cl_gone);
   for (size_t i = 0; i < r.n_files; i++) kftsp_free(r.files[i].abs);
   kftsp_free(r.files);
   for (size_t i = 0; roots && i < n_paths; i++) kftsp_free(roots[i]);

@@ -234,6 +234,15 @@ void kftsp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, cons
   if (n > 1) qsort(base, n, size, cmp); /* qsort(NULL, 0, ...) is undefined */
 }
 
+int kftsp_u64set_has(const kftsp_u64set *s, uint64_t key) {
+  if (!key) key = 1;
+  if (!s->cap) return 0;
+  for (size_t j = key & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
+    if (s->slot[j] == key) return 1;
+    if (!s->slot[j]) return 0;
+  }
+}
+
 int kftsp_u64set_add(kftsp_u64set *s, uint64_t key) {
   if (!key) key = 1; /* 0 marks an empty slot */
   if (2 * (s->n + 1) > s->cap) {
