@@ -13,7 +13,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 deps() {
   pkgs="build-essential cmake pkg-config libsqlite3-dev libutf8proc-dev libjansson-dev libzstd-dev
-        libcmocka-dev python3 tzdata valgrind sqlite3 jq sqlite-utils clang"
+        libcmocka-dev python3 tzdata valgrind sqlite3 jq sqlite-utils clang time"
   missing=""
   for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
