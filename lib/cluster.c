@@ -414,6 +414,21 @@ static int pair_bucket(const rows *rs, const uint32_t *g, size_t n, pairs *p) {
   return KFTS_OK;
 }
 
+/* The next clustered signature of ST (SELECT doc, n, sig ... ORDER BY doc) into R, skipping
+** those of fewer than KFTSP_SIG_MIN_TOKENS tokens (never clustered) and blobs that are not
+** signatures: 1, 0 at the end, -1 on an error. */
+static int next_sig(sqlite3_stmt *st, row *r) {
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    r->n = (uint32_t)sqlite3_column_int64(st, 1);
+    if (r->n < KFTSP_SIG_MIN_TOKENS) continue;
+    if (!kftsp_sig_load(sqlite3_column_blob(st, 2), sqlite3_column_bytes(st, 2), r->min)) continue;
+    r->id = sqlite3_column_int64(st, 0);
+    return 1;
+  }
+  return step == SQLITE_DONE ? 0 : -1;
+}
+
 /* Streams the eligible signatures, in id order, into the rows file F and their band keys
 ** into S[0] (bands below BANDS / 2) and S[1] (the rest). *N: rows written. */
 static int write_rows(sqlite3 *h, FILE *f, sorter *s, size_t *n_out, kfts_error *err) {
@@ -421,21 +436,17 @@ static int write_rows(sqlite3 *h, FILE *f, sorter *s, size_t *n_out, kfts_error 
   *n_out = 0;
   if (sqlite3_prepare_v2(h, "SELECT doc, n, sig FROM signatures ORDER BY doc", -1, &st, NULL) != SQLITE_OK)
     return db_fail(err, h, "reading signatures");
-  int rc = KFTS_OK, step;
+  int rc = KFTS_OK, more = 0;
   size_t n = 0;
-  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-    row r;
-    memset(&r, 0, sizeof r);
-    r.n = (uint32_t)sqlite3_column_int64(st, 1);
-    if (r.n < KFTSP_SIG_MIN_TOKENS) continue; /* never clustered */
-    if (n == UINT32_MAX) break;                /* rows are 32-bit numbers: the rest stay alone */
-    if (!kftsp_sig_load(sqlite3_column_blob(st, 2), sqlite3_column_bytes(st, 2), r.min)) continue; /* not ours */
-    r.id = sqlite3_column_int64(st, 0);
+  row r;
+  memset(&r, 0, sizeof r); /* its padding too: the rows go to a file */
+  while (!rc && (more = next_sig(st, &r)) > 0) {
+    if (n == UINT32_MAX) break; /* rows are 32-bit numbers: the rest stay alone */
     if (fwrite(&r, sizeof r, 1, f) != 1) rc = KFTS_EIO;
     for (int b = 0; !rc && b < BANDS; b++) rc = sorter_add(&s[b >= BANDS / 2], (uint64_t)bucket_of(r.min, b) << 32 | n);
     n++;
   }
-  if (!rc && step != SQLITE_DONE && step != SQLITE_ROW) rc = db_fail(err, h, "reading signatures");
+  if (!rc && more < 0) rc = db_fail(err, h, "reading signatures");
   sqlite3_finalize(st);
   *n_out = n;
   return rc;
@@ -771,20 +782,6 @@ static int cmp_member(const void *x, const void *y) {
   const member *p = x, *q = y;
   if (p->slot != q->slot) return p->slot < q->slot ? -1 : 1;
   return p->row < q->row ? -1 : p->row > q->row;
-}
-
-/* The next clustered signature of ST (SELECT doc, n, sig ...) into R: 1, 0 at the end, -1 on
-** an error. */
-static int next_sig(sqlite3_stmt *st, row *r) {
-  int step;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    r->n = (uint32_t)sqlite3_column_int64(st, 1);
-    if (r->n < KFTSP_SIG_MIN_TOKENS) continue;
-    if (!kftsp_sig_load(sqlite3_column_blob(st, 2), sqlite3_column_bytes(st, 2), r->min)) continue;
-    r->id = sqlite3_column_int64(st, 0);
-    return 1;
-  }
-  return step == SQLITE_DONE ? 0 : -1;
 }
 
 /* The pairs of the new articles' (from doc FIRST) and GONE's buckets into cluster_pairs;

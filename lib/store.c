@@ -1090,26 +1090,29 @@ static int keep_article(sqlite3_stmt *q, const kfts_doc *doc, const int64_t *ids
   return 1;
 }
 
+/* Removed article DOC and its signature's buckets, for kftsp_recluster_since. */
+static int cluster_gone(run *r, int64_t doc) {
+  sqlite3_bind_int64(r->q_sig, 1, doc);
+  int rc = KFTS_OK, st = sqlite3_step(r->q_sig);
+  if (st == SQLITE_ROW &&
+      kftsp_cluster_gone(&r->cl_gone, doc, (uint32_t)sqlite3_column_int64(r->q_sig, 0), sqlite3_column_blob(r->q_sig, 1),
+                         sqlite3_column_bytes(r->q_sig, 1)))
+    rc = KFTS_ENOMEM;
+  else if (st != SQLITE_ROW && st != SQLITE_DONE)
+    rc = db_err(r->err, r->db->h, "reading a signature");
+  sqlite3_reset(r->q_sig);
+  return rc;
+}
+
 /*
 ** Removes the articles of file FILE_ID: its rows in articles_meta, topics, signatures,
-** clusters and articles now, one table per statement (see the note on triggers), and its FTS
+** clusters and articles now (noting for re-clustering each one's doc and its signature's
+** buckets first), one table per statement (see the note on triggers), and its FTS
 ** rows at the batch's end (flush_pending), with a copy of the text they indexed. Copies
 ** beyond BATCH_BYTES are flushed at once, so removing a whole folder stays in bounded memory.
 ** With DOC (the file as parsed now; IDS and KEEP as keep_article's), it removes only the
 ** articles DOC does not have as they were, and moves the kept ones to their place.
 */
-/* Removed article DOC and its signature's buckets, for kftsp_recluster_since. */
-static int cluster_gone(run *r, int64_t doc) {
-  sqlite3_bind_int64(r->q_sig, 1, doc);
-  int rc = KFTS_OK;
-  if (sqlite3_step(r->q_sig) == SQLITE_ROW &&
-      kftsp_cluster_gone(&r->cl_gone, doc, (uint32_t)sqlite3_column_int64(r->q_sig, 0), sqlite3_column_blob(r->q_sig, 1),
-                         sqlite3_column_bytes(r->q_sig, 1)))
-    rc = KFTS_ENOMEM;
-  sqlite3_reset(r->q_sig);
-  return rc;
-}
-
 static int remove_articles(run *r, int64_t file_id, const kfts_doc *doc, const int64_t *ids, unsigned char *keep) {
   size_t first = r->n_dels;
   int rc = KFTS_OK, step;
