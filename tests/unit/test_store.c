@@ -30,6 +30,16 @@ static void write_file(const char *path, const char *text) {
   fclose(f);
 }
 
+/* Appends TEXT to the corpus's first card digest, the file the tests edit. */
+static void append_card(const fixture *fx, const char *text) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/000_249548529e868bab.txt", fx->corpus);
+  FILE *f = fopen(p, "ab");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
 static int setup(void **state) {
   fixture *fx = calloc(1, sizeof *fx);
   snprintf(fx->dir, sizeof fx->dir, "/tmp/kfts_test_store_XXXXXX");
@@ -314,9 +324,7 @@ static void store__unchanged_touched_edited_deleted(void **state) {
   /* Edited: one card file gains a card at the end; the other cards keep their ids. */
   snprintf(p, sizeof p, "%s/000_249548529e868bab.txt", fx->corpus);
   int64_t card_ids = id_sum(fx, "WHERE importance IS NOT NULL");
-  FILE *f = fopen(p, "ab");
-  fputs("\n---\n## 제목:\n**새 카드**\n\n**요약**: 증분시험 카드\n\n**중요도**: 4점\n", f);
-  fclose(f);
+  append_card(fx, "\n---\n## 제목:\n**새 카드**\n\n**요약**: 증분시험 카드\n\n**중요도**: 4점\n");
   st = run_index(fx, 0);
   assert_int_equal(st.files_indexed, 1);
   assert_int_equal(st.files_unchanged, 4);
@@ -486,9 +494,7 @@ static void store__split_scan_sees_one_state(void **state) {
   assert_int_equal(sqlite3_exec(b, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
   char p[512];
   snprintf(p, sizeof p, "%s/000_249548529e868bab.txt", fx->corpus);
-  FILE *f = fopen(p, "ab");
-  fputs("\n---\n## 제목:\n**새 카드**\n\n**요약**: 분할시험 카드\n\n**중요도**: 4점\n", f);
-  fclose(f);
+  append_card(fx, "\n---\n## 제목:\n**새 카드**\n\n**요약**: 분할시험 카드\n\n**중요도**: 4점\n");
   run_index(fx, 0); /* committed while A reads */
   assert_int_equal(sqlite3_exec(b, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
   assert_int_equal(kftsp_scan_same_index(a, b), -1);
@@ -868,11 +874,7 @@ static void store__schema_versions(void **state) {
   assert_int_equal(scalar(h, "SELECT count(*) FROM cluster_pairs"), 0);
   assert_int_equal(kftsp_cluster_exact(h), 0);
   sqlite3_close(h);
-  char p[512];
-  snprintf(p, sizeof p, "%s/000_249548529e868bab.txt", fx->corpus);
-  FILE *f = fopen(p, "ab");
-  fputs("\n---\n## 제목:\n**판 9 카드**\n\n**요약**: 새 표의 첫 채움\n", f);
-  fclose(f);
+  append_card(fx, "\n---\n## 제목:\n**판 9 카드**\n\n**요약**: 새 표의 첫 채움\n");
   run_index(fx, 0);
   h = raw(fx);
   assert_int_equal(kftsp_cluster_exact(h), 1);
@@ -1283,11 +1285,7 @@ static void store__docvals_only_when_current(void **state) {
                    SQLITE_OK);
   assert_true(scalar(h, "SELECT count(*) FROM olddocs") > 5);
   sqlite3_close(h);
-  char p[512];
-  snprintf(p, sizeof p, "%s/000_249548529e868bab.txt", fx->corpus);
-  FILE *f = fopen(p, "ab");
-  fputs("\n---\n## 제목:\n**AI 새 카드**\n\n**요약**: AI AI 증분시험 카드\n\n**중요도**: 9점\n", f);
-  fclose(f);
+  append_card(fx, "\n---\n## 제목:\n**AI 새 카드**\n\n**요약**: AI AI 증분시험 카드\n\n**중요도**: 9점\n");
   assert_int_equal(run_index(fx, 0).files_indexed, 1);
   h = raw(fx);
   assert_consistent(h);
