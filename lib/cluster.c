@@ -332,23 +332,19 @@ static void sorter_free(sorter *s) {
   kftsp_free(s->heap);
 }
 
-typedef struct cand_pair {
-  uint32_t a, b; /* rows, a > b */
-} cand_pair;
+/* A related pair of articles by doc, A the later. */
+typedef struct dpair {
+  int64_t a, b;
+} dpair;
 
-static int cmp_pair(const void *x, const void *y) {
-  const cand_pair *p = x, *q = y;
+static int cmp_dpair(const void *x, const void *y) {
+  const dpair *p = x, *q = y;
   if (p->a != q->a) return p->a < q->a ? -1 : 1;
   return p->b < q->b ? -1 : p->b > q->b;
 }
 
-static int cmp_u32(const void *x, const void *y) {
-  uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-  return a < b ? -1 : a > b;
-}
-
 typedef struct pairs {
-  cand_pair *v;
+  dpair *v;
   size_t n, cap;
 } pairs;
 
@@ -392,26 +388,33 @@ static int read_row(const rows *rs, uint32_t i, row *r) {
   return pread(rs->fd, r, sizeof *r, (off_t)i * (off_t)sizeof *r) == (ssize_t)sizeof *r ? KFTS_OK : KFTS_EIO;
 }
 
-/* The related pairs among one bucket's rows G[0..N) (ascending). */
-static int pair_bucket(const rows *rs, const uint32_t *g, size_t n, pairs *p) {
-  row r[MAX_GROUP];
-  for (size_t x = 0; x < n; x++)
-    if (read_row(rs, g[x], &r[x])) return KFTS_EIO;
+/* The related pairs among the rows R[0..N) of one bucket (ascending docs) into P, by doc;
+** only those with a row from doc FIRST on. */
+static int pair_rows(const row *const *r, size_t n, int64_t first, pairs *p) {
   for (size_t x = 0; x < n; x++) {
     kftsp_sig sx, sy;
-    sig_of(&r[x], &sx);
+    sig_of(r[x], &sx);
     for (size_t y = x + 1; y < n; y++) {
-      sig_of(&r[y], &sy);
+      if (r[y]->id < first) continue; /* (y the later one) */
+      sig_of(r[y], &sy);
       if (!kftsp_sig_related(&sx, &sy)) continue;
-      cand_pair *t = kftsp_grow(p->v, p->n, &p->cap, sizeof *t, 4096);
+      dpair *t = kftsp_grow(p->v, p->n, &p->cap, sizeof *t, 4096);
       if (!t) return KFTS_ENOMEM;
-      p->v = t;
-      p->v[p->n].a = g[y]; /* g ascends: y's row is the later one */
-      p->v[p->n].b = g[x];
-      p->n++;
+      (p->v = t)[p->n++] = (dpair){r[y]->id, r[x]->id};
     }
   }
   return KFTS_OK;
+}
+
+/* The related pairs among one bucket's rows G[0..N) (ascending), read from RS. */
+static int pair_bucket(const rows *rs, const uint32_t *g, size_t n, pairs *p) {
+  row r[MAX_GROUP];
+  const row *at[MAX_GROUP];
+  for (size_t x = 0; x < n; x++) {
+    if (read_row(rs, g[x], &r[x])) return KFTS_EIO;
+    at[x] = &r[x];
+  }
+  return pair_rows(at, n, INT64_MIN, p);
 }
 
 /* The next clustered signature of ST (SELECT doc, n, sig ... ORDER BY doc) into R, skipping
@@ -488,17 +491,6 @@ static void *pair_main(void *arg) {
 
 /* ---- clusters from related pairs ---- */
 
-/* A related pair of articles by doc, A the later. */
-typedef struct dpair {
-  int64_t a, b;
-} dpair;
-
-static int cmp_dpair(const void *x, const void *y) {
-  const dpair *p = x, *q = y;
-  if (p->a != q->a) return p->a < q->a ? -1 : 1;
-  return p->b < q->b ? -1 : p->b > q->b;
-}
-
 static int cmp_i64(const void *x, const void *y) {
   int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
   return a < b ? -1 : a > b;
@@ -512,8 +504,7 @@ static const char pairs_schema[] =
 int kftsp_cluster_schema(sqlite3 *h) { return sqlite3_exec(h, pairs_schema, NULL, NULL, NULL); }
 
 /*
-** Leader clustering of the related pairs V (N, sorted by (a, b), a pair seen in several bands
-** more than once), in doc order: an article joins the cluster of the first earlier leader it
+** Leader clustering of the related pairs V (N, distinct, sorted by (a, b)), in doc order: an article joins the cluster of the first earlier leader it
 ** is related to, else leads its own. Every member is related to its leader, so clusters cannot
 ** chain (A~B~C with A, C unrelated). The clusters table then gets each member and each leader
 ** with members, as (doc, leader's doc): only the rows that differ are written (an incremental
@@ -534,7 +525,6 @@ static int clusters_write(sqlite3 *h, const dpair *v, size_t n, kfts_error *err)
     for (size_t i = 0; i < n_u; i++) lead[i] = u[i];
     for (size_t k = 0; k < n; k++) {
       int64_t a = v[k].a, b = v[k].b;
-      if (k && a == v[k - 1].a && b == v[k - 1].b) continue; /* seen in another band */
       int64_t *ia = bsearch(&a, u, n_u, sizeof *u, cmp_i64), *ib = bsearch(&b, u, n_u, sizeof *u, cmp_i64);
       if (lead[ia - u] != a || lead[ib - u] != b) continue; /* a already joined; b follows another leader */
       lead[ia - u] = b; /* related: checked when the pair was found */
@@ -561,24 +551,17 @@ static int clusters_write(sqlite3 *h, const dpair *v, size_t n, kfts_error *err)
   }
   if (!rc && st != SQLITE_DONE) rc = KFTS_EDB;
   for (size_t i = 0, j = 0; !rc && (i < n_want || j < n_have);) {
-    if (j == n_have || (i < n_want && want[i].a < have[j].a)) { /* new */
-      sqlite3_bind_int64(put, 1, want[i].a);
-      sqlite3_bind_int64(put, 2, want[i++].b);
-      if (sqlite3_step(put) != SQLITE_DONE) rc = KFTS_EDB;
-      sqlite3_reset(put);
-    } else if (i == n_want || have[j].a < want[i].a) { /* gone */
-      sqlite3_bind_int64(del, 1, have[j++].a);
-      if (sqlite3_step(del) != SQLITE_DONE) rc = KFTS_EDB;
-      sqlite3_reset(del);
-    } else { /* both: written when the leader differs */
-      if (want[i].b != have[j].b) {
-        sqlite3_bind_int64(put, 1, want[i].a);
-        sqlite3_bind_int64(put, 2, want[i].b);
-        if (sqlite3_step(put) != SQLITE_DONE) rc = KFTS_EDB;
-        sqlite3_reset(put);
-      }
-      i++, j++;
+    /* by doc: < 0 a new row, > 0 one gone, 0 both (written when the leader differs) */
+    int c = j == n_have ? -1 : i == n_want ? 1 : (want[i].a > have[j].a) - (want[i].a < have[j].a);
+    sqlite3_stmt *w = c > 0 ? del : c < 0 || want[i].b != have[j].b ? put : NULL;
+    if (w) {
+      sqlite3_bind_int64(w, 1, c > 0 ? have[j].a : want[i].a);
+      if (w == put) sqlite3_bind_int64(put, 2, want[i].b);
+      if (sqlite3_step(w) != SQLITE_DONE) rc = KFTS_EDB;
+      sqlite3_reset(w);
     }
+    i += c <= 0;
+    j += c >= 0;
   }
   if (rc == KFTS_EDB) kftsp_err(err, rc, "database", 0, "writing clusters: %s", sqlite3_errmsg(h));
   else if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");
@@ -593,12 +576,11 @@ static int clusters_write(sqlite3 *h, const dpair *v, size_t n, kfts_error *err)
 }
 
 /* meta 'clusters' = '1' says cluster_pairs holds every related pair of articles among the
-** first MAX_GROUP rows (by doc) of an LSH bucket, as kftsp_recluster finds them. */
-static int mark_exact(sqlite3 *h, int exact, kfts_error *err) {
-  if (sqlite3_exec(h,
-                   exact ? "INSERT OR REPLACE INTO meta(key, value) VALUES ('clusters', '1')"
-                         : "DELETE FROM meta WHERE key = 'clusters'",
-                   NULL, NULL, NULL) == SQLITE_OK)
+** first MAX_GROUP rows (by doc) of an LSH bucket, as kftsp_recluster finds them (store.c
+** removes it at a run's first change). */
+static int mark_exact(sqlite3 *h, kfts_error *err) {
+  if (sqlite3_exec(h, "INSERT OR REPLACE INTO meta(key, value) VALUES ('clusters', '1')", NULL, NULL, NULL) ==
+      SQLITE_OK)
     return KFTS_OK;
   return db_fail(err, h, "writing clusters");
 }
@@ -615,49 +597,26 @@ int kftsp_cluster_exact(sqlite3 *h) {
 
 /* ---- re-clustering the whole index ---- */
 
-/* The pairs P (rows) as docs into cluster_pairs, in place of what it held; V: the pairs by
-** doc, sorted, for clusters_write (kftsp_free). */
-static int pairs_store(sqlite3 *h, const rows *rs, pairs *p, dpair **v_out, kfts_error *err) {
-  kftsp_sort(p->v, p->n, sizeof *p->v, cmp_pair);
-  uint32_t *u = kftsp_malloc((2 * p->n + 1) * sizeof *u);
-  int64_t *doc = kftsp_malloc((2 * p->n + 1) * sizeof *doc);
-  dpair *v = kftsp_malloc((p->n + 1) * sizeof *v);
-  size_t n_u = 0;
-  int rc = u && doc && v ? KFTS_OK : KFTS_ENOMEM;
-  if (!rc) {
-    for (size_t k = 0; k < p->n; k++) u[n_u++] = p->v[k].a, u[n_u++] = p->v[k].b;
-    kftsp_sort(u, n_u, sizeof *u, cmp_u32);
-    size_t w = 0;
-    for (size_t i = 0; i < n_u; i++)
-      if (!w || u[i] != u[w - 1]) u[w++] = u[i];
-    n_u = w;
-    for (size_t i = 0; !rc && i < n_u; i++) { /* rows ascending: the file read forward */
-      row r;
-      if (read_row(rs, u[i], &r)) rc = KFTS_EIO;
-      doc[i] = r.id;
-    }
-  }
-  for (size_t k = 0; !rc && k < p->n; k++) {
-    uint32_t *ia = bsearch(&p->v[k].a, u, n_u, sizeof *u, cmp_u32), *ib = bsearch(&p->v[k].b, u, n_u, sizeof *u, cmp_u32);
-    v[k] = (dpair){doc[ia - u], doc[ib - u]}; /* rows are in doc order: still sorted */
-  }
+/* The pairs P sorted, each once (a pair shares several bands), into cluster_pairs in place of
+** what it held. */
+static int pairs_store(sqlite3 *h, pairs *p, kfts_error *err) {
+  kftsp_sort(p->v, p->n, sizeof *p->v, cmp_dpair);
+  size_t w = 0;
+  for (size_t k = 0; k < p->n; k++)
+    if (!w || p->v[k].a != p->v[w - 1].a || p->v[k].b != p->v[w - 1].b) p->v[w++] = p->v[k];
+  p->n = w;
   sqlite3_stmt *ins = NULL;
-  if (!rc && (sqlite3_exec(h, "DELETE FROM cluster_pairs", NULL, NULL, NULL) != SQLITE_OK ||
-              sqlite3_prepare_v2(h, "INSERT OR IGNORE INTO cluster_pairs(a, b) VALUES (?1, ?2)", -1, &ins, NULL) !=
-                  SQLITE_OK))
-    rc = db_fail(err, h, "writing clusters");
+  int rc = sqlite3_exec(h, "DELETE FROM cluster_pairs", NULL, NULL, NULL) != SQLITE_OK ||
+                   sqlite3_prepare_v2(h, "INSERT INTO cluster_pairs(a, b) VALUES (?1, ?2)", -1, &ins, NULL) != SQLITE_OK
+               ? db_fail(err, h, "writing clusters")
+               : KFTS_OK;
   for (size_t k = 0; !rc && k < p->n; k++) {
-    if (k && v[k].a == v[k - 1].a && v[k].b == v[k - 1].b) continue;
-    sqlite3_bind_int64(ins, 1, v[k].a);
-    sqlite3_bind_int64(ins, 2, v[k].b);
+    sqlite3_bind_int64(ins, 1, p->v[k].a);
+    sqlite3_bind_int64(ins, 2, p->v[k].b);
     if (sqlite3_step(ins) != SQLITE_DONE) rc = db_fail(err, h, "writing clusters");
     sqlite3_reset(ins);
   }
   sqlite3_finalize(ins);
-  kftsp_free(u);
-  kftsp_free(doc);
-  if (rc) kftsp_free(v);
-  else *v_out = v;
   return rc;
 }
 
@@ -673,7 +632,6 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   sorter s[2];
   memset(s, 0, sizeof s);
   pairs p = {NULL, 0, 0};
-  dpair *v = NULL;
   size_t n = 0;
   errno = 0;
   FILE *f = kftsp_tmpfile();
@@ -702,7 +660,7 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   }
   p = pw[0].p;
   if (!rc && pw[1].p.n) { /* one list of pairs (both lists hold fewer than SIZE_MAX / 16) */
-    cand_pair *x = kftsp_realloc(p.v, (p.n + pw[1].p.n) * sizeof *x);
+    dpair *x = kftsp_realloc(p.v, (p.n + pw[1].p.n) * sizeof *x);
     if (!x) rc = KFTS_ENOMEM;
     else {
       memcpy(x + p.n, pw[1].p.v, pw[1].p.n * sizeof *x);
@@ -712,9 +670,9 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
     }
   }
   kftsp_free(pw[1].p.v);
-  if (!rc) rc = pairs_store(h, &rs, &p, &v, err);
-  if (!rc) rc = clusters_write(h, v, p.n, err);
-  if (!rc) rc = mark_exact(h, 1, err);
+  if (!rc) rc = pairs_store(h, &p, err);
+  if (!rc) rc = clusters_write(h, p.v, p.n, err);
+  if (!rc) rc = mark_exact(h, err);
   if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");
   if (rc == KFTS_EIO)
     kftsp_err(err, rc, "clustering", 0, "cannot write a temporary file in %s: %s; set TMPDIR to a folder with room",
@@ -724,7 +682,6 @@ int kftsp_recluster(sqlite3 *h, kfts_error *err) {
   sorter_free(&s[0]);
   sorter_free(&s[1]);
   kftsp_free(p.v);
-  kftsp_free(v);
   return rc;
 }
 
@@ -784,116 +741,100 @@ static int cmp_member(const void *x, const void *y) {
   return p->row < q->row ? -1 : p->row > q->row;
 }
 
-/* The pairs of the new articles' (from doc FIRST) and GONE's buckets into cluster_pairs;
-** *FULL when kftsp_recluster must do it instead. */
+/* The pairs of the new articles' (from doc FIRST) and GONE's buckets (keys bucket + 1) into
+** cluster_pairs; *FULL when there are more new articles than SINCE_MAX: kftsp_recluster then. */
 static int pairs_since(sqlite3 *h, int64_t first, const kftsp_u64set *gone, int *full, kfts_error *err) {
-  /* (GONE: the removed articles' buckets, keys bucket + 1) */
+  kftsp_u64set fresh = {0}; /* the new articles' buckets, keys bucket + 1 */
   bmap m = {NULL, NULL, 0};
   row r, *kept = NULL;
+  const row *at[MAX_GROUP];
   member *mem = NULL;
+  pairs found = {NULL, 0, 0};
   size_t n_new = 0, n_kept = 0, cap_kept = 0, n_mem = 0, cap_mem = 0;
   sqlite3_stmt *st = NULL, *ins = NULL;
-  int rc = KFTS_OK, more;
+  int rc = KFTS_OK, more = 0;
   *full = 0;
   memset(&r, 0, sizeof r);
-  if (sqlite3_prepare_v2(h, "SELECT count(*) FROM signatures WHERE doc >= ?1", -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(h, "SELECT doc, n, sig FROM signatures WHERE doc >= ?1 ORDER BY doc", -1, &st, NULL) !=
+      SQLITE_OK)
     return db_fail(err, h, "reading signatures");
   sqlite3_bind_int64(st, 1, first);
-  if (sqlite3_step(st) == SQLITE_ROW) n_new = (size_t)sqlite3_column_int64(st, 0);
+  while (!rc && !*full && (more = next_sig(st, &r)) > 0) {
+    *full = ++n_new > SINCE_MAX;
+    for (int b = 0; !rc && b < BANDS; b++)
+      if (kftsp_u64set_add(&fresh, (uint64_t)bucket_of(r.min, b) + 1) < 0) rc = KFTS_ENOMEM;
+  }
+  if (!rc && more < 0) rc = db_fail(err, h, "reading signatures");
   sqlite3_finalize(st);
   st = NULL;
-  size_t n_gone = gone ? gone->n : 0;
-  if (n_new > SINCE_MAX || n_gone > SINCE_MAX * BANDS) { /* (the caller checked the docs) */
-    *full = 1;
-    return KFTS_OK;
-  }
-  if (!n_new && !n_gone) return KFTS_OK;
-  size_t size = 64;
-  while (size < 2 * (BANDS * n_new + n_gone)) size *= 2;
-  m.mask = size - 1;
-  if (!(m.key = kftsp_malloc(size * sizeof *m.key)) || !(m.count = kftsp_malloc(size * sizeof *m.count))) rc = KFTS_ENOMEM;
-  else {
-    memset(m.key, 0, size * sizeof *m.key);
-    memset(m.count, 0, size * sizeof *m.count);
-  }
-  for (size_t i = 0; !rc && gone && i < gone->cap; i++) { /* keys bucket + 1 (never 0: kept as stored) */
-    if (!gone->slot[i]) continue;
-    size_t at = bmap_find(&m, (uint32_t)(gone->slot[i] - 1));
-    m.key[at] = gone->slot[i];
-    m.count[at] = GONE_BIT;
-  }
-  if (!rc && n_new &&
-      sqlite3_prepare_v2(h, "SELECT doc, n, sig FROM signatures WHERE doc >= ?1 ORDER BY doc", -1, &st, NULL) != SQLITE_OK)
-    rc = db_fail(err, h, "reading signatures");
-  if (!rc && st) sqlite3_bind_int64(st, 1, first);
-  while (!rc && st && (more = next_sig(st, &r)) != 0) {
-    if (more < 0) rc = db_fail(err, h, "reading signatures");
-    for (int b = 0; !rc && b < BANDS; b++) {
-      uint32_t k = bucket_of(r.min, b);
-      m.key[bmap_find(&m, k)] = (uint64_t)k + 1;
+  if (!rc && !*full && fresh.n + gone->n) { /* the buckets, those a removed article left marked */
+    size_t size = 64;
+    while (size < 2 * (fresh.n + gone->n)) size *= 2;
+    m.mask = size - 1;
+    if (!(m.key = kftsp_malloc(size * sizeof *m.key)) || !(m.count = kftsp_malloc(size * sizeof *m.count))) {
+      rc = KFTS_ENOMEM;
+    } else {
+      memset(m.key, 0, size * sizeof *m.key);
+      memset(m.count, 0, size * sizeof *m.count);
     }
-  }
-  sqlite3_finalize(st);
-  st = NULL;
-  /* Every article's rows in those buckets, in doc order, the first MAX_GROUP of each. */
-  if (!rc && sqlite3_prepare_v2(h, "SELECT doc, n, sig FROM signatures ORDER BY doc", -1, &st, NULL) != SQLITE_OK)
-    rc = db_fail(err, h, "reading signatures");
-  while (!rc && (more = next_sig(st, &r)) != 0) {
-    if (more < 0) {
+    for (int k = 0; !rc && k < 2; k++) {
+      const kftsp_u64set *set = k ? gone : &fresh;
+      for (size_t i = 0; i < set->cap; i++) {
+        if (!set->slot[i]) continue;
+        size_t j = bmap_find(&m, (uint32_t)(set->slot[i] - 1));
+        m.key[j] = set->slot[i];
+        m.count[j] |= k ? GONE_BIT : 0;
+      }
+    }
+    /* Every article's rows in those buckets, in doc order, the first MAX_GROUP of each. */
+    if (!rc && sqlite3_prepare_v2(h, "SELECT doc, n, sig FROM signatures ORDER BY doc", -1, &st, NULL) != SQLITE_OK)
       rc = db_fail(err, h, "reading signatures");
-      break;
-    }
-    int took = 0;
-    for (int b = 0; !rc && b < BANDS; b++) {
-      size_t i = bmap_find(&m, bucket_of(r.min, b));
-      if (!m.key[i] || (m.count[i] & ~GONE_BIT) >= MAX_GROUP) continue;
-      m.count[i]++;
-      if (!took) {
-        row *t = kftsp_grow(kept, n_kept, &cap_kept, sizeof *t, 1024);
-        if (!t) {
-          rc = KFTS_ENOMEM;
-          break;
+    while (!rc && (more = next_sig(st, &r)) > 0) {
+      int took = 0;
+      for (int b = 0; !rc && b < BANDS; b++) {
+        size_t i = bmap_find(&m, bucket_of(r.min, b));
+        if (!m.key[i] || (m.count[i] & ~GONE_BIT) >= MAX_GROUP) continue;
+        m.count[i]++;
+        if (!took) {
+          row *t = kftsp_grow(kept, n_kept, &cap_kept, sizeof *t, 1024);
+          if (!t) {
+            rc = KFTS_ENOMEM;
+            break;
+          }
+          (kept = t)[n_kept++] = r;
+          took = 1;
         }
-        (kept = t)[n_kept++] = r;
-        took = 1;
+        member *u = kftsp_grow(mem, n_mem, &cap_mem, sizeof *u, 1024);
+        if (!u) rc = KFTS_ENOMEM;
+        else (mem = u)[n_mem++] = (member){(uint32_t)i, (uint32_t)(n_kept - 1)};
       }
-      member *t = kftsp_grow(mem, n_mem, &cap_mem, sizeof *t, 1024);
-      if (!t) rc = KFTS_ENOMEM;
-      else (mem = t)[n_mem++] = (member){(uint32_t)i, (uint32_t)(n_kept - 1)};
     }
+    if (!rc && more < 0) rc = db_fail(err, h, "reading signatures");
+    sqlite3_finalize(st);
   }
-  sqlite3_finalize(st);
   /* Each bucket's pairs: with a new article in them; any, where a removed article was. */
-  if (!rc) {
-    kftsp_sort(mem, n_mem, sizeof *mem, cmp_member);
-    if (sqlite3_prepare_v2(h, "INSERT OR IGNORE INTO cluster_pairs(a, b) VALUES (?1, ?2)", -1, &ins, NULL) != SQLITE_OK)
-      rc = db_fail(err, h, "writing clusters");
-  }
+  kftsp_sort(mem, n_mem, sizeof *mem, cmp_member);
   for (size_t g = 0, e; !rc && g < n_mem; g = e) {
-    for (e = g + 1; e < n_mem && mem[e].slot == mem[g].slot;) e++;
-    int left = (m.count[mem[g].slot] & GONE_BIT) != 0;
-    for (size_t x = g; !rc && x < e; x++) {
-      const row *rx = &kept[mem[x].row];
-      kftsp_sig sx, sy;
-      sig_of(rx, &sx);
-      for (size_t y = x + 1; !rc && y < e; y++) {
-        const row *ry = &kept[mem[y].row]; /* the later one */
-        if (!left && ry->id < first) continue; /* two older articles: stored already */
-        sig_of(ry, &sy);
-        if (!kftsp_sig_related(&sx, &sy)) continue;
-        sqlite3_bind_int64(ins, 1, ry->id);
-        sqlite3_bind_int64(ins, 2, rx->id);
-        if (sqlite3_step(ins) != SQLITE_DONE) rc = db_fail(err, h, "writing clusters");
-        sqlite3_reset(ins);
-      }
-    }
+    for (e = g; e < n_mem && mem[e].slot == mem[g].slot; e++) at[e - g] = &kept[mem[e].row];
+    rc = pair_rows(at, e - g, m.count[mem[g].slot] & GONE_BIT ? INT64_MIN : first, &found);
+  }
+  if (!rc && found.n &&
+      sqlite3_prepare_v2(h, "INSERT OR IGNORE INTO cluster_pairs(a, b) VALUES (?1, ?2)", -1, &ins, NULL) != SQLITE_OK)
+    rc = db_fail(err, h, "writing clusters");
+  for (size_t k = 0; !rc && k < found.n; k++) {
+    sqlite3_bind_int64(ins, 1, found.v[k].a);
+    sqlite3_bind_int64(ins, 2, found.v[k].b);
+    if (sqlite3_step(ins) != SQLITE_DONE) rc = db_fail(err, h, "writing clusters");
+    sqlite3_reset(ins);
   }
   sqlite3_finalize(ins);
   if (rc == KFTS_ENOMEM) kftsp_err(err, rc, "", 0, "out of memory");
+  kftsp_u64set_free(&fresh);
   kftsp_free(m.key);
   kftsp_free(m.count);
   kftsp_free(kept);
   kftsp_free(mem);
+  kftsp_free(found.v);
   return rc;
 }
 
@@ -929,7 +870,7 @@ int kftsp_recluster_since(sqlite3 *h, int64_t first, const kftsp_cluster_gone_t 
   sqlite3_finalize(del);
   kftsp_free(drop);
   if (!rc) rc = clusters_write(h, v, n, err);
-  if (!rc) rc = mark_exact(h, 1, err);
+  if (!rc) rc = mark_exact(h, err);
   kftsp_free(v);
   return rc;
 }

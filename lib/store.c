@@ -309,6 +309,16 @@ int kfts_register(sqlite3 *db, kfts_error *err) {
   return KFTS_OK;
 }
 
+/* An index of version 8 brought to 9 in place: cluster_pairs added (the next run that changes
+** articles fills it, re-clustering whole). */
+static int upgrade_from_8(sqlite3 *h, kfts_error *err) {
+  int rc = exec(h, "BEGIN IMMEDIATE", err);
+  if (rc == KFTS_OK && kftsp_cluster_schema(h) != SQLITE_OK) rc = db_err(err, h, "creating cluster_pairs");
+  if (rc == KFTS_OK) rc = exec(h, "DELETE FROM meta WHERE key = 'clusters'; PRAGMA user_version = 9; COMMIT", err);
+  if (rc != KFTS_OK) sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
 int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, kfts_error *err) {
   *out = NULL;
   if (rebuilt_out) *rebuilt_out = 0;
@@ -362,15 +372,9 @@ int kfts_db_open(kfts_db **out, int *rebuilt_out, const char *path, int flags, k
                    "this SQLite database was not made by kfts; refusing to touch it");
     goto done;
   }
-  if (v == 8 && !ro) { /* the same but for cluster_pairs, which the next run with a change fills */
-    rc = exec(db->h, "BEGIN IMMEDIATE", err);
-    if (rc == KFTS_OK && kftsp_cluster_schema(db->h) != SQLITE_OK) rc = db_err(err, db->h, "creating cluster_pairs");
-    if (rc == KFTS_OK) rc = exec(db->h, "DELETE FROM meta WHERE key = 'clusters'; PRAGMA user_version = 9; COMMIT", err);
-    if (rc) {
-      sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-      goto done;
-    }
-  } else if (v < KFTSP_SCHEMA_VERSION && v != 8) { /* 8: readers need nothing of 9 */
+  if (v == 8) { /* 9 but for cluster_pairs: readers need nothing of it */
+    if (!ro && (rc = upgrade_from_8(db->h, err)) != KFTS_OK) goto done;
+  } else if (v < KFTSP_SCHEMA_VERSION) {
     if (ro) {
       rc = kftsp_err(err, KFTS_ESCHEMA, path, 0,
                      v ? "index has an older schema (%d); run kfts-index to update it"

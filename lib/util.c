@@ -234,13 +234,17 @@ void kftsp_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, cons
   if (n > 1) qsort(base, n, size, cmp); /* qsort(NULL, 0, ...) is undefined */
 }
 
+/* The slot of KEY (non-zero) in SLOT (CAP, a power of two, not full): where it is, or the empty
+** one where it goes. */
+static size_t u64set_slot(const uint64_t *slot, size_t cap, uint64_t key) {
+  size_t j = key & (cap - 1);
+  while (slot[j] && slot[j] != key) j = (j + 1) & (cap - 1);
+  return j;
+}
+
 int kftsp_u64set_has(const kftsp_u64set *s, uint64_t key) {
   if (!key) key = 1;
-  if (!s->cap) return 0;
-  for (size_t j = key & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
-    if (s->slot[j] == key) return 1;
-    if (!s->slot[j]) return 0;
-  }
+  return s->cap && s->slot[u64set_slot(s->slot, s->cap, key)] == key;
 }
 
 int kftsp_u64set_add(kftsp_u64set *s, uint64_t key) {
@@ -251,24 +255,16 @@ int kftsp_u64set_add(kftsp_u64set *s, uint64_t key) {
     if (!t) return -1;
     memset(t, 0, cap * sizeof *t);
     for (size_t i = 0; i < s->cap; i++)
-      if (s->slot[i])
-        for (size_t j = s->slot[i] & (cap - 1);; j = (j + 1) & (cap - 1))
-          if (!t[j]) {
-            t[j] = s->slot[i];
-            break;
-          }
+      if (s->slot[i]) t[u64set_slot(t, cap, s->slot[i])] = s->slot[i];
     kftsp_free(s->slot);
     s->slot = t;
     s->cap = cap;
   }
-  for (size_t j = key & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
-    if (s->slot[j] == key) return 0;
-    if (!s->slot[j]) {
-      s->slot[j] = key;
-      s->n++;
-      return 1;
-    }
-  }
+  size_t j = u64set_slot(s->slot, s->cap, key);
+  if (s->slot[j] == key) return 0;
+  s->slot[j] = key;
+  s->n++;
+  return 1;
 }
 
 void kftsp_u64set_free(kftsp_u64set *s) {
